@@ -1,0 +1,269 @@
+"""The indexing pipeline: read -> chunk -> embed (only what changed) -> store -> FAISS.
+
+Re-running on an unchanged corpus embeds nothing; an edited SOP re-embeds only its changed
+chunks (vectors are reused by content hash); files that disappeared are removed and reported;
+changing the embedding model re-embeds everything. Safe to interrupt and re-run: documents are
+written in transactions, and the next run picks up where this one stopped.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from indexer.chunk import CHUNKER_VERSION, Chunker
+from indexer.readers import READERS, discover, read_tickets
+from kb.errors import DeskbookError, InputError
+from kb.models import Chunk, Document
+
+
+@dataclass
+class IndexReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    files: int = 0
+    seconds: float = 0.0
+    removed_ids: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # files or rows skipped, with the reason
+    notes: list[str] = field(default_factory=list)
+    reembedded_all: bool = False
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def summary(self) -> str:
+        line = (f"documents: {self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.removed} removed; chunks embedded: {self.chunks_embedded} "
+                f"(reused {self.chunks_reused}); {self.seconds:.1f} s")
+        if self.errors:
+            line += f"; {len(self.errors)} skipped with errors"
+        return line
+
+
+class Progress:
+    """A tqdm bar on stderr (counts and rate), quiet when disabled."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+
+    def bar(self, total: int, desc: str, unit: str):
+        if not self.enabled:
+            return _NullBar()
+        from tqdm import tqdm
+
+        return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)
+
+
+class _NullBar:
+    def update(self, n=1):
+        pass
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def make_chunker(config, embedder) -> Chunker:
+    from kb.text import load_spacy
+
+    return Chunker(embedder.count_tokens, max_tokens=config.chunk_max_tokens, model_max_tokens=embedder.max_tokens,
+                   overlap_sentences=config.chunk_overlap_sentences, nlp=load_spacy(config.spacy_model))
+
+
+def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexReport,
+                 progress: Progress) -> tuple[list[Document], set[str]]:
+    """Every document under `paths`; unreadable files and bad rows are reported and skipped."""
+    files, notes = discover(paths)
+    report.notes.extend(notes)
+    report.files = len(files)
+    docs: list[Document] = []
+    seen: dict[str, str] = {}
+    read_paths: set[str] = set()
+    with progress.bar(len(files), "reading", "file") as bar:
+        for src in files:
+            try:
+                if src.kind in READERS:
+                    items = [READERS[src.kind](src)]
+                else:
+                    items = list(read_tickets(src, field_map))
+                read_paths.add(str(src.path.resolve()))
+            except InputError as exc:
+                report.errors.append(str(exc))
+                bar.update(1)
+                continue
+            for item in items:
+                if isinstance(item, InputError):
+                    report.errors.append(str(item))
+                    continue
+                where = f"{src.path}" + (f" (ticket {item.id})" if item.type == "ticket" else "")
+                if item.id in seen:
+                    raise InputError(f"Duplicate document id {item.id!r}: in {seen[item.id]} and in {where}",
+                                     hint="ids must be unique across the knowledge base; change one `id`",
+                                     field="id")
+                seen[item.id] = where
+                docs.append(item)
+            bar.update(1)
+    return docs, read_paths
+
+
+def _under(path: str, roots: list[Path]) -> bool:
+    p = Path(path)
+    for r in roots:
+        r = r.resolve()
+        if p == r or r in p.parents:
+            return True
+    return False
+
+
+def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: dict[str, str] | None = None,
+                progress: bool = True, reembed: bool = False, remove_missing: bool = True) -> IndexReport:
+    """Index SOP folders/files and ticket files into `store`. See the module docstring."""
+    t0 = time.perf_counter()
+    report = IndexReport()
+    prog = Progress(progress)
+    roots = [Path(p) for p in paths]
+    missing = [str(p) for p in roots if not p.exists()]
+    if missing:
+        raise InputError(f"No such file or folder: {', '.join(missing)}", hint="check the path; nothing was written")
+    if not roots:
+        raise InputError("Nothing to index", hint="give one or more folders of SOPs or ticket files")
+
+    # A change of model (or an explicit --reembed) re-embeds every stored chunk first.
+    stored_model = store.get_meta("model")
+    if reembed or (stored_model and stored_model != embedder.name) or (
+            store.vector_dim() not in (None, embedder.dim)):
+        report.reembedded_all = bool(store.count_chunks())
+        _reembed_all(store, embedder, prog, report)
+    store.set_meta("model", embedder.name)
+    store.set_meta("chunker", CHUNKER_VERSION)
+
+    docs, read_paths = read_sources(roots, field_map or {}, report, prog)
+    existing = store.document_hashes()
+    # Ids already used by documents from other files that still exist: a duplicate across the KB.
+    for d in docs:
+        old = existing.get(d.id)
+        if old and old[2] and old[2] != d.source_path and Path(old[2]).exists() and old[2] not in read_paths:
+            raise InputError(f"Duplicate document id {d.id!r}: in {old[2]} (already indexed) and in {d.source_path}",
+                             hint="ids must be unique across the knowledge base; change one `id`", field="id")
+
+    changed: list[Document] = []
+    for d in docs:
+        old = existing.get(d.id)
+        if old is None:
+            changed.append(d)
+        elif old[0] == d.hash:
+            report.unchanged += 1
+        else:
+            changed.append(d)
+
+    chunker = make_chunker(config, embedder) if changed else None
+    plans: list[tuple[Document, list[Chunk]]] = []
+    with prog.bar(len(changed), "chunking", "doc") as bar:
+        for d in changed:
+            plans.append((d, chunker.chunk(d)))
+            bar.update(1)
+
+    # Reuse stored vectors for unchanged chunk text; embed the rest in batches across documents.
+    all_hashes = [ch.hash_for(d.title) for d, chs in plans for ch in chs]
+    reuse = store.vectors_by_hash(all_hashes) if store.vector_dim() == embedder.dim else {}
+    todo: dict[str, str] = {}
+    for d, chs in plans:
+        for ch in chs:
+            h = ch.hash_for(d.title)
+            if h not in reuse and h not in todo:
+                todo[h] = ch.embed_text(d.title)
+    vectors: dict[str, np.ndarray] = dict(reuse)
+    keys = list(todo)
+    batch = max(1, int(config.batch_size)) * 8
+    with prog.bar(len(keys), "embedding", "chunk") as bar:
+        for i in range(0, len(keys), batch):
+            part = keys[i:i + batch]
+            vecs = embedder.encode_documents([todo[h] for h in part])
+            vectors.update(zip(part, vecs, strict=True))
+            bar.update(len(part))
+    report.chunks_embedded = len(keys)
+    report.chunks_reused = len(all_hashes) - len(keys)
+
+    with prog.bar(len(plans), "writing", "doc") as bar:
+        for i in range(0, len(plans), 200):
+            with store.transaction():
+                for d, chs in plans[i:i + 200]:
+                    mat = (np.vstack([vectors[c.hash_for(d.title)] for c in chs]) if chs
+                           else np.zeros((0, embedder.dim), dtype=np.float32))
+                    is_new = d.id not in existing
+                    store.save_document(d, chs, mat, by="indexer", note="indexed from " + d.source_path)
+                    if is_new:
+                        report.added += 1
+                    else:
+                        report.updated += 1
+                    bar.update(1)
+
+    if remove_missing:
+        seen_ids = {d.id for d in docs}
+        for doc_id, (_, _, source) in existing.items():
+            if doc_id in seen_ids or not source:
+                continue
+            # Only documents that came from the files/folders indexed now, and whose file is gone
+            # or no longer holds them, are removed. A file that failed to read keeps its documents.
+            if _under(source, roots) and (not Path(source).exists() or source in read_paths):
+                store.delete_document(doc_id, by="indexer", note="source file removed")
+                report.removed += 1
+                report.removed_ids.append(doc_id)
+
+    from kb.ann import VectorIndex
+
+    index = VectorIndex(store, config, model_name=embedder.name)
+    if plans or report.removed or report.reembedded_all or not index.path.exists():
+        index.rebuild(progress=progress)
+    else:
+        index.refresh()
+    report.seconds = round(time.perf_counter() - t0, 3)
+    return report
+
+
+def _reembed_all(store, embedder, prog: Progress, report: IndexReport) -> None:
+    """Re-embed every stored chunk with the configured model (the text is already in the store)."""
+    docs = {d.id: d for d in store.list_documents()}
+    store.drop_vectors()
+    store.ensure_vector_table(embedder.dim)
+    items = [(c, d.title) for d in docs.values() for c in store.get_chunks(d.id)]
+    with prog.bar(len(items), "re-embedding", "chunk") as bar:
+        for i in range(0, len(items), 512):
+            part = items[i:i + 512]
+            vecs = embedder.encode_documents([c.embed_text(t) for c, t in part])
+            with store.transaction() as db:
+                for (c, _), v in zip(part, vecs, strict=True):
+                    db.execute("INSERT INTO chunk_vectors(rowid, embedding) VALUES (?, ?)",
+                               (c.id, np.ascontiguousarray(v, dtype=np.float32).tobytes()))
+                store._bump_generation()
+            bar.update(len(part))
+    report.chunks_embedded += len(items)
+
+
+def reindex_document(store, embedder, config, doc: Document, *, by: str = "", note: str = "",
+                     expected_version: int | None = None) -> Document:
+    """Save one document (e.g. an SOP edited in the web app) and make it searchable at once."""
+    if store.get_meta("model") not in (None, embedder.name):
+        raise DeskbookError("The knowledge base was embedded with another model",
+                            hint="run `deskbook index` to re-embed before editing")
+    chunks = make_chunker(config, embedder).chunk(doc)
+    hashes = [c.hash_for(doc.title) for c in chunks]
+    reuse = store.vectors_by_hash(hashes)
+    todo = [c.embed_text(doc.title) for c, h in zip(chunks, hashes, strict=True) if h not in reuse]
+    fresh = iter(embedder.encode_documents(todo)) if todo else iter(())
+    mat = np.vstack([reuse[h] if h in reuse else next(fresh) for h in hashes]) if chunks else None
+    store.set_meta("model", embedder.name)
+    return store.save_document(doc, chunks, mat, by=by, note=note, expected_version=expected_version)

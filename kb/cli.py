@@ -1,0 +1,187 @@
+"""The `deskbook` command: a root group; other packages plug their commands in.
+
+`indexer`, `qa_rubrics` and `webapp` register click commands under the `deskbook.cli`
+entry-point group (see pyproject.toml), so `kb` never imports them. Each command only parses
+its arguments and calls a plain function.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+
+import click
+
+from kb.config import load_config
+from kb.errors import DeskbookError
+
+DB_HELP = "SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db)."
+
+
+def db_option(f):
+    return click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
+                        help=DB_HELP)(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
+
+
+def config_for(db: str | None = None, **overrides):
+    return load_config(db=db, **overrides)
+
+
+def open_kb(db: str | None, *, create: bool = False, **overrides):
+    """(config, store) for a command; a missing database is a clear error unless `create`."""
+    from kb.store import open_store
+
+    config = config_for(db, **overrides)
+    return config, open_store(config.db_path, create=create)
+
+
+def echo_json(data) -> None:
+    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+
+
+def _ansi_marks(snippet: str) -> str:
+    import html
+
+    text = snippet.replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[0m")
+    return html.unescape(text)
+
+
+class DeskbookGroup(click.Group):
+    """Loads sub-commands from the `deskbook.cli` entry points, lazily and once."""
+
+    _loaded = False
+
+    def _load_plugins(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        for ep in sorted(entry_points(group="deskbook.cli"), key=lambda e: e.name):
+            if ep.name in self.commands:
+                continue
+            try:
+                cmd = ep.load()
+            except ImportError as exc:  # a plugin whose optional dependency is missing
+                click.echo(f"warning: command {ep.name!r} unavailable: {exc}", err=True)
+                continue
+            if isinstance(cmd, click.Group) and ep.name in self.commands and isinstance(self.commands[ep.name],
+                                                                                         click.Group):
+                for name, sub in cmd.commands.items():
+                    self.commands[ep.name].add_command(sub, name)
+            else:
+                self.add_command(cmd, ep.name)
+
+    def list_commands(self, ctx):
+        self._load_plugins()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx, name):
+        self._load_plugins()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=DeskbookGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="deskbook")
+def cli() -> None:
+    """Deskbook: a self-hosted knowledge base and QA assistant for customer-service teams."""
+
+
+@cli.command("search")
+@click.argument("query")
+@click.option("--k", "k", type=int, default=None, help="Number of results (default: the search_k setting).")
+@click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
+@click.option("--type", "types", type=click.Choice(["sop", "ticket"]), multiple=True, help="Only this type (repeatable).")
+@click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable: all must match).")
+@db_option
+@json_option
+def search_command(query, k, mode, types, tags, db, as_json):
+    """Search the knowledge base. Put a phrase in "double quotes" to match it exactly."""
+    from kb.search import Searcher
+
+    config, store = open_kb(db)
+    hits = Searcher(store, config).search(query, k=k, mode=mode, types=types, tags=tags)
+    if as_json:
+        echo_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        click.echo("No results.")
+        return
+    for i, h in enumerate(hits, 1):
+        head = f" — {h.heading}" if h.heading and h.heading != h.title else ""
+        click.echo(f"{i:>2}. [{h.type}] {h.id}: {h.title}{head}  (score {h.score:.4g})")
+        click.echo(f"    {_ansi_marks(h.snippet) if sys.stdout.isatty() else _plain(h.snippet)}")
+
+
+def _plain(snippet: str) -> str:
+    import html
+
+    return html.unescape(snippet.replace("<mark>", "").replace("</mark>", ""))
+
+
+@cli.group("eval")
+def eval_group() -> None:
+    """Measure search and answer quality on a labelled query set."""
+
+
+@eval_group.command("search")
+@click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False),
+              help='JSONL: {"query": "...", "relevant": ["doc id", ...]} per line.')
+@click.option("--k", "k", type=int, default=10, show_default=True)
+@click.option("--mode", type=click.Choice(["all", "hybrid", "dense", "lexical"]), default="all", show_default=True)
+@db_option
+@json_option
+def eval_search_command(queries_path, k, mode, db, as_json):
+    """hit@1/5/10, MRR@10, nDCG@10 and recall@10 per search mode."""
+    from kb.evaluate import evaluate_search, load_queries
+    from kb.search import Searcher
+
+    config, store = open_kb(db)
+    queries = load_queries(queries_path)
+    modes = ["hybrid", "dense", "lexical"] if mode == "all" else [mode]
+    results = evaluate_search(Searcher(store, config), queries, modes=modes, k=k)
+    if as_json:
+        echo_json(results)
+        return
+    cols = ["hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "queries", "latency_ms"]
+    click.echo(f"{'mode':<8} " + " ".join(f"{c:>10}" for c in cols))
+    for m, r in results.items():
+        click.echo(f"{m:<8} " + " ".join(f"{r[c]:>10.3f}" if isinstance(r[c], float) else f"{r[c]:>10}" for c in cols))
+
+
+def _register_builtin_commands() -> None:
+    """kb's own command modules (answers, assist, reports) add themselves here."""
+    from kb import cli_answers
+
+    cli_answers.register(cli, eval_group)
+
+
+_register_builtin_commands()
+
+
+def main(argv=None) -> None:
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except DeskbookError as exc:
+        click.echo(f"Error: {exc.message}", err=True)
+        if exc.hint:
+            click.echo(f"  hint: {exc.hint}", err=True)
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("Interrupted: what was written so far is kept; run the command again to continue.", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

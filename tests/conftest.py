@@ -1,0 +1,71 @@
+"""Layered fixtures: settings -> embedder -> indexed store -> searcher (-> app, later).
+
+The real embedding model and spaCy pipeline are used (they load offline in about a second);
+the sample corpus is indexed once per test session.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from kb.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture(scope="session")
+def base_config(tmp_path_factory):
+    return load_config(data_dir=str(tmp_path_factory.mktemp("data")))
+
+
+@pytest.fixture(scope="session")
+def embedder(base_config):
+    from kb.embed import get_embedder
+
+    return get_embedder(base_config)
+
+
+@pytest.fixture(scope="session")
+def corpus_kb(tmp_path_factory, embedder):
+    """(config, store) with corpus/sops and corpus/tickets indexed, built once per session."""
+    from indexer.pipeline import index_paths
+    from kb.store import open_store
+
+    d = tmp_path_factory.mktemp("corpus_kb")
+    config = load_config(data_dir=str(d), db=str(d / "kb.db"))
+    store = open_store(config.db_path)
+    index_paths(store, embedder, config, [CORPUS / "sops", CORPUS / "tickets"], progress=False)
+    return config, store
+
+
+@pytest.fixture(scope="session")
+def corpus_searcher(corpus_kb, embedder):
+    from kb.search import Searcher
+
+    config, store = corpus_kb
+    return Searcher(store, config, embedder)
+
+
+@pytest.fixture()
+def tiny_dir(tmp_path):
+    """A writable copy of tests/data/kb: a few SOPs in each format and two ticket files."""
+    dst = tmp_path / "kb_src"
+    shutil.copytree(DATA / "kb", dst)
+    return dst
+
+
+@pytest.fixture()
+def tiny_kb(tmp_path, tiny_dir, embedder):
+    """(config, store, src_dir) with tests/data/kb indexed into a fresh database."""
+    from indexer.pipeline import index_paths
+    from kb.store import open_store
+
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.db_path)
+    index_paths(store, embedder, config, [tiny_dir], progress=False)
+    return config, store, tiny_dir
