@@ -194,7 +194,7 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
             vecs = embedder.encode_documents([todo[h] for h in part])
             vectors.update(zip(part, vecs, strict=True))
             bar.update(len(part))
-    report.chunks_embedded = len(keys)
+    report.chunks_embedded += len(keys)
     report.chunks_reused = len(all_hashes) - len(keys)
 
     with prog.bar(len(plans), "writing", "doc") as bar:

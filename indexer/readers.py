@@ -285,8 +285,7 @@ def parse_field_map(pairs: list[str]) -> dict[str, str]:
 def ticket_document(row: dict, src: SourceFile, line: int, field_map: dict[str, str]) -> Document:
     def get(name: str):
         col = field_map.get(name, name)
-        v = row.get(col)
-        return v
+        return row.get(col) if col in row else row.get(name)
 
     where = f"{src.path}:{line}"
     tid = _as_str(get("id"))
@@ -318,8 +317,8 @@ def read_tickets(src: SourceFile, field_map: dict[str, str]) -> Iterator[Documen
     text = read_text(src.path)
     if src.kind == "csv":
         reader = csv.DictReader(text.splitlines(keepends=True))
-        missing = [f for f in ("id",) if field_map.get(f, f) not in (reader.fieldnames or [])]
-        if missing:
+        header = reader.fieldnames or []
+        if field_map.get("id", "id") not in header and "id" not in header:
             raise InputError(f"{src.path}:1: the CSV header has no `{field_map.get('id', 'id')}` column "
                              f"(columns: {', '.join(reader.fieldnames or [])})",
                              hint="add an id column or map one with --map id=COLUMN")

@@ -38,7 +38,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ann_hnsw_min", 50000, "With ann_index=auto, number of vectors from which HNSW replaces the exact index."),
     Setting("ann_rebuild_delta", 2000, "Vectors added since the FAISS file was built that are searched exactly before a rebuild is due."),
     Setting("rrf_k", 60, "Reciprocal-rank-fusion constant for hybrid search."),
-    Setting("ticket_weight", 0.8, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source."),
+    Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source."),
     Setting("search_k", 10, "Default number of results."),
     Setting("torch_threads", 0, "Threads for torch (0 = torch's default)."),
 )

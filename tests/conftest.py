@@ -16,6 +16,9 @@ from kb.config import load_config
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
 DATA = Path(__file__).resolve().parent / "data"
+# tests/data/kb/tickets/other_columns.csv names its columns differently
+TINY_MAP = {"id": "ticket_no", "subject": "title", "question": "description", "answer": "resolution",
+            "tags": "labels"}
 
 
 @pytest.fixture(scope="session")
@@ -67,5 +70,5 @@ def tiny_kb(tmp_path, tiny_dir, embedder):
 
     config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
     store = open_store(config.db_path)
-    index_paths(store, embedder, config, [tiny_dir], progress=False)
+    index_paths(store, embedder, config, [tiny_dir], field_map=TINY_MAP, progress=False)
     return config, store, tiny_dir
