@@ -96,10 +96,15 @@ class FaissBackend:
             inner.train(np.ascontiguousarray(vectors, dtype=np.float32))
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        import os
+
+        self.faiss.omp_set_num_threads(os.cpu_count() or 1)
         self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
 
     def search(self, query, k, allowed=None):
         faiss = self.faiss
+        # One query at a time is faster on one thread (OpenMP start-up dominates otherwise).
+        faiss.omp_set_num_threads(1)
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         k = max(1, min(k, len(self)))
         if allowed is None:

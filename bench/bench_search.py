@@ -1,0 +1,176 @@
+"""Benchmark: indexing throughput and search latency (not a test; prints tables).
+
+    python bench/bench_search.py [--sizes 10000 100000] [--queries 200] [--workdir /tmp/deskbook-bench]
+
+1. Indexing: `deskbook index` on corpus/ (chunks per second) next to the raw `model.encode`
+   throughput on the same chunk texts, in the same run: the pipeline's overhead as a ratio.
+2. Search latency p50/p95 per mode at each size, next to a brute-force numpy scan of the same
+   vectors (the baseline). Query vectors are computed once up front, so the dense figures are
+   retrieval cost; the query encode cost is reported on its own line.
+
+Synthetic knowledge bases: tickets made by recombining sentences of the sample tickets. Only the
+first `--embed` texts are embedded with the real model; the rest of the vectors are those
+vectors with Gaussian noise (renormalised), since embedding 100k texts takes ~10 minutes on 2
+cores. FTS and FAISS see realistic sizes either way.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from indexer.pipeline import index_paths  # noqa: E402
+from kb.config import load_config  # noqa: E402
+from kb.embed import get_embedder  # noqa: E402
+from kb.models import Chunk, Document  # noqa: E402
+from kb.search import Searcher  # noqa: E402
+from kb.store import open_store  # noqa: E402
+from kb.text import split_sentences  # noqa: E402
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def bench_indexing(workdir: Path, config, embedder) -> dict:
+    db = workdir / "index-bench.db"
+    for f in workdir.glob("index-bench.db*"):
+        f.unlink()
+    store = open_store(db)
+    t = time.perf_counter()
+    report = index_paths(store, embedder, config, [ROOT / "corpus" / "sops", ROOT / "corpus" / "tickets"],
+                         progress=False)
+    pipeline_s = time.perf_counter() - t
+    texts = []
+    for d in store.list_documents():
+        texts.extend(c.embed_text(d.title) for c in store.get_chunks(d.id))
+    t = time.perf_counter()
+    embedder.model.encode(texts, batch_size=config.batch_size, normalize_embeddings=True)
+    encode_s = time.perf_counter() - t
+    return {"chunks": len(texts), "pipeline_chunks_per_s": len(texts) / pipeline_s,
+            "encode_chunks_per_s": len(texts) / encode_s, "overhead_ratio": pipeline_s / encode_s,
+            "pipeline_s": pipeline_s, "encode_s": encode_s, "documents": report.added}
+
+
+def synthetic_store(workdir: Path, n: int, embedder, n_embed: int, config) -> tuple:
+    db = workdir / f"synthetic-{n}.db"
+    store = open_store(db)
+    if store.count_chunks() >= n:
+        return store
+    rng = random.Random(42)
+    src = [json.loads(x) for x in (ROOT / "corpus" / "tickets" / "tickets_2025.jsonl").read_text().splitlines()
+           if x.strip()]
+    qs = [s for t in src for s in split_sentences(t["question"])]
+    ans = [s for t in src for s in split_sentences(t["answer"])]
+    texts = []
+    for i in range(n):
+        q = " ".join(rng.sample(qs, 2))
+        a = " ".join(rng.sample(ans, 2))
+        texts.append((f"SYN-{i}", q, a))
+    base = embedder.encode_documents([f"{q}\n{a}" for _, q, a in texts[:n_embed]], progress=True)
+    vecs = np.empty((n, base.shape[1]), dtype=np.float32)
+    vecs[:n_embed] = base
+    nrng = np.random.default_rng(0)
+    for i in range(n_embed, n):
+        v = base[i % n_embed] + nrng.normal(0, 0.35 / np.sqrt(base.shape[1]) * 4, base.shape[1])
+        vecs[i] = v / np.linalg.norm(v)
+    store.set_meta("model", embedder.name)
+    t = time.perf_counter()
+    for start in range(0, n, 2000):
+        with store.transaction():
+            for i in range(start, min(n, start + 2000)):
+                tid, q, a = texts[i]
+                body = f"Question:\n{q}\n\nResolution:\n{a}\n"
+                doc = Document(id=tid, type="ticket", title=q[:60], body=body, tags=["synthetic"])
+                store.save_document(doc, [Chunk(tid, 0, "", body.strip(), 0, len(body.strip()), "ticket")],
+                                    vecs[i:i + 1], by="bench")
+        print(f"\rwriting synthetic KB: {min(n, start + 2000)}/{n}", end="", file=sys.stderr)
+    print(f"  ({time.perf_counter() - t:.0f} s)", file=sys.stderr)
+    return store
+
+
+def bench_search(store, config, embedder, queries: list[str]) -> dict:
+    searcher = Searcher(store, config, embedder)
+    t = time.perf_counter()
+    meta = searcher.index.rebuild()
+    build_s = time.perf_counter() - t
+    qvecs = embedder.encode_queries(queries)
+    enc = []
+    for q in queries[:50]:
+        t = time.perf_counter()
+        embedder.encode_queries([q])
+        enc.append((time.perf_counter() - t) * 1000)
+    all_vecs = np.vstack([m for _, m in store.iter_vectors()])
+    rows = {}
+    for mode in ("lexical", "dense", "hybrid"):
+        lat = []
+        for q, v in zip(queries, qvecs, strict=True):
+            t = time.perf_counter()
+            searcher.search(q, k=10, mode=mode, qvec=v)
+            lat.append((time.perf_counter() - t) * 1000)
+        rows[mode] = lat
+    lat = []
+    for v in qvecs:
+        t = time.perf_counter()
+        s = all_vecs @ v
+        top = np.argpartition(-s, 10)[:10]
+        top[np.argsort(-s[top])]
+        lat.append((time.perf_counter() - t) * 1000)
+    rows["numpy scan (baseline)"] = lat
+    return {"index": meta["kind"], "build_s": build_s, "encode_ms": enc, "rows": rows, "n": store.count_chunks()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10000, 100000])
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--embed", type=int, default=10000, help="texts embedded for real per synthetic KB")
+    ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "deskbook-bench"))
+    ap.add_argument("--skip-indexing", action="store_true")
+    args = ap.parse_args()
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = load_config(data_dir=str(workdir))
+    embedder = get_embedder(config)
+    queries = [json.loads(x)["query"] for x in (ROOT / "corpus" / "eval" / "queries.jsonl").read_text().splitlines()
+               if x.strip()]
+    queries = (queries * (args.queries // len(queries) + 1))[: args.queries]
+
+    if not args.skip_indexing:
+        r = bench_indexing(workdir, config, embedder)
+        print("\n## Indexing throughput (corpus/: SOPs + tickets)\n")
+        print("| what | chunks | seconds | chunks/s |")
+        print("|---|---:|---:|---:|")
+        print(f"| deskbook index (read, chunk, embed, store, FAISS) | {r['chunks']} | {r['pipeline_s']:.1f} | "
+              f"{r['pipeline_chunks_per_s']:.1f} |")
+        print(f"| raw model.encode, same texts | {r['chunks']} | {r['encode_s']:.1f} | {r['encode_chunks_per_s']:.1f} |")
+        print(f"\npipeline overhead: {r['overhead_ratio']:.2f}x the raw encode time")
+
+    for n in args.sizes:
+        store = synthetic_store(workdir, n, embedder, min(args.embed, n), config)
+        res = bench_search(store, config, embedder, queries)
+        base = statistics.median(res["rows"]["numpy scan (baseline)"])
+        print(f"\n## Search latency at {res['n']:,} chunks ({res['index']} index, built in {res['build_s']:.1f} s; "
+              f"{len(queries)} queries, k=10)\n")
+        print("| mode | p50 ms | p95 ms | p50 / numpy scan |")
+        print("|---|---:|---:|---:|")
+        for mode, lat in res["rows"].items():
+            print(f"| {mode} | {statistics.median(lat):.2f} | {pct(lat, 95):.2f} | {statistics.median(lat) / base:.2f} |")
+        print(f"| (query encode, not included above) | {statistics.median(res['encode_ms']):.2f} | "
+              f"{pct(res['encode_ms'], 95):.2f} | |")
+
+
+if __name__ == "__main__":
+    main()

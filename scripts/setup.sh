@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Set up Deskbook in a virtualenv (.venv): CPU torch first, then the package and its test tools.
+# Safe to run again: it skips the install when pyproject.toml has not changed since the last one.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY="${PYTHON:-python3}"
+VENV="${DESKBOOK_VENV:-.venv}"
+TORCH_VERSION="${DESKBOOK_TORCH:-2.13.0}"
+
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "==> creating virtualenv $VENV" >&2
+  "$PY" -m venv "$VENV"
+fi
+# shellcheck disable=SC1091
+. "$VENV/bin/activate"
+
+stamp="$VENV/.deskbook-installed"
+want="$(sha256sum pyproject.toml | cut -c1-16)-$TORCH_VERSION"
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  echo "==> dependencies up to date ($VENV)" >&2
+  exit 0
+fi
+
+python -m pip install -q --upgrade pip
+# A plain `torch` requirement pulls a multi-GB CUDA build: pin the CPU build first.
+echo "==> installing torch==$TORCH_VERSION (CPU)" >&2
+python -m pip install -q "torch==$TORCH_VERSION"
+echo "==> installing deskbook and its dependencies" >&2
+python -m pip install -q -e ".[test]"
+echo "$want" > "$stamp"
+echo "==> ready: $(python -c 'import kb, torch; print("deskbook", kb.__version__, "torch", torch.__version__)')" >&2

@@ -1,0 +1,73 @@
+"""The command line: index, search and eval through `deskbook` (click's runner), JSON shapes, errors."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import cli, main
+
+
+@pytest.fixture()
+def cli_db(tiny_kb):
+    config, store, src = tiny_kb
+    return str(config.db_path), src
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_search_json_shape(cli_db):
+    db, _ = cli_db
+    res = invoke("search", "kettle leaking", "--db", db, "--json", "--k", "3")
+    hits = json.loads(res.stdout)
+    assert hits and {"id", "type", "title", "score", "snippet", "heading"} <= set(hits[0])
+    assert hits[0]["id"] == "T-2"
+
+
+def test_search_text_output_and_filters(cli_db):
+    db, _ = cli_db
+    res = invoke("search", "hold the call", "--db", db, "--type", "sop", "--mode", "lexical")
+    assert res.exit_code == 0
+    assert "[sop] sops/phone-etiquette: Telephone etiquette" in res.output
+
+
+def test_index_command_json_summary(cli_db):
+    db, src = cli_db
+    res = invoke("index", str(src), "--db", db, "--json", "--map", "id=ticket_no", "--map", "question=description",
+                 "--map", "answer=resolution", "--map", "subject=title", "--map", "tags=labels")
+    out = json.loads(res.stdout)
+    assert out["chunks_embedded"] == 0 and out["unchanged"] == 8
+    assert any("latin1.md" in e for e in out["errors"])
+
+
+def test_eval_search_json(cli_db, tmp_path):
+    db, _ = cli_db
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"query": "kettle leaks from the bottom", "relevant": ["T-2"]}\n')
+    out = json.loads(invoke("eval", "search", "--queries", str(q), "--db", db, "--json").stdout)
+    assert set(out) == {"hybrid", "dense", "lexical"}
+    for m in out.values():
+        for key in ("hit@1", "hit@5", "hit@10", "mrr@10", "ndcg@10", "recall@10", "queries", "latency_ms"):
+            assert key in m
+        assert m["hit@10"] == 1.0
+
+
+def run_main(args, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(args)
+    return exc.value.code, capsys.readouterr()
+
+
+def test_errors_exit_with_code_and_hint(cli_db, capsys, tmp_path):
+    db, _ = cli_db
+    code, out = run_main(["search", "", "--db", db], capsys)
+    assert code == 2 and "query is empty" in out.err
+    code, out = run_main(["search", "x", "--db", str(tmp_path / "none.db")], capsys)
+    assert code == 4 and "No knowledge base" in out.err and "deskbook index" in out.err
+    code, out = run_main(["index", str(tmp_path / "missing"), "--db", str(tmp_path / "new.db")], capsys)
+    assert code == 2 and "No such file" in out.err
+    assert not (tmp_path / "new.db").exists()  # nothing written
