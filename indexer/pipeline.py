@@ -164,7 +164,7 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
         old = existing.get(d.id)
         if old is None:
             changed.append(d)
-        elif old[0] == d.hash:
+        elif old[0] == d.hash or _edited_since_import(store, d):
             report.unchanged += 1
         else:
             changed.append(d)
@@ -232,6 +232,16 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
         index.refresh()
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _edited_since_import(store, d: Document) -> bool:
+    """True when the stored SOP was edited elsewhere (the web app) and its file has not changed
+    since it was imported: the newer edit is kept rather than overwritten by the old file."""
+    if d.type != "sop" or "source_hash" not in d.metadata:
+        return False
+    stored = store.get_document(d.id)
+    return (stored.updated_by not in ("", "indexer")
+            and stored.metadata.get("source_hash") == d.metadata["source_hash"])
 
 
 def _reembed_all(store, embedder, prog: Progress, report: IndexReport) -> None:

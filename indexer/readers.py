@@ -154,10 +154,17 @@ def sop_document(src: SourceFile, body: str, meta: dict) -> Document:
                     owner=_as_str(meta.get("owner")), status=status, review_by=review_by, metadata=extra)
 
 
+def _with_source_hash(doc: Document, raw: str) -> Document:
+    """Remember which file text a document came from: an SOP edited in the web app since is not
+    overwritten by re-indexing the same, unchanged file."""
+    doc.metadata["source_hash"] = content_hash(raw)
+    return doc
+
+
 def read_markdown(src: SourceFile) -> Document:
     text = read_text(src.path)
     meta, body, _ = parse_front_matter(text, src.path)
-    return sop_document(src, body, meta)
+    return _with_source_hash(sop_document(src, body, meta), text)
 
 
 def _text_to_markdown(text: str) -> str:
@@ -187,7 +194,7 @@ def _text_to_markdown(text: str) -> str:
 def read_plain_text(src: SourceFile) -> Document:
     text = read_text(src.path)
     meta, body, _ = parse_front_matter(text, src.path)
-    return sop_document(src, _text_to_markdown(body), meta)
+    return _with_source_hash(sop_document(src, _text_to_markdown(body), meta), text)
 
 
 class _HtmlToMarkdown(HTMLParser):
@@ -258,12 +265,13 @@ class _HtmlToMarkdown(HTMLParser):
 
 def read_html(src: SourceFile) -> Document:
     parser = _HtmlToMarkdown()
-    parser.feed(read_text(src.path))
+    raw = read_text(src.path)
+    parser.feed(raw)
     parser.close()
     meta = {k: v for k, v in parser.meta.items() if k in ("id", "owner", "tags", "review_by", "status")}
     if parser.title.strip() and "title" not in meta:
         meta["title"] = parser.title.strip()
-    return sop_document(src, parser.markdown(), meta)
+    return _with_source_hash(sop_document(src, parser.markdown(), meta), raw)
 
 
 # -- tickets ---------------------------------------------------------------------------------
