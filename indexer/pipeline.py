@@ -187,7 +187,7 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 todo[h] = ch.embed_text(d.title)
     vectors: dict[str, np.ndarray] = dict(reuse)
     keys = list(todo)
-    batch = max(1, int(config.batch_size)) * 8
+    batch = max(1, int(config.batch_size)) * 32  # large super-batches: the model sorts by length inside each
     with prog.bar(len(keys), "embedding", "chunk") as bar:
         for i in range(0, len(keys), batch):
             part = keys[i:i + batch]
