@@ -1,7 +1,136 @@
-"""`deskbook answer`, `deskbook assist` and `deskbook eval answers` (being written)."""
+"""`deskbook answer`, `deskbook assist` and `deskbook eval answers`: parse arguments, call kb.answers / kb.assist."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+# Importing these registers their settings (answer_*, llm_*, assist_*) before any config is loaded.
+import kb.answers  # noqa: F401
+import kb.assist  # noqa: F401
+
+
+def _answerer(db, engine=None):
+    from kb.answers import get_answerer
+    from kb.cli import open_kb
+    from kb.search import Searcher
+
+    config, store = open_kb(db, answer_engine=engine)
+    return get_answerer(Searcher(store, config), config)
+
+
+def _print_answer(ans, *, sops=None) -> None:
+    click.echo(ans.answer)
+    click.echo()
+    if ans.abstained:
+        click.echo(f"confidence {ans.confidence:.2f} (below the answer_threshold setting)")
+    else:
+        main = ans.citations[0] if ans.citations else None
+        where = f"{main.title} > {main.heading.split(' > ')[-1]} ({main.id})" if main and main.heading else (
+            f"{main.title} ({main.id})" if main else "")
+        click.echo(f"confidence {ans.confidence:.2f}; main source: {where}")
+        for c in ans.citations[1:]:
+            click.echo(f"  also: {c.title} ({c.id})")
+    if sops:
+        click.echo("applicable SOPs: " + "; ".join(f"{s.title} ({s.id})" for s in sops))
+    if ans.fallback:
+        click.echo(f"note: {ans.fallback}")
+    for w in ans.warnings:
+        click.echo(f"warning: {w}")
+
+
+@click.command("answer")
+@click.argument("question")
+@click.option("--engine", type=click.Choice(["extractive", "llm"]), default=None,
+              help="Answer engine (default: the answer_engine setting).")
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
+              help="SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def answer_command(question, engine, db, as_json):
+    """A suggested answer to QUESTION (in the customer's words), with its sources and a confidence."""
+    from kb.cli import echo_json
+
+    ans = _answerer(db, engine).answer(question)
+    if as_json:
+        echo_json(ans.summary_dict())
+        return
+    _print_answer(ans)
+
+
+@click.command("assist")
+@click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--engine", type=click.Choice(["extractive", "llm"]), default=None,
+              help="Answer engine (default: the answer_engine setting).")
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
+              help="SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def assist_command(transcript, engine, db, as_json):
+    """The SOPs and a suggested answer for the customer's current need in TRANSCRIPT.
+
+    TRANSCRIPT is JSON {"turns": [{"speaker": "customer|agent", "text": "..."}]} or "Speaker: text"
+    lines. It is played turn by turn, as live assist sees a call, so topic changes are followed.
+    """
+    from kb.assist import Assistant, parse_transcript
+    from kb.cli import echo_json
+    from kb.errors import InputError
+
+    try:
+        text = transcript.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"Cannot read {transcript}: {exc}", field="transcript") from None
+    turns = parse_transcript(text)
+    result = Assistant(_answerer(db, engine)).replay(turns)
+    if as_json:
+        echo_json(result.summary_dict())
+        return
+    click.echo(f"customer's need: {result.need}")
+    if result.state.topics > 1:
+        click.echo(f"(topic {result.state.topics} of the conversation, since: {result.topic})")
+    click.echo()
+    _print_answer(result.answer, sops=result.sops)
+
+
+@click.command("answers")
+@click.option("--queries", "queries_paths", required=True, multiple=True,
+              type=click.Path(exists=True, dir_okay=False),
+              help='JSONL: {"query": "...", "relevant": ["doc id", ...]} per line; an empty list marks a question '
+                   "the knowledge base cannot answer. Repeatable (e.g. dev queries plus out-of-scope questions).")
+@click.option("--threshold", type=float, default=None, help="Override the answer_threshold setting.")
+@click.option("--sweep", is_flag=True, help="Also print the rates at a range of thresholds (the trade-off table).")
+@click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
+              help="SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def eval_answers_command(queries_paths, threshold, sweep, db, as_json):
+    """Answered-correctly, wrong-answer and abstention rates of suggested answers, and mean latency."""
+    from kb.answers import evaluate_answers, get_answerer, threshold_sweep
+    from kb.cli import echo_json, open_kb
+    from kb.evaluate import load_queries
+    from kb.search import Searcher
+
+    config, store = open_kb(db, answer_threshold=threshold)
+    queries = [q for p in queries_paths for q in load_queries(p)]
+    results, rows = evaluate_answers(get_answerer(Searcher(store, config), config), queries)
+    table = threshold_sweep(rows, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]) if sweep else None
+    if as_json:
+        echo_json({**results, "sweep": table} if table else results)
+        return
+    click.echo(f"threshold {config.answer_threshold:g}; {results['n_answerable']} answerable and "
+               f"{results['n_unanswerable']} unanswerable questions")
+    for key, label in (("answered_correctly", "answered correctly"), ("wrong_answer", "wrong answer"),
+                       ("abstained_answerable", "abstained (answerable)"),
+                       ("correct_abstention", "correct abstention (unanswerable)")):
+        click.echo(f"  {label:<36} {results[key]:.3f}")
+    click.echo(f"  {'mean latency':<36} {results['latency_ms']:.1f} ms")
+    if table:
+        click.echo("\nthreshold  correct  wrong  abstained  correct-abstention")
+        for r in table:
+            click.echo(f"{r['threshold']:>9.2f}  {r['answered_correctly']:>7.3f}  {r['wrong_answer']:>5.3f}  "
+                       f"{r['abstained_answerable']:>9.3f}  {r['correct_abstention']:>18.3f}")
 
 
 def register(cli, eval_group) -> None:
     """Add the answer commands to the root group and to `eval`."""
+    cli.add_command(answer_command, "answer")
+    cli.add_command(assist_command, "assist")
+    eval_group.add_command(eval_answers_command, "answers")

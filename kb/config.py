@@ -117,8 +117,32 @@ def _coerce(setting: Setting, value: Any) -> Any:
     return value
 
 
+# kb modules that declare their own settings; other packages declare theirs through the
+# `deskbook.settings` entry-point group (kb never imports them by name).
+_KB_SETTING_MODULES = ("kb.answers", "kb.assist", "kb.insights_settings")
+_plugins_loaded = False
+
+
+def _load_setting_modules() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    import importlib
+    from importlib.metadata import entry_points
+
+    for name in _KB_SETTING_MODULES:
+        importlib.import_module(name)
+    for ep in entry_points(group="deskbook.settings"):
+        try:
+            ep.load()
+        except ImportError:  # a package that is not installed declares nothing
+            continue
+
+
 def load_config(path: str | Path | None = None, **overrides: Any) -> Config:
     """Defaults, then the TOML file, then DESKBOOK_* variables, then `overrides`."""
+    _load_setting_modules()
     values = {s.name: s.default for s in all_settings()}
     cfg_path = Path(path or os.environ.get("DESKBOOK_CONFIG") or "deskbook.toml")
     if cfg_path.exists():

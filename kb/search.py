@@ -175,7 +175,7 @@ class Searcher:
 
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
-               tags: Sequence[str] = (), qvec: np.ndarray | None = None) -> list[Hit]:
+               tags: Sequence[str] = (), qvec: np.ndarray | None = None, snippets: bool = True) -> list[Hit]:
         if mode not in MODES:
             raise InputError(f"Unknown search mode {mode!r}", hint=f"use one of {', '.join(MODES)}", field="mode")
         bad = [t for t in types if t not in DOC_TYPES]
@@ -188,9 +188,9 @@ class Searcher:
         n_chunks = max(50, k * 8)
         lex = self.lexical(parsed, n_chunks, types, tags) if mode in ("hybrid", "lexical") else []
         den = self.dense(parsed, n_chunks, types, tags, qvec) if mode in ("hybrid", "dense") else []
-        return self._group(parsed, lex, den, mode, k)
+        return self._group(parsed, lex, den, mode, k, snippets)
 
-    def _group(self, parsed: ParsedQuery, lex, den, mode: str, k: int) -> list[Hit]:
+    def _group(self, parsed: ParsedQuery, lex, den, mode: str, k: int, snippets: bool = True) -> list[Hit]:
         info = self.store.chunk_docs([c for c, _ in lex] + [c for c, _ in den])
         lex_rank = {c: r for r, (c, _) in enumerate(lex, 1)}
         den_rank = {c: r for r, (c, _) in enumerate(den, 1)}
@@ -226,7 +226,8 @@ class Searcher:
             if parsed.phrases and not _phrase_ok(parsed, f"{meta['title']} {ch.heading} {ch.text}"):
                 continue
             hits.append(Hit(id=d, type=meta["type"], title=meta["title"], score=round(float(scores[c]), 6),
-                            snippet=make_snippet(ch.text, parsed.terms, parsed.phrases), heading=ch.heading,
+                            snippet=make_snippet(ch.text, parsed.terms, parsed.phrases) if snippets else "",
+                            heading=ch.heading,
                             chunk_id=c, chunk_text=ch.text, tags=meta["tags"],
                             dense_score=round(float(den_score[c]), 4) if c in den_score else None,
                             lexical_rank=lex_rank.get(c), dense_rank=den_rank.get(c)))

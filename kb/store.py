@@ -387,6 +387,13 @@ class SqliteStore:
             return np.zeros(0, dtype=np.int64), np.zeros((0, dim or 0), dtype=np.float32)
         ids_out, vecs = [], []
         chunk_ids = [int(c) for c in chunk_ids]
+        if len(chunk_ids) <= 64:  # vec0 looks up `rowid = ?` in its index but scans the table for `rowid IN`
+            for cid in chunk_ids:
+                row = self.db.execute("SELECT rowid, embedding FROM chunk_vectors WHERE rowid = ?", (cid,)).fetchone()
+                if row is not None:
+                    ids_out.append(row[0])
+                    vecs.append(np.frombuffer(row[1], dtype=np.float32))
+            chunk_ids = []
         for i in range(0, len(chunk_ids), 500):
             part = chunk_ids[i:i + 500]
             for rid, blob in self.db.execute(
