@@ -18,3 +18,20 @@ for q in "my refund still hasn't shown up on my card" \
   echo "\$ deskbook search \"$q\" --k 3"
   deskbook search --db "$DB" "$q" --k 3
 done
+
+# The web app: sample calls prescored for the QA queue, one user per role (a new password on every
+# run: `--reset-password` makes this safe to run again), then the server in the foreground on
+# 127.0.0.1:8000 (DESKBOOK_PORT to change it).
+echo >&2
+echo "==> prescoring the sample calls and chats (corpus/transcripts/dev) for the QA review queue" >&2
+{ deskbook qa score --db "$DB" --store --no-progress --rubric corpus/rubrics/phone-support.yaml \
+    corpus/transcripts/dev/call-* >/dev/null &&
+  deskbook qa score --db "$DB" --store --no-progress --rubric corpus/rubrics/chat-support.yaml \
+    corpus/transcripts/dev/chat-* >/dev/null; } || echo "warning: QA prescoring failed; the review queue starts empty" >&2
+export DESKBOOK_RUBRICS_DIR="${DESKBOOK_RUBRICS_DIR:-corpus/rubrics}"  # rubrics offered on the QA import page
+echo "==> web app users (sign in at http://127.0.0.1:${DESKBOOK_PORT:-8000}/ with one of these)" >&2
+for role in agent manager analyst admin; do
+  deskbook users add --db "$DB" "$role" --role "$role" --reset-password
+done
+echo "==> serving the web app on http://127.0.0.1:${DESKBOOK_PORT:-8000}/ (Ctrl+C to stop)" >&2
+exec deskbook serve --db "$DB" --host 127.0.0.1 --port "${DESKBOOK_PORT:-8000}"

@@ -7,6 +7,13 @@ bash scripts/setup.sh
 . "${DESKBOOK_VENV:-.venv}/bin/activate"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
 
+# Browser tests drive headless Chromium from Debian packages (Playwright's own download is not used).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "==> installing chromium (browser tests)" >&2
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -q && $SUDO apt-get install -y -q chromium chromium-driver
+fi
+
 echo "==> lint (ruff) and layering (import-linter)" >&2
 ruff check kb indexer qa_rubrics webapp tests bench
 lint-imports

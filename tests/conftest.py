@@ -72,3 +72,7 @@ def tiny_kb(tmp_path, tiny_dir, embedder):
     store = open_store(config.db_path)
     index_paths(store, embedder, config, [tiny_dir], field_map=TINY_MAP, progress=False)
     return config, store, tiny_dir
+
+
+# The web app's session fixtures (a small indexed KB shared by tests/test_web_*.py and tests/browser/).
+from tests.web_fixtures import web_kb_template, web_source  # noqa: E402,F401

@@ -1,0 +1,95 @@
+"""`deskbook users ...` and `deskbook serve` (a real waitress process answering /healthz)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from tests.conftest import ROOT
+
+DESKBOOK = str(Path(sys.executable).with_name("deskbook"))
+
+
+def run(*args, db, input=None):
+    env = {**os.environ, "DESKBOOK_DB": str(db), "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([DESKBOOK, *args], capture_output=True, text=True, env=env, input=input, cwd=ROOT,
+                          timeout=120)
+
+
+def test_users_add_prints_a_generated_password_and_is_safe_to_rerun(tmp_path):
+    from kb.accounts import Accounts
+    from kb.store import open_store
+
+    db = tmp_path / "kb.db"
+    r = run("users", "add", "alice", "--role", "manager", db=db)
+    assert r.returncode == 0, r.stderr
+    password = r.stdout.strip().rsplit("password: ", 1)[1]
+    assert len(password) >= 12
+    acc = Accounts(open_store(db))
+    assert acc.authenticate("alice", password).role == "manager"
+    again = run("users", "add", "alice", "--role", "manager", db=db)
+    assert again.returncode == 5 and "already exists" in again.stderr
+    skip = run("users", "add", "alice", "--role", "manager", "--if-missing", db=db)
+    assert skip.returncode == 0 and "exists" in skip.stdout and "password" not in skip.stdout
+    reset = run("users", "add", "alice", "--role", "admin", "--reset-password", "--json", db=db)
+    out = json.loads(reset.stdout)
+    assert out["action"] == "password reset" and out["role"] == "admin"
+    assert acc.authenticate("alice", out["password"]) is not None and acc.authenticate("alice", password) is None
+    chosen = run("users", "add", "bob", "--role", "agent", "--password", "bob-password-1", db=db)
+    assert chosen.returncode == 0 and "bob-password-1" not in chosen.stdout
+    bad = run("users", "add", "carol", "--role", "agent", "--password", "short", db=db)
+    assert bad.returncode == 2 and "at least 8 characters" in bad.stderr
+    listing = json.loads(run("users", "list", "--json", db=db).stdout)
+    assert [u["username"] for u in listing] == ["alice", "bob"]
+
+
+def test_users_token_works_against_the_api(tmp_path, embedder):
+    from kb.config import load_config
+    from webapp import create_app
+
+    db = tmp_path / "kb.db"
+    run("users", "add", "stt", "--role", "agent", "--password", "stt-password-1", db=db)
+    r = run("users", "token", "stt", "--label", "phone system", db=db)
+    token = r.stdout.strip()
+    assert token.startswith("dbk_")
+    app = create_app(load_config(data_dir=str(tmp_path), db=str(db)), embedder=embedder)
+    me = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200 and me.get_json()["username"] == "stt"
+    app.extensions["deskbook"].close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_runs_waitress_with_a_health_endpoint(tmp_path):
+    port = _free_port()
+    env = {**os.environ, "DESKBOOK_DB": str(tmp_path / "kb.db"), "DESKBOOK_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([DESKBOOK, "serve", "--port", str(port), "--no-warm"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 90
+        body = None
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as resp:
+                    body = json.loads(resp.read())
+                    server = resp.headers.get("Server", "")
+                break
+            except OSError:
+                time.sleep(0.3)
+        assert body is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
+        assert body["status"] == "ok" and server == "deskbook"  # waitress (ident), not the dev server
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:
+            assert resp.status == 200 and "Content-Security-Policy" in resp.headers
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

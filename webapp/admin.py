@@ -1,0 +1,63 @@
+"""Account pages: one's own API tokens (everyone) and user management (admins)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from kb.accounts import ROLES
+from kb.errors import ConflictError, InputError
+from webapp.auth import guard_blueprint
+from webapp.services import services
+
+account_bp = Blueprint("account", __name__, url_prefix="/account")
+guard_blueprint(account_bp, "account")
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+guard_blueprint(bp, "admin")
+
+
+@account_bp.route("/tokens", methods=["GET", "POST"])
+def tokens():
+    acc = services().accounts
+    new_token = None
+    if request.method == "POST":
+        new_token, _ = acc.create_token(current_user.username, request.form.get("name", ""))
+    return render_template("account/tokens.html", tokens=acc.list_tokens(current_user.id), new_token=new_token)
+
+
+@account_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+def revoke(token_id: int):
+    services().accounts.revoke_token(token_id, user_id=current_user.id)
+    flash("Token revoked.")
+    return redirect(url_for("account.tokens"))
+
+
+@bp.route("/users", methods=["GET", "POST"])
+def users():
+    acc = services().accounts
+    created = None
+    error = None
+    if request.method == "POST":
+        action = request.form.get("action", "add")
+        name = request.form.get("username", "")
+        try:
+            if action == "add":
+                user, password = acc.add_user(name, request.form.get("role", "agent"),
+                                              request.form.get("password") or None)
+                created = {"username": user.username, "password": password, "action": "created"}
+            elif action == "reset":
+                user, password = acc.set_password(name)
+                created = {"username": user.username, "password": password, "action": "reset"}
+            elif action == "role":
+                acc.set_role(name, request.form.get("role", ""))
+                flash(f"{name} is now {request.form.get('role')}.")
+            elif action in ("disable", "enable"):
+                if name == current_user.username:
+                    raise InputError("You cannot disable your own account")
+                acc.set_active(name, action == "enable")
+                flash(f"{name} {'enabled' if action == 'enable' else 'disabled'}.")
+        except (InputError, ConflictError) as exc:
+            error = exc
+    return render_template("admin/users.html", users=acc.list_users(), roles=ROLES, created=created,
+                           error=error), (400 if error else 200)

@@ -1,0 +1,202 @@
+"""Agent pages: search (as you type, with the suggested answer beside it), documents opened at the
+matched passage, and live assist. Signed-in users of every role may use them.
+
+The page's JavaScript calls the JSON API (webapp/api.py) with the session and a CSRF header; the
+search page also renders results on the server (`/?q=...`), so it works without JavaScript.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from kb.errors import InputError
+from kb.search import MODES
+from webapp.auth import guard_blueprint
+from webapp.render import highlight_text, offsets_to_lines, render_markdown, snippet_html
+from webapp.services import services
+from webapp.sops import is_overdue
+
+bp = Blueprint("agent", __name__)
+guard_blueprint(bp, "agent")
+
+
+# -- shared with the API ------------------------------------------------------------------------
+def who() -> dict[str, str]:
+    return {"user_id": str(current_user.id), "agent": current_user.username}
+
+
+def doc_url(doc_id: str, *, chunk: int | None = None, q: str = "", qid: int | None = None) -> str:
+    args: dict[str, Any] = {}
+    if chunk is not None:
+        args["chunk"] = chunk
+    if q:
+        args["q"] = q
+    if qid is not None:
+        args["qid"] = qid
+    return url_for("agent.document", doc_id=doc_id, **args) + ("#match" if chunk is not None else "")
+
+
+def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), tags=(), log: bool = True
+               ) -> dict[str, Any]:
+    svc = services()
+    t0 = time.perf_counter()
+    k = int(k or svc.config.search_k)
+    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags))
+    latency = round((time.perf_counter() - t0) * 1000, 2)
+    qid = svc.log_call("log_search", q, hits, mode=mode, **who()) if log else None
+    results = []
+    for h in hits:
+        h = {k2: v for k2, v in h.items() if k2 not in ("lexical_rank", "dense_rank")}
+        h["url"] = doc_url(h["id"], chunk=h.get("chunk_id"), q=q, qid=qid)
+        results.append(h)
+    return {"query": q, "mode": mode, "query_id": qid, "results": results, "latency_ms": latency}
+
+
+def heading_chunk(doc_id: str, heading: str) -> int | None:
+    """The first chunk of a document under `heading` (a citation opens the document there)."""
+    if not heading:
+        return None
+    for ch in services().store.get_chunks(doc_id):
+        if ch.heading == heading:
+            return ch.id
+    return None
+
+
+def plain_answer(text: str) -> str:
+    """The answer as an agent reads it out or pastes it: Markdown emphasis and code marks removed."""
+    return re.sub(r"\*\*|__|`", "", text or "")
+
+
+def answer_dict(ans, query_id: int | None = None) -> dict[str, Any]:
+    d = ans.summary_dict()
+    for c in d["citations"]:
+        c["url"] = doc_url(c["id"], chunk=heading_chunk(c["id"], c.get("heading", "")), qid=query_id)
+    for s in d["sources"]:
+        s["url"] = doc_url(s["id"], qid=query_id)
+    d["answer_plain"] = plain_answer(d["answer"])
+    d.update(query_id=query_id, latency_ms=ans.latency_ms, engine=ans.engine,
+             threshold=float(services().config.answer_threshold))
+    return d
+
+
+def run_answer(question: str, *, log: bool = True) -> dict[str, Any]:
+    svc = services()
+    ans = svc.answerer.answer(question)
+    qid = svc.log_call("log_answer", question, ans, **who()) if log else None
+    return answer_dict(ans, qid)
+
+
+def document_data(doc_id: str, chunk_id: int | None = None) -> dict[str, Any]:
+    """A document with the passage a search matched (chunk offsets into the body) and its steps."""
+    from kb.structure import procedure_steps
+
+    svc = services()
+    doc = svc.store.get_document(doc_id)
+    passage = None
+    if chunk_id is not None:
+        ch = svc.store.get_chunks_by_ids([chunk_id]).get(chunk_id)
+        if ch is not None and ch.doc_id == doc.id:
+            passage = {"chunk_id": ch.id, "heading": ch.heading, "start": ch.start, "end": ch.end,
+                       "text": doc.body[ch.start:ch.end] if ch.end > ch.start else ch.text}
+    steps = []
+    if doc.type == "sop":
+        steps = [{"number": s.number, "text": s.text, "heading": s.heading} for s in procedure_steps(doc)]
+    d = doc.to_dict()
+    d.update(passage=passage, steps=steps, overdue=is_overdue(doc.review_by) if doc.type == "sop" else False)
+    d.pop("source_path", None)
+    return d
+
+
+# -- pages ---------------------------------------------------------------------------------------
+@bp.route("/")
+def search_page():
+    svc = services()
+    q = (request.args.get("q") or "").strip()
+    types = [t for t in request.args.getlist("type") if t in ("sop", "ticket")]
+    tags = [t for t in request.args.getlist("tag") if t]
+    mode = request.args.get("mode") if request.args.get("mode") in MODES else "hybrid"
+    results, answer, error = None, None, None
+    if q:
+        try:
+            results = run_search(q, mode=mode, types=types, tags=tags)
+            answer = run_answer(q)
+        except InputError as exc:
+            error = exc
+    all_tags = [t for t, _ in svc.store.all_tags()][:200]
+    return render_template("agent/search.html", q=q, types=types, tags=tags, mode=mode, results=results,
+                           answer=answer, error=error, all_tags=all_tags, snippet_html=snippet_html,
+                           counts=svc.store.count_documents())
+
+
+@bp.route("/doc/<path:doc_id>")
+def document(doc_id: str):
+    svc = services()
+    chunk = request.args.get("chunk", type=int)
+    q = request.args.get("q", "")
+    qid = request.args.get("qid", type=int)
+    data = document_data(doc_id, chunk)
+    if qid is not None:  # a purged or unknown query id is logged and skipped: the page still opens
+        svc.log_call("record_click", qid, doc_id, user_id=str(current_user.id))
+    svc.log_call("record_view", doc_id, user_id=str(current_user.id), source="search" if qid else "direct")
+    passage = data["passage"]
+    body = data["body"]
+    if data["type"] == "sop":
+        lines = offsets_to_lines(body, passage["start"], passage["end"]) if passage else None
+        html = render_markdown(body, mark_lines=lines)
+    else:
+        spans = [(passage["start"], passage["end"], "match")] if passage and passage["end"] > passage["start"] else []
+        html = highlight_text(body, spans)
+    return render_template("agent/document.html", doc=data, html=html, passage=passage, q=q, qid=qid)
+
+
+@bp.route("/assist")
+def assist_new():
+    conv = services().conversations.create(current_user.username)
+    return redirect(url_for("agent.assist_page", conversation_id=conv.id))
+
+
+@bp.route("/assist/<conversation_id>")
+def assist_page(conversation_id: str):
+    svc = services()
+    conv = svc.conversations.get_or_create(conversation_id, current_user.username)
+    recent = [c for c in svc.conversations.recent(15) if c.id != conv.id]
+    return render_template("agent/assist.html", conv=conv, recent=recent)
+
+
+def assist_update(conv) -> dict[str, Any]:
+    """Run live assist over the conversation's turns (under its lock) and keep the suggestion."""
+    svc = services()
+    result = svc.assistant.update(conv.turns, conv.state)
+    conv.state = result.state.to_dict()
+    qid = svc.log_call("log_answer", result.need, result.answer, kind="assist", **who())
+    sug = {"need": result.need, "topic": result.topic, "topic_changed": result.topic_changed,
+           "sops": [{**asdict(s), "url": doc_url(s.id, qid=qid)} for s in result.sops],
+           "answer": answer_dict(result.answer, qid), "state": conv.state}
+    conv.suggestion = sug
+    return sug
+
+
+def normalize_turns(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
+    from kb.assist import normalize_turns as _norm
+
+    return [{"speaker": t.speaker, "text": t.text} for t in _norm(raw)]
+
+
+def turns_from_text(text: str) -> list[dict[str, str]]:
+    """Pasted or typed text: 'Speaker: text' lines; a line without a speaker is the customer's."""
+    from kb.assist import parse_transcript
+
+    text = (text or "").strip()
+    if not text:
+        raise InputError("Nothing to add", hint="type what was said, or paste 'Customer: ...' lines", field="text")
+    try:
+        turns = parse_transcript(text)
+    except InputError:
+        turns = parse_transcript("Customer: " + text)
+    return [{"speaker": t.speaker, "text": t.text} for t in turns]

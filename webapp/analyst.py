@@ -1,0 +1,108 @@
+"""QA analyst pages: import transcripts, prescore them against a rubric in the background, the
+review queue, the review screen (evidence highlighted in place, confirm/override per criterion)
+and the CSV export. For analysts (and admins)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from kb.errors import InputError
+from webapp.auth import guard_blueprint
+from webapp.qa import (
+    TRANSCRIPT_SUFFIXES,
+    export_csv,
+    list_rubrics,
+    review_filters,
+    review_spans,
+    start_import,
+)
+from webapp.render import highlight_text
+from webapp.services import services
+
+bp = Blueprint("analyst", __name__, url_prefix="/qa")
+guard_blueprint(bp, "analyst")
+PAGE = 50
+
+
+@bp.route("/")
+def queue():
+    from kb.qa_store import ORDERS, list_scorecards
+
+    svc = services()
+    error = None
+    try:
+        filters = review_filters(request.args)
+    except InputError as exc:
+        filters, error = {}, exc
+    order = request.args.get("order", "score")
+    order = order if order in ORDERS else "score"
+    show_all = request.args.get("all") == "1"
+    page = max(1, request.args.get("page", 1, type=int))
+    rows = list_scorecards(svc.store, **filters, latest_only=not show_all, order=order, limit=PAGE + 1,
+                           offset=(page - 1) * PAGE)
+    more = len(rows) > PAGE
+    known = list_scorecards(svc.store, latest_only=True, limit=5000)
+    agents = sorted({r["agent"] for r in known if r["agent"]})
+    rubrics = sorted({r["rubric_id"] for r in known})
+    return render_template("analyst/queue.html", rows=rows[:PAGE], filters=filters, order=order, show_all=show_all,
+                           page=page, more=more, agents=agents, rubrics=rubrics, error=error,
+                           jobs=svc.jobs.list(kind="score")[:5])
+
+
+@bp.route("/import", methods=["GET", "POST"])
+def import_page():
+    svc = services()
+    rubrics = list_rubrics(svc.config)
+    error = None
+    if request.method == "POST":
+        try:
+            job = start_import(svc, request.files.getlist("files"), request.form.get("rubric", ""),
+                               by=current_user.username)
+        except InputError as exc:
+            error = exc
+        else:
+            flash(f"Received: {job.title}. Prescoring in the background.")
+            return redirect(url_for("analyst.import_page", job=job.id))
+    jobs = svc.jobs.list(kind="score") if current_user.role == "admin" else svc.jobs.list(
+        owner=current_user.username, kind="score")
+    return render_template("analyst/import.html", rubrics=rubrics, jobs=jobs[:20], error=error,
+                           suffixes=", ".join(TRANSCRIPT_SUFFIXES), highlight=request.args.get("job", ""),
+                           rubrics_dir=svc.config.rubrics_dir), (400 if error else 200)
+
+
+@bp.route("/reviews/<int:scorecard_id>")
+def review(scorecard_id: int):
+    from kb.qa_store import get_scorecard
+
+    card = get_scorecard(services().store, scorecard_id)
+    spans = review_spans(card)
+    turns = [{"speaker": t.get("speaker", ""), "html": highlight_text(t.get("text", ""), spans.get(i, [])),
+              "start": t.get("start")} for i, t in enumerate(card["turns"])]
+    return render_template("analyst/review.html", card=card, turns=turns)
+
+
+@bp.route("/reviews/<int:scorecard_id>/criteria/<criterion_id>", methods=["POST"])
+def review_criterion(scorecard_id: int, criterion_id: str):
+    from kb.qa_store import add_review, get_scorecard
+
+    store = services().store
+    result = request.form.get("result", "")
+    if request.form.get("action") == "confirm":
+        card = get_scorecard(store, scorecard_id)
+        auto = next((c["result"] for c in card["criteria"] if c["id"] == criterion_id), None)
+        if auto is None:
+            raise InputError(f"Scorecard {scorecard_id} has no criterion {criterion_id!r}", field="criterion")
+        result = auto
+    add_review(store, scorecard_id, criterion_id, reviewer=current_user.username, result=result,
+               comment=request.form.get("comment", "").strip())
+    flash(f"Saved your review of {criterion_id}: {result}.")
+    return redirect(url_for("analyst.review", scorecard_id=scorecard_id) + f"#crit-{criterion_id}")
+
+
+@bp.route("/export.csv")
+def export():
+    filters = review_filters(request.args)
+    body = export_csv(services().store, **filters)
+    return Response(body, mimetype="text/csv",
+                    headers={"Content-Disposition": "attachment; filename=deskbook-qa-scores.csv"})

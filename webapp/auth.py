@@ -1,0 +1,236 @@
+"""Sign-in, roles and CSRF.
+
+- Pages: a session cookie (Flask-Login), set by the sign-in form. The session id includes the
+  user's *session key*, which changes when the password changes, so a reset signs the user out
+  everywhere.
+- API: `Authorization: Bearer <token>` (tokens from `deskbook users token NAME` or the "API
+  tokens" page). A request that carries a Bearer header is authenticated by the token only, never
+  by a cookie, and is therefore exempt from CSRF. Pages calling the API use the session and send
+  the CSRF token in the `X-CSRFToken` header.
+- Roles: every view says which roles may open it (`ACCESS` below, by blueprint, or per route for
+  the API); an admin may open everything. A signed-out visitor is sent to the sign-in page (pages)
+  or gets 401 (API); a signed-in user without the role gets 403.
+- CSRF: Flask-WTF's CSRFProtect checks every POST/PUT/PATCH/DELETE, forms and JSON alike.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from functools import wraps
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf.csrf import CSRFProtect
+
+from kb.accounts import ROLES, User
+from webapp.services import services
+
+login_manager = LoginManager()
+csrf = CSRFProtect()
+
+# Which roles may open which blueprint's pages (admin: everything).
+ACCESS: dict[str, tuple[str, ...]] = {
+    "agent": ("agent", "analyst", "manager"),  # search, documents, answers, live assist: everyone
+    "manager": ("manager",),  # SOP list, editor, history, uploads
+    "analyst": ("analyst",),  # QA import, review queue, review screen, export
+    "admin": (),  # users
+    "account": ROLES,  # one's own API tokens
+}
+
+
+class WebUser(UserMixin):
+    """A kb.accounts.User as Flask-Login wants it."""
+
+    def __init__(self, user: User, *, via_token: bool = False):
+        self.user = user
+        self.via_token = via_token
+
+    def get_id(self) -> str:
+        return f"{self.user.id}:{self.user.session_key}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.user.active
+
+    def __getattr__(self, name):
+        return getattr(self.user, name)
+
+    def can(self, *roles: str) -> bool:
+        return self.user.can(*roles)
+
+
+def bearer_token() -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth[:7].lower() == "bearer ":
+        return auth[7:].strip()
+    return None
+
+
+@login_manager.user_loader
+def _load_user(session_id: str):
+    if bearer_token() is not None:
+        return None  # a Bearer request is authenticated by its token only (see _load_from_request)
+    try:
+        uid, key = session_id.split(":", 1)
+        user = services().accounts.get_user(int(uid))
+    except Exception:  # noqa: BLE001 - a stale or forged id is simply "not signed in"
+        return None
+    if user.session_key != key or not user.active:
+        return None
+    return WebUser(user)
+
+
+@login_manager.request_loader
+def _load_from_request(req):
+    token = bearer_token()
+    if token is None:
+        return None
+    user = services().accounts.user_for_token(token)
+    return WebUser(user, via_token=True) if user else None
+
+
+def init_auth(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.session_protection = "basic"
+    csrf.init_app(app)
+
+    @app.before_request
+    def _csrf_unless_token():
+        # Token-authenticated API calls cannot be forged by another site (it cannot set the header).
+        if request.blueprint == "api" and (bearer_token() is not None or not current_user.is_authenticated):
+            return  # no session to ride on: the route answers 401 itself
+        csrf.protect()
+
+
+def has_role(*roles: str) -> bool:
+    return current_user.is_authenticated and current_user.can(*roles)
+
+
+def guard_blueprint(bp: Blueprint, area: str) -> None:
+    """Every route of `bp` requires a signed-in user with one of ACCESS[area]."""
+    roles = ACCESS[area]
+
+    @bp.before_request
+    def _check_role():
+        if not current_user.is_authenticated:
+            return login_manager.unauthorized()
+        if not current_user.can(*roles):
+            abort(403, description=f"This page is for {' or '.join(roles + ('admin',))} accounts.")
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only a path on this site (never //host or a scheme) is followed after sign-in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(user) -> str:
+    if user.role == "manager":
+        return url_for("manager.sop_list")
+    if user.role == "analyst":
+        return url_for("analyst.queue")
+    return url_for("agent.search_page")
+
+
+class _Throttle:
+    """Slows down password guessing: after LIMIT failures for one user name (or IP_LIMIT from one
+    address: a contact centre often shares one) within WINDOW seconds, further attempts wait out
+    the rest of a LOCK-second pause."""
+
+    LIMIT, IP_LIMIT, WINDOW, LOCK = 5, 30, 600.0, 60.0
+
+    def __init__(self):
+        self._fails: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def locked_for(self, *keys: str) -> float:
+        now = time.time()
+        with self._lock:
+            worst = 0.0
+            for k in keys:
+                fails = [t for t in self._fails.get(k, []) if now - t < self.WINDOW]
+                self._fails[k] = fails
+                if len(fails) >= (self.IP_LIMIT if k.startswith("ip:") else self.LIMIT):
+                    worst = max(worst, self.LOCK - (now - fails[-1]))
+            return max(0.0, worst)
+
+    def fail(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                self._fails.setdefault(k, []).append(time.time())
+
+    def clear(self, *keys: str) -> None:
+        with self._lock:
+            for k in keys:
+                if not k.startswith("ip:"):
+                    self._fails.pop(k, None)
+
+
+throttle = _Throttle()
+bp = Blueprint("auth", __name__)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    nxt = safe_next(request.values.get("next"))
+    if request.method == "GET" and current_user.is_authenticated:
+        return redirect(nxt or home_for(current_user))
+    error = None
+    username = ""
+    if request.method == "POST":
+        username = (request.form.get("username") or "").strip()
+        password = request.form.get("password") or ""
+        keys = (f"u:{username.lower()}", f"ip:{request.remote_addr}")
+        wait = throttle.locked_for(*keys)
+        if wait > 0:
+            error = f"Too many failed attempts. Try again in {int(wait) + 1} seconds."
+        else:
+            user = services().accounts.authenticate(username, password)
+            if user is None:
+                throttle.fail(*keys)
+                error = "Wrong user name or password."
+            else:
+                throttle.clear(*keys)
+                session.clear()
+                session.permanent = True
+                login_user(WebUser(user))
+                return redirect(nxt or home_for(user))
+    status = 401 if error else 200
+    return render_template("login.html", error=error, username=username, next=nxt or ""), status
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are signed out.")
+    return redirect(url_for("auth.login"))
+
+
+def roles_required(*roles: str):
+    """A decorator for single views outside a guarded blueprint."""
+
+    def deco(fn):
+        @wraps(fn)
+        def wrapper(*a, **kw):
+            if not current_user.is_authenticated:
+                return login_manager.unauthorized()
+            if not current_user.can(*roles):
+                abort(403)
+            return fn(*a, **kw)
+
+        return wrapper
+
+    return deco
+
+
+def username() -> str:
+    return current_user.username if current_user.is_authenticated else ""

@@ -1,0 +1,193 @@
+"""Manager pages: the SOP list, the Markdown editor with live preview, version history, diffs,
+restore, "mark reviewed", and uploads of SOP and ticket files. For managers (and admins)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from indexer.readers import SOP_STATUSES
+from kb.errors import ConflictError, InputError
+from webapp.auth import guard_blueprint
+from webapp.render import diff_stats, render_markdown, side_by_side
+from webapp.services import services
+from webapp.sops import (
+    SopForm,
+    add_months,
+    create_sop,
+    get_sop,
+    is_overdue,
+    mark_reviewed,
+    restore_version,
+    save_sop,
+    sop_summary,
+)
+from webapp.uploads import ALLOWED, start_upload
+
+bp = Blueprint("manager", __name__, url_prefix="/manager")
+guard_blueprint(bp, "manager")
+
+
+@bp.route("/")
+def index():
+    return redirect(url_for("manager.sop_list"))
+
+
+@bp.route("/sops")
+def sop_list():
+    svc = services()
+    today = date.today()
+    status = request.args.get("status", "")
+    text = (request.args.get("q") or "").strip().lower()
+    tag = request.args.get("tag", "")
+    only_overdue = request.args.get("overdue") == "1"
+    rows = [sop_summary(d, today) for d in svc.store.list_documents("sop")]
+    n_overdue = sum(1 for r in rows if r["overdue"])
+    if status:
+        rows = [r for r in rows if r["status"] == status]
+    if tag:
+        rows = [r for r in rows if tag in r["tags"]]
+    if only_overdue:
+        rows = [r for r in rows if r["overdue"]]
+    if text:
+        rows = [r for r in rows if text in r["title"].lower() or text in r["id"].lower() or text in r["owner"].lower()]
+    sort = request.args.get("sort", "title")
+    keys = {"title": lambda r: r["title"].lower(), "review_by": lambda r: (r["review_by"] or "9999"),
+            "updated": lambda r: r["updated_at"], "status": lambda r: (r["status"], r["title"].lower())}
+    rows.sort(key=keys.get(sort, keys["title"]), reverse=(sort == "updated"))
+    return render_template("manager/sops.html", rows=rows, statuses=SOP_STATUSES, status=status, q=text, tag=tag,
+                           only_overdue=only_overdue, n_overdue=n_overdue, sort=sort)
+
+
+def _empty_form() -> dict:
+    return {"id": "", "title": "", "body": "# Title\n\n## Purpose\n\n## Procedure\n1. \n", "owner": "",
+            "tags": "", "status": "draft", "review_by": add_months(date.today(), int(services().config.review_months))
+            .isoformat(), "note": "", "base_version": 0}
+
+
+def _form_from_request() -> dict:
+    f = request.form
+    return {k: f.get(k, "") for k in ("id", "title", "body", "owner", "tags", "status", "review_by", "note")} | {
+        "base_version": f.get("base_version", type=int) or 0}
+
+
+@bp.route("/sops/new", methods=["GET", "POST"])
+def sop_new():
+    form = _empty_form()
+    error = None
+    if request.method == "POST":
+        form = _form_from_request()
+        try:
+            doc = create_sop(services(), form["id"], SopForm.from_mapping(form), by=current_user.username)
+        except (InputError, ConflictError) as exc:
+            error = exc
+        else:
+            flash(f"Created {doc.id} (version {doc.version}). It is searchable now.")
+            return redirect(url_for("manager.sop_edit", doc_id=doc.id))
+    return render_template("manager/edit.html", form=form, doc=None, error=error, statuses=SOP_STATUSES,
+                           preview=render_markdown(form["body"])), (400 if error else 200)
+
+
+@bp.route("/sops/<path:doc_id>/edit", methods=["GET", "POST"])
+def sop_edit(doc_id: str):
+    svc = services()
+    doc = get_sop(svc.store, doc_id)
+    error = None
+    if request.method == "POST":
+        form = _form_from_request()
+        try:
+            saved = save_sop(svc, doc_id, SopForm.from_mapping(form), by=current_user.username,
+                             base_version=form["base_version"])
+        except ConflictError:
+            return _conflict(doc_id, form)
+        except InputError as exc:
+            error = exc
+        else:
+            flash(f"Saved version {saved.version} of {saved.id}. It is searchable now.")
+            return redirect(url_for("manager.sop_edit", doc_id=doc_id))
+    else:
+        form = {"id": doc.id, "title": doc.title, "body": doc.body, "owner": doc.owner, "tags": ", ".join(doc.tags),
+                "status": doc.status or "published", "review_by": doc.review_by, "note": "",
+                "base_version": doc.version}
+    return render_template("manager/edit.html", form=form, doc=doc, error=error, statuses=SOP_STATUSES,
+                           preview=render_markdown(form["body"]), overdue=is_overdue(doc.review_by)), (400 if error else 200)
+
+
+def _conflict(doc_id: str, mine: dict):
+    """Someone saved since this edit began: show both texts; the user's text stays in the form."""
+    current = get_sop(services().store, doc_id)
+    rows = side_by_side(current.body, mine["body"], context=3)
+    form = dict(mine, base_version=current.version)
+    return render_template("manager/conflict.html", doc=current, mine=mine, form=form, rows=rows,
+                           stats=diff_stats(rows), edited_version=mine["base_version"],
+                           statuses=SOP_STATUSES), 409
+
+
+@bp.route("/sops/<path:doc_id>/history")
+def sop_history(doc_id: str):
+    svc = services()
+    doc = get_sop(svc.store, doc_id)
+    versions = svc.store.document_versions(doc_id)
+    return render_template("manager/history.html", doc=doc, versions=versions)
+
+
+@bp.route("/sops/<path:doc_id>/versions/<int:version>")
+def sop_version(doc_id: str, version: int):
+    svc = services()
+    doc = get_sop(svc.store, doc_id)
+    old = svc.store.get_version(doc_id, version)
+    return render_template("manager/version.html", doc=doc, old=old, html=render_markdown(old.body))
+
+
+@bp.route("/sops/<path:doc_id>/diff")
+def sop_diff(doc_id: str):
+    svc = services()
+    doc = get_sop(svc.store, doc_id)
+    versions = svc.store.document_versions(doc_id)
+    if not versions:
+        abort(404)
+    b = request.args.get("b", type=int) or versions[0]["version"]
+    a = request.args.get("a", type=int) or (versions[1]["version"] if len(versions) > 1 else b)
+    va, vb = svc.store.get_version(doc_id, a), svc.store.get_version(doc_id, b)
+    rows = side_by_side(va.body, vb.body)
+    return render_template("manager/diff.html", doc=doc, versions=versions, a=a, b=b, va=va, vb=vb, rows=rows,
+                           stats=diff_stats(rows), title_changed=va.title != vb.title)
+
+
+@bp.route("/sops/<path:doc_id>/restore", methods=["POST"])
+def sop_restore(doc_id: str):
+    version = request.form.get("version", type=int)
+    if version is None:
+        raise InputError("Which version should be restored?", field="version")
+    try:
+        doc = restore_version(services(), doc_id, version, by=current_user.username,
+                              base_version=request.form.get("base_version", type=int))
+    except ConflictError as exc:
+        flash(f"Not restored: {exc.message}. Look at the history again and retry.", "error")
+        return redirect(url_for("manager.sop_history", doc_id=doc_id))
+    flash(f"Restored version {version} as version {doc.version}. It is searchable now.")
+    return redirect(url_for("manager.sop_history", doc_id=doc_id))
+
+
+@bp.route("/sops/<path:doc_id>/review", methods=["POST"])
+def sop_review(doc_id: str):
+    doc = mark_reviewed(services(), doc_id, by=current_user.username, review_by=request.form.get("review_by", ""))
+    flash(f"Marked {doc.id} reviewed; next review by {doc.review_by}.")
+    back = url_for("manager.sop_list") if request.form.get("back") == "list" else url_for("manager.sop_edit",
+                                                                                          doc_id=doc_id)
+    return redirect(back)
+
+
+@bp.route("/uploads", methods=["GET", "POST"])
+def uploads():
+    svc = services()
+    if request.method == "POST":
+        job = start_upload(svc, request.files.getlist("files"), by=current_user.username)
+        flash(f"Upload received: indexing {job.title.removeprefix('Upload: ')} in the background.")
+        return redirect(url_for("manager.uploads", job=job.id))
+    jobs = svc.jobs.list(kind="upload") if current_user.role == "admin" else svc.jobs.list(
+        owner=current_user.username, kind="upload")
+    return render_template("manager/uploads.html", jobs=jobs[:20], allowed=", ".join(ALLOWED),
+                           highlight=request.args.get("job", ""), max_mb=svc.config.upload_max_mb)

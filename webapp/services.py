@@ -1,0 +1,132 @@
+"""The shared services of one web app: built once in `create_app`, kept in `app.extensions["deskbook"]`.
+
+The embedding model, the FAISS index, the answer engine and the QA scorers load once per
+process, not per request. The store hands out one SQLite connection per thread, so waitress's
+worker threads share these objects safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from flask import current_app
+
+from kb.accounts import Accounts
+from webapp.conversations import Conversations
+from webapp.jobs import JobRunner
+
+log = logging.getLogger("deskbook.web")
+
+
+class Services:
+    def __init__(self, config, *, store=None, embedder=None):
+        from kb.search import Searcher
+        from kb.store import open_store
+
+        self.config = config
+        self.store = store if store is not None else open_store(config.db_path)
+        self._embedder = embedder
+        self.searcher = Searcher(self.store, config, embedder)
+        self.accounts = Accounts(self.store)
+        self.jobs = JobRunner()
+        self.conversations = Conversations()
+        self._answerer = None
+        self._assistant = None
+        self._lock = threading.RLock()
+        self._search_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
+        self._querylog = None
+        self.scorers: dict[tuple[str, float], Any] = {}  # QA scorers by (rubric file, mtime): webapp.qa
+
+    # -- models ------------------------------------------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            with self._lock:
+                if self._embedder is None:
+                    self._embedder = self.searcher.embedder
+        return self._embedder
+
+    @property
+    def answerer(self):
+        """The configured answer engine (kb.answers), built once."""
+        if self._answerer is None:
+            with self._lock:
+                if self._answerer is None:
+                    from kb.answers import get_answerer
+
+                    self._answerer = get_answerer(self.searcher, self.config)
+        return self._answerer
+
+    @property
+    def assistant(self):
+        if self._assistant is None:
+            with self._lock:
+                if self._assistant is None:
+                    from kb.answers import Answerer
+                    from kb.assist import Assistant
+
+                    base = self.answerer
+                    base = base if isinstance(base, Answerer) else getattr(base, "answerer", base)
+                    self._assistant = Assistant(base, self.config)
+        return self._assistant
+
+    def warm(self) -> None:
+        """Load the model, the FAISS index and the answer cache now (`deskbook serve` runs this at start)."""
+        _ = self.embedder
+        self.searcher.index.refresh()
+        try:
+            self.answerer.warm()
+        except Exception:  # noqa: BLE001 - warming is an optimisation; the first request will do it
+            log.exception("could not warm the answer engine")
+
+    # -- search with a small cache (typing sends the same query again and again) ------------------
+    def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...]) -> list[dict]:
+        key = (query, k, mode, types, tags, self.store.vectors_generation())
+        with self._lock:
+            hit = self._search_cache.get(key)
+            if hit is not None:
+                self._search_cache.move_to_end(key)
+                return hit
+        hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags)]
+        with self._lock:
+            self._search_cache[key] = hits
+            while len(self._search_cache) > 512:
+                self._search_cache.popitem(last=False)
+        return hits
+
+    # -- query log (kb.querylog): what was asked, clicked, found helpful ---------------------------
+    @property
+    def querylog(self):
+        if self._querylog is None:
+            try:
+                from kb.querylog import QueryLog
+            except ImportError:  # pragma: no cover - the module ships with Deskbook
+                return None
+            self._querylog = QueryLog(self.store, self.config)
+        return self._querylog
+
+    def log_call(self, method: str, *args, strict: bool = False, **kwargs) -> Any:
+        """Call a QueryLog method. A logging failure never breaks a search or a page: it is logged
+        and skipped, unless `strict` (feedback on a query that does not exist is the caller's error)."""
+        ql = self.querylog
+        if ql is None:
+            return None
+        try:
+            return getattr(ql, method)(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001
+            from kb.errors import DeskbookError
+
+            if strict and isinstance(exc, DeskbookError):
+                raise
+            log.warning("query log: %s failed: %s", method, exc)
+            return None
+
+    def close(self) -> None:
+        self.jobs.shutdown()
+
+
+def services() -> Services:
+    return current_app.extensions["deskbook"]

@@ -1,0 +1,167 @@
+/* Deskbook: helpers shared by the pages (no framework, no build step).
+ * Content from the server is put into the page as text (textContent), never as HTML, except
+ * search snippets (only their <mark> tags are rebuilt) and the SOP preview (sanitised by the
+ * server with the same function that renders SOPs). */
+(function () {
+  "use strict";
+
+  function csrfToken() {
+    var m = document.querySelector('meta[name="csrf-token"]');
+    return m ? m.content : "";
+  }
+
+  async function api(url, options) {
+    options = options || {};
+    var method = options.method || "GET";
+    var headers = { "Accept": "application/json", "X-Requested-With": "fetch" };
+    var init = { method: method, headers: headers, credentials: "same-origin", signal: options.signal };
+    if (options.body !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(options.body);
+    }
+    if (method !== "GET") headers["X-CSRFToken"] = csrfToken();
+    var resp = await fetch(url, init);
+    var data = null;
+    try { data = await resp.json(); } catch (e) { data = null; }
+    if (!resp.ok) {
+      var err = new Error((data && data.error && data.error.message) || resp.statusText);
+      err.status = resp.status;
+      err.data = data;
+      throw err;
+    }
+    return data;
+  }
+
+  /* el("a", {href: "/x", class: "y"}, "text", childNode) */
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    if (attrs) {
+      Object.keys(attrs).forEach(function (k) {
+        var v = attrs[k];
+        if (v === null || v === undefined || v === false) return;
+        if (k === "class") node.className = v;
+        else if (k === "text") node.textContent = v;
+        else if (k.indexOf("data-") === 0 || k === "href" || k === "title" || k === "type" || k === "id" ||
+                 k.indexOf("aria-") === 0 || k === "role" || k === "min" || k === "max" || k === "value" ||
+                 k === "low" || k === "optimum") node.setAttribute(k, v);
+        else node[k] = v;
+      });
+    }
+    for (var i = 2; i < arguments.length; i++) {
+      var c = arguments[i];
+      if (c === null || c === undefined) continue;
+      node.appendChild(typeof c === "string" ? document.createTextNode(c) : c);
+    }
+    return node;
+  }
+
+  function decodeEntities(s) {
+    // An inert document: nothing in it runs or loads.
+    return new DOMParser().parseFromString("<!doctype html><body>" + s, "text/html").body.textContent;
+  }
+
+  /* A snippet from the search API is escaped text with <mark> tags: rebuild only the marks. */
+  function markedSnippet(snippet) {
+    var frag = document.createDocumentFragment();
+    var parts = String(snippet || "").split(/(<mark>|<\/mark>)/);
+    var inMark = false;
+    parts.forEach(function (p) {
+      if (p === "<mark>") { inMark = true; return; }
+      if (p === "</mark>") { inMark = false; return; }
+      if (!p) return;
+      var text = document.createTextNode(decodeEntities(p));
+      if (inMark) { var m = document.createElement("mark"); m.appendChild(text); frag.appendChild(m); }
+      else frag.appendChild(text);
+    });
+    return frag;
+  }
+
+  async function copyText(text) {
+    if (navigator.clipboard && window.isSecureContext) {
+      try { await navigator.clipboard.writeText(text); return true; } catch (e) { /* fall back */ }
+    }
+    var ta = el("textarea", { "aria-hidden": "true" });
+    ta.value = text;
+    ta.className = "sr-only";
+    document.body.appendChild(ta);
+    ta.select();
+    var ok = false;
+    try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+    ta.remove();
+    return ok;
+  }
+
+  function feedbackButtons(docId, withLabels) {
+    return el("span", { class: "feedback", "data-doc-id": docId || "" },
+      el("button", { type: "button", class: "fb", "data-helpful": "1", title: "Helpful" }, withLabels ? "✓ Helpful" : "✓"),
+      el("button", { type: "button", class: "fb", "data-helpful": "0", title: "Not helpful" }, withLabels ? "✗ Not helpful" : "✗"));
+  }
+
+  function pct(x) { return Math.round((x || 0) * 100) + "%"; }
+
+  /* The suggested-answer panel, built from the API's Answer object. */
+  function renderAnswer(container, a) {
+    container.textContent = "";
+    container.setAttribute("data-query-id", a.query_id === null || a.query_id === undefined ? "" : a.query_id);
+    if (a.abstained) {
+      container.appendChild(el("p", { class: "abstain" }, el("strong", null, "No confident answer.")));
+      container.appendChild(el("p", { class: "muted small" },
+        "Confidence " + pct(a.confidence) + " is below " + pct(a.threshold) + ". Closest procedures:"));
+      var ul = el("ul", { class: "sources" });
+      a.sources.filter(function (s) { return s.type === "sop"; }).slice(0, 3).forEach(function (s) {
+        ul.appendChild(el("li", null, el("a", { href: s.url }, s.title)));
+      });
+      container.appendChild(ul);
+      container.appendChild(feedbackButtons("", true));
+      return;
+    }
+    container.appendChild(el("div", { class: "confidence" },
+      el("meter", { min: "0", max: "1", low: "0.5", optimum: "1", value: String(a.confidence) }),
+      el("span", null, "Confidence " + pct(a.confidence))));
+    container.appendChild(el("div", { class: "answer-text", id: "answer-text" }, a.answer_plain || a.answer));
+    var copyBtn = el("button", { type: "button", id: "copy-answer", class: "primary" }, "Copy answer");
+    container.appendChild(el("div", { class: "answer-actions" }, copyBtn, feedbackButtons("", true)));
+    container.appendChild(el("h3", null, "Sources"));
+    var ol = el("ol", { class: "citations" });
+    a.citations.forEach(function (c) {
+      ol.appendChild(el("li", null, el("a", { href: c.url }, c.title),
+        c.heading && c.heading !== c.title ? el("span", { class: "heading-path" }, " " + c.heading) : null,
+        " ", el("span", { class: "badge badge-" + c.type }, c.type)));
+    });
+    container.appendChild(ol);
+  }
+
+  /* Copy buttons and helpful / not-helpful buttons anywhere on a page (event delegation). */
+  document.addEventListener("click", async function (ev) {
+    var copy = ev.target.closest("#copy-answer");
+    if (copy) {
+      var text = document.getElementById("answer-text");
+      var ok = text && await copyText(text.textContent);
+      copy.textContent = ok ? "Copied ✓" : "Copy failed: select the text";
+      copy.setAttribute("data-copied", ok ? "1" : "0");
+      setTimeout(function () { copy.textContent = "Copy answer"; }, 2500);
+      return;
+    }
+    var fb = ev.target.closest(".fb");
+    if (!fb) return;
+    var box = fb.closest(".feedback");
+    var holder = fb.closest("[data-query-id]");
+    var qid = holder ? holder.getAttribute("data-query-id") : "";
+    var urlHolder = fb.closest("[data-feedback-url]") || document.querySelector("[data-feedback-url]");
+    if (!qid || !urlHolder) { fb.title = "Nothing to rate yet"; return; }
+    var body = { query_id: parseInt(qid, 10), helpful: fb.getAttribute("data-helpful") === "1" };
+    var doc = box.getAttribute("data-doc-id");
+    if (doc) body.doc_id = doc;
+    try {
+      await api(urlHolder.getAttribute("data-feedback-url"), { method: "POST", body: body });
+      box.querySelectorAll(".fb").forEach(function (b) { b.classList.remove("chosen"); });
+      fb.classList.add("chosen");
+      fb.setAttribute("aria-pressed", "true");
+    } catch (e) {
+      fb.title = "Not recorded: " + e.message;
+    }
+  });
+
+  window.Deskbook = { api: api, el: el, markedSnippet: markedSnippet, copyText: copyText, renderAnswer: renderAnswer,
+                      feedbackButtons: feedbackButtons, csrfToken: csrfToken };
+})();
