@@ -157,6 +157,7 @@ def _register_builtin_commands() -> None:
     from kb import cli_answers
 
     cli_answers.register(cli, eval_group)
+    from kb import cli_reports; cli_reports.register(cli)  # noqa: E702, I001 - deskbook report ...
 
 
 _register_builtin_commands()

@@ -1,0 +1,328 @@
+"""The query log: every search and answer request, what was clicked, what helped, which SOPs were opened.
+
+Manager insights (`kb.insights`) read it to find content gaps and unused SOPs. What is stored:
+
+- `query_log`: one row per search or answer request: the query **after PII redaction**
+  (`kb.redact`, the same redaction as QA transcripts: cards, e-mails, phones, IBANs and, with
+  `querylog_redact_names`, person names), the mode, the top results with their scores, the best
+  cosine similarity among them (`top_score`), whether an answer abstained and its confidence,
+  who asked (user id and agent name) and when.
+- `query_events`: clicks on results and helpful / not-helpful feedback, on a result or on the
+  answer as a whole.
+- `doc_views`: an SOP (or ticket) opened by someone (`record_view`).
+- `query_vectors`: embeddings of logged queries by content hash and model, filled lazily by the
+  insights reports, so a query is embedded once however often it was asked.
+
+Rows older than `querylog_retention_days` are removed by `purge` (`deskbook report purge`).
+This module writes only its own tables, through the store's connection and transactions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from kb import insights_settings  # noqa: F401  (registers the settings)
+from kb.errors import InputError, NotFoundError
+from kb.models import content_hash
+from kb.redact import redact
+
+EVENT_KINDS = ("click", "helpful", "not_helpful")
+REQUEST_KINDS = ("search", "answer", "assist")
+
+
+def iso(ts: str | datetime | date | None = None) -> str:
+    """A timestamp as the log stores it: ISO 8601 UTC to the second, `Z` suffix (sorts as text)."""
+    if ts is None:
+        ts = datetime.now(UTC)
+    if isinstance(ts, str):
+        try:
+            ts = datetime.fromisoformat(ts.replace("Z", "+00:00"))
+        except ValueError:
+            raise InputError(f"Not an ISO timestamp: {ts!r}", hint="use e.g. 2026-11-22T09:30:00Z") from None
+    if isinstance(ts, date) and not isinstance(ts, datetime):
+        ts = datetime(ts.year, ts.month, ts.day, tzinfo=UTC)
+    if ts.tzinfo is None:
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def parse_ts(ts: str) -> datetime:
+    return datetime.fromisoformat(ts.replace("Z", "+00:00"))
+
+
+@dataclass
+class LoggedResult:
+    id: str
+    type: str = ""
+    score: float | None = None
+    dense_score: float | None = None
+
+
+@dataclass
+class LogEntry:
+    """One logged request, with its feedback summarised."""
+
+    id: int
+    ts: str
+    kind: str
+    query: str
+    query_hash: str
+    mode: str
+    user_id: str
+    agent: str
+    results: list[LoggedResult]
+    top_score: float | None
+    abstained: bool
+    confidence: float | None
+    clicks: list[str] = field(default_factory=list)
+    helpful: list[str] = field(default_factory=list)  # doc ids ('' = the answer as a whole)
+    not_helpful: list[str] = field(default_factory=list)
+
+    @property
+    def who(self) -> str:
+        """The asker for counting distinct agents: the agent name, else the user id."""
+        return self.agent or self.user_id
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _result(obj: Any) -> LoggedResult:
+    """A search Hit, an answer Source, a dict or a LoggedResult, as a LoggedResult."""
+    if isinstance(obj, LoggedResult):
+        return obj
+    get = obj.get if isinstance(obj, dict) else (lambda k, d=None: getattr(obj, k, d))
+    score, dense = get("score"), get("dense_score")
+    return LoggedResult(id=str(get("id", "")), type=str(get("type", "") or ""),
+                        score=None if score is None else round(float(score), 6),
+                        dense_score=None if dense is None else round(float(dense), 4))
+
+
+class QueryLog:
+    """The query log of one knowledge base. Cheap to build; build one per request or keep one."""
+
+    def __init__(self, store, config):
+        self.store = store
+        self.config = config
+        self._nlp = None
+
+    # -- writing -----------------------------------------------------------------------------
+    def redact(self, text: str) -> tuple[str, int]:
+        """(redacted query, number of redactions)."""
+        nlp = None
+        if self.config.querylog_redact_names:
+            if self._nlp is None:
+                from kb.text import load_spacy
+
+                self._nlp = load_spacy(self.config.spacy_model, full=True)
+            nlp = self._nlp if "ner" in self._nlp.pipe_names else None
+        keep = self.config.values.get("redact_keep") or []
+        out, found = redact(text, nlp, keep=keep)
+        return out, len(found)
+
+    def log(self, query: str, results: Sequence[Any] = (), *, kind: str = "search", mode: str = "",
+            user_id: str = "", agent: str = "", abstained: bool = False, confidence: float | None = None,
+            top_score: float | None = None, ts: str | datetime | None = None,
+            vector: np.ndarray | None = None) -> int | None:
+        """Log one request; returns its id (None when logging is off).
+
+        `results`: search `Hit`s, answer `Source`s or dicts with id, type, score, dense_score.
+        `top_score`: the best cosine similarity between the query and the knowledge base; by
+        default the best `dense_score` among the results (unknown for lexical-only searches).
+        `vector`: the query's embedding, when the caller has it (stored only if redaction changed
+        nothing, so that no vector of unredacted text is kept).
+        """
+        if not self.config.querylog_enabled:
+            return None
+        if kind not in REQUEST_KINDS:
+            raise InputError(f"Unknown request kind {kind!r}", hint=f"use one of {', '.join(REQUEST_KINDS)}")
+        text = " ".join(str(query or "").split())[:2000]
+        if not text:
+            return None
+        red, n_red = self.redact(text)
+        items = [_result(r) for r in results][: max(0, int(self.config.querylog_results))]
+        if top_score is None:
+            dense = [r.dense_score for r in (_result(x) for x in results) if r.dense_score is not None]
+            top_score = max(dense) if dense else None
+        h = content_hash(red.lower())
+        with self.store.transaction() as db:
+            cur = db.execute(
+                "INSERT INTO query_log(ts, kind, query, query_hash, mode, user_id, agent, results, top_score, "
+                "abstained, confidence, redactions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (iso(ts), kind, red, h, mode, str(user_id or ""), str(agent or ""),
+                 json.dumps([asdict(r) for r in items]), None if top_score is None else float(top_score),
+                 int(bool(abstained)), None if confidence is None else float(confidence), n_red))
+            if vector is not None and n_red == 0:
+                self._put_vectors(db, {h: np.asarray(vector, dtype=np.float32)}, self._model_name())
+            return int(cur.lastrowid)
+
+    def log_search(self, query: str, hits: Sequence[Any], *, mode: str = "hybrid", **kw) -> int | None:
+        """Log a `Searcher.search` call and its hits."""
+        return self.log(query, hits, kind="search", mode=mode, **kw)
+
+    def log_answer(self, question: str, answer: Any, **kw) -> int | None:
+        """Log a suggested answer (`kb.answers.Answer`: abstained, confidence, sources).
+
+        Pass `top_score=` (the best chunk cosine of the search behind the answer) when known; an
+        answer is judged failed by its abstention and its feedback otherwise.
+        """
+        kw.setdefault("mode", getattr(answer, "engine", "") or "")
+        return self.log(question, getattr(answer, "sources", []) or [], kind=kw.pop("kind", "answer"),
+                        abstained=bool(getattr(answer, "abstained", False)),
+                        confidence=getattr(answer, "confidence", None), **kw)
+
+    def _event(self, query_id: int, kind: str, doc_id: str = "", user_id: str = "",
+               ts: str | datetime | None = None) -> None:
+        if not self.config.querylog_enabled:
+            return
+        with self.store.transaction() as db:
+            if db.execute("SELECT 1 FROM query_log WHERE id = ?", (int(query_id),)).fetchone() is None:
+                raise NotFoundError(f"No logged query with id {query_id}",
+                                    hint="it may have been purged (querylog_retention_days)")
+            db.execute("INSERT INTO query_events(query_id, ts, kind, doc_id, user_id) VALUES (?,?,?,?,?)",
+                       (int(query_id), iso(ts), kind, str(doc_id or ""), str(user_id or "")))
+
+    def record_click(self, query_id: int, doc_id: str, *, user_id: str = "", ts: str | datetime | None = None) -> None:
+        """Someone opened result `doc_id` of logged request `query_id`."""
+        self._event(query_id, "click", doc_id, user_id, ts)
+
+    def record_feedback(self, query_id: int, helpful: bool, *, doc_id: str = "", user_id: str = "",
+                        ts: str | datetime | None = None) -> None:
+        """Helpful / not helpful, on one result (`doc_id`) or on the answer as a whole (no doc_id)."""
+        self._event(query_id, "helpful" if helpful else "not_helpful", doc_id, user_id, ts)
+
+    def record_view(self, doc_id: str, *, user_id: str = "", source: str = "",
+                    ts: str | datetime | None = None) -> None:
+        """A document was opened (from search, an answer, a browse page, the editor ...)."""
+        if not self.config.querylog_enabled:
+            return
+        self.store.execute("INSERT INTO doc_views(ts, doc_id, user_id, source) VALUES (?,?,?,?)",
+                           (iso(ts), str(doc_id), str(user_id or ""), str(source or "")))
+
+    # -- reading -----------------------------------------------------------------------------
+    @staticmethod
+    def _window(since, until, col: str = "ts") -> tuple[str, list[str]]:
+        where, params = ["1=1"], []
+        if since is not None:
+            where.append(f"{col} >= ?")
+            params.append(iso(since))
+        if until is not None:
+            where.append(f"{col} < ?")
+            params.append(iso(until))
+        return " AND ".join(where), params
+
+    def entries(self, since: str | datetime | None = None, until: str | datetime | None = None, *,
+                failed_below: float | None = None) -> list[LogEntry]:
+        """Logged requests in [since, until), oldest first, with their clicks and feedback.
+
+        `failed_below`: only requests that may have failed (abstained, top_score below this, no
+        results, or marked not helpful), selected in SQL so a large log is not read whole.
+        """
+        cond, params = self._window(since, until)
+        qcond, qparams = self._window(since, until, "q.ts")
+        sql = f"SELECT * FROM query_log WHERE {cond}"
+        if failed_below is not None:
+            sql += (" AND (abstained = 1 OR top_score < ? OR results = '[]' OR id IN "
+                    "(SELECT query_id FROM query_events WHERE kind = 'not_helpful'))")
+            params = [*params, float(failed_below)]
+        rows = self.store.execute(sql + " ORDER BY ts, id", params).fetchall()
+        events: dict[int, list[tuple[str, str]]] = {}
+        for qid, kind, doc in self.store.execute(
+                f"SELECT e.query_id, e.kind, e.doc_id FROM query_events e JOIN query_log q ON q.id = e.query_id "
+                f"WHERE {qcond}", qparams):
+            events.setdefault(qid, []).append((kind, doc))
+        out = []
+        for r in rows:
+            ev = events.get(r["id"], [])
+            out.append(LogEntry(
+                id=r["id"], ts=r["ts"], kind=r["kind"], query=r["query"], query_hash=r["query_hash"], mode=r["mode"],
+                user_id=r["user_id"], agent=r["agent"],
+                results=[LoggedResult(**x) for x in json.loads(r["results"])], top_score=r["top_score"],
+                abstained=bool(r["abstained"]), confidence=r["confidence"],
+                clicks=[d for k, d in ev if k == "click"], helpful=[d for k, d in ev if k == "helpful"],
+                not_helpful=[d for k, d in ev if k == "not_helpful"]))
+        return out
+
+    def count(self, since: str | datetime | None = None, until: str | datetime | None = None) -> int:
+        cond, params = self._window(since, until)
+        return self.store.execute(f"SELECT count(*) FROM query_log WHERE {cond}", params).fetchone()[0]
+
+    def count_unscored(self, since: str | datetime | None = None, until: str | datetime | None = None) -> int:
+        """Requests without a similarity score (lexical-only searches, answers logged without one)."""
+        cond, params = self._window(since, until)
+        return self.store.execute(f"SELECT count(*) FROM query_log WHERE {cond} AND top_score IS NULL",
+                                  params).fetchone()[0]
+
+    def last_views(self, doc_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """doc id -> time of its last recorded view."""
+        rows = self.store.execute("SELECT doc_id, max(ts) FROM doc_views GROUP BY doc_id")
+        wanted = set(doc_ids) if doc_ids is not None else None
+        return {d: t for d, t in rows if wanted is None or d in wanted}
+
+    def view_count(self) -> int:
+        return self.store.execute("SELECT count(*) FROM doc_views").fetchone()[0]
+
+    # -- query vectors (derived, rebuildable) -------------------------------------------------
+    def _model_name(self) -> str:
+        """The name the query vectors are stored under: the knowledge base's model, as the embedder names it."""
+        stored = self.store.get_meta("model")
+        if stored:
+            return stored
+        return "all-MiniLM-L6-v2" if self.config.model in ("", "default") else str(self.config.model)
+
+    def _put_vectors(self, db, vectors: dict[str, np.ndarray], model: str) -> None:
+        db.executemany("INSERT OR REPLACE INTO query_vectors(query_hash, model, vector) VALUES (?,?,?)",
+                       [(h, model, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()])
+
+    def vectors(self, texts_by_hash: dict[str, str], embedder, *, batch: int = 512) -> dict[str, np.ndarray]:
+        """Vectors of the given (redacted) queries: from the cache, the rest embedded once and cached."""
+        model = getattr(embedder, "name", None) or self._model_name()
+        hashes = list(texts_by_hash)
+        out: dict[str, np.ndarray] = {}
+        for i in range(0, len(hashes), 500):
+            part = hashes[i:i + 500]
+            for h, blob in self.store.execute(
+                    f"SELECT query_hash, vector FROM query_vectors WHERE model = ? AND query_hash IN "
+                    f"({','.join('?' * len(part))})", [model, *part]):
+                out[h] = np.frombuffer(blob, dtype=np.float32)
+        todo = [h for h in hashes if h not in out]
+        for i in range(0, len(todo), batch):
+            part = todo[i:i + batch]
+            vecs = embedder.encode_queries([texts_by_hash[h] for h in part])
+            fresh = dict(zip(part, vecs, strict=True))
+            with self.store.transaction() as db:
+                self._put_vectors(db, fresh, model)
+            out.update(fresh)
+        return out
+
+    def put_vectors(self, vectors: dict[str, np.ndarray], model: str | None = None) -> None:
+        """Store query vectors by query hash (used by benchmarks and imports)."""
+        with self.store.transaction() as db:
+            self._put_vectors(db, vectors, model or self._model_name())
+
+    # -- retention ---------------------------------------------------------------------------
+    def purge(self, retention_days: int | None = None, *, now: str | datetime | None = None) -> dict[str, int]:
+        """Delete requests, events and views older than the retention period, and unused query vectors."""
+        days = int(self.config.querylog_retention_days if retention_days is None else retention_days)
+        if days <= 0:
+            return {"queries": 0, "events": 0, "views": 0, "vectors": 0}
+        cutoff = iso(parse_ts(iso(now)) - timedelta(days=days))
+        with self.store.transaction() as db:
+            n_events = db.execute("DELETE FROM query_events WHERE query_id IN "
+                                  "(SELECT id FROM query_log WHERE ts < ?) OR ts < ?", (cutoff, cutoff)).rowcount
+            n_queries = db.execute("DELETE FROM query_log WHERE ts < ?", (cutoff,)).rowcount
+            n_views = db.execute("DELETE FROM doc_views WHERE ts < ?", (cutoff,)).rowcount
+            n_vectors = db.execute("DELETE FROM query_vectors WHERE query_hash NOT IN "
+                                   "(SELECT query_hash FROM query_log)").rowcount
+        return {"queries": n_queries, "events": n_events, "views": n_views, "vectors": n_vectors,
+                "cutoff": cutoff}  # type: ignore[dict-item]
+
+
+def query_log(store, config) -> QueryLog:
+    return QueryLog(store, config)

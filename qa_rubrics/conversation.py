@@ -1,0 +1,240 @@
+"""A transcript prepared once for scoring.
+
+One spaCy pass over the turns gives sentences, lemmas, negation and (when redaction is on) the
+person names; the turns are redacted from the same parse. Units for semantic matching (each
+sentence, each whole turn) are cleaned of handles, links and chat noise, and embedded together,
+once per transcript, the first time a criterion needs vectors.
+
+Criteria work on the original turn text held in memory; everything that leaves the scorer
+(evidence, stored turns) is the redacted text, with offsets mapped through `OffsetMap`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from kb.redact import OffsetMap, Redaction, find_pii, redact_many
+from qa_rubrics.rubric import Window
+from qa_rubrics.transcripts import Transcript
+
+# Person names are replaced by one stand-in name, in transcripts and rubric examples alike, so that
+# "you're through to Tom" and "you're through to Dan" read the same to the model.
+NAME_STANDIN = "Alex"
+
+_URL = re.compile(r"\b(?:https?://|www\.)\S+|\b[\w-]+(?:\.[\w-]+)+/\S*", re.I)
+_HANDLE = re.compile(r"(?<![\w@])@[A-Za-z0-9_]{2,30}\b")
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]+")
+_EMOTICON = re.compile(r"(?<!\w)[:;=][-']?[()DPp/\\|]+(?!\w)|(?<!\w)<3(?!\w)|\b(?:lol|lmao|haha+|xx+)\b", re.I)
+_REPEAT_PUNCT = re.compile(r"([?!.])\1+")
+_SYSTEM = re.compile(r"^\s*\[(?:auto(?:mated)?|system|bot|template)[^\]]*\]\s*", re.I)
+_TEXTSPEAK = {"u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "ty": "thank you",
+              "im": "I'm", "ive": "I've", "dont": "don't", "cant": "can't", "wont": "won't", "r": "are",
+              "b4": "before", "msg": "message", "tbh": "to be honest", "btw": "by the way", "idk": "I don't know"}
+_TEXTSPEAK_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in _TEXTSPEAK) + r")\b", re.I)
+_ASK_START = re.compile(
+    r"^\s*(?:(?:so|and|ok|okay|right|great|thanks|thank you|perfect|lovely|brilliant|also|just|first|sorry)[,!.]?\s+)*"
+    r"(?:can|could|would|will|is|are|do|does|did|may|might|shall|should|have|has|was|were|what|which|when|where|"
+    r"who|whose|why|how|anything|any)\b", re.I)
+_REQUEST = re.compile(r"\b(?:please|pls|plz)\s+(?:confirm|give|tell|send|provide|pop|type|share|let me know|check)\b"
+                      r"|\b(?:i'll|i will|i just|i'd just) need\b|\bcan i (?:take|grab|get|have)\b", re.I)
+_NEG_WORDS = frozenset({"not", "n't", "never", "nothing", "nobody", "none", "cannot", "nowhere", "neither", "nor"})
+
+
+# Negations that do not negate what is said: "don't worry", "don't hesitate", "never mind".
+_FORMULAIC_NEG_HEADS = frozenset({"worry", "hesitate", "mind", "forget"})
+
+
+def is_negated(tokens) -> bool:
+    """Whether a statement is negated: a `neg` dependency (or never/nothing/cannot ...), leaving out
+    formulaic negations ("don't worry", "no problem")."""
+    for t in tokens:
+        if t.dep_ == "neg" or t.lower_ in _NEG_WORDS:
+            head = t.head.lemma_.lower() if t.head is not None else ""
+            if head in _FORMULAIC_NEG_HEADS:
+                continue
+            return True
+    return False
+
+
+def clean_text(text: str) -> str:
+    """What the embedding model should see: no links, handles, e-mails, emoji; text-speak spelled out."""
+    t = _SYSTEM.sub("", text)
+    t = _URL.sub(" ", t)
+    t = _EMAIL.sub(" an email address ", t)
+    t = _HANDLE.sub(" ", t)
+    t = _EMOJI.sub(" ", t)
+    t = _EMOTICON.sub(" ", t)
+    t = _REPEAT_PUNCT.sub(r"\1", t)
+    t = _TEXTSPEAK_RE.sub(lambda m: _TEXTSPEAK[m.group(1).lower()], t)
+    return re.sub(r"\s+", " ", t).strip(" ,;")
+
+
+def is_ask(text: str) -> bool:
+    """A question or a request (ends with '?', starts like a question, or asks the other to do something)."""
+    t = text.strip()
+    return t.endswith("?") or bool(_ASK_START.match(t)) or bool(_REQUEST.search(t))
+
+
+@dataclass
+class Unit:
+    """A piece of one turn that is embedded: a sentence or the whole turn."""
+
+    turn: int
+    start: int
+    end: int
+    text: str  # cleaned, for the model
+    kind: str  # sentence | turn
+    ask: bool = False
+    negated: bool = False
+
+
+@dataclass
+class Token:
+    start: int
+    end: int
+    lower: str
+    lemma: str
+
+
+class Conversation:
+    """Turns, sentences, lemmas, redaction and (lazily) unit vectors of one transcript."""
+
+    def __init__(self, transcript: Transcript, nlp, *, redact: bool = True, keep: Iterable[str] = (),
+                 clean: bool = True, normalise_names: bool = True):
+        self.transcript = transcript
+        self.turns = transcript.turns
+        texts = [t.text for t in self.turns]
+        disable = [] if redact else ["ner"]
+        disable = [p for p in disable if p in nlp.pipe_names]
+        self.docs = list(nlp.pipe(texts, disable=disable, batch_size=64))
+        self.redactions: list[list[Redaction]]
+        if redact:
+            extra = [transcript.agent] if transcript.agent else []
+            res = redact_many(texts, docs=self.docs, keep=keep, names=extra)
+            self.redacted = [r[0] for r in res]
+            self.redactions = [r[1] for r in res]
+        else:
+            self.redacted = list(texts)
+            self.redactions = [[] for _ in texts]
+        self.maps = [OffsetMap(r) for r in self.redactions]
+        if redact:
+            self.names = [[(r.start, r.end) for r in rs if r.type == "name"] for rs in self.redactions]
+        else:
+            self.names = [[(r.start, r.end) for r in find_pii(t, doc=d, types=("name",), keep=keep)]
+                          for t, d in zip(texts, self.docs, strict=True)]
+        self.normalise_names = normalise_names
+        has_lemma = any(d.has_annotation("LEMMA") for d in self.docs)
+        self.tokens: list[list[Token]] = [
+            [Token(t.idx, t.idx + len(t.text), t.lower_, (t.lemma_ if has_lemma else t.text).lower())
+             for t in d if not t.is_space] for d in self.docs]
+        self.sentences: list[list[tuple[int, int]]] = [self._sentences(d) for d in self.docs]
+        self.clean = clean
+        self.units: list[Unit] = self._units()
+        self._vectors: np.ndarray | None = None
+        self._by_turn: dict[int, list[int]] = {}
+        for i, u in enumerate(self.units):
+            self._by_turn.setdefault(u.turn, []).append(i)
+
+    # -- structure ---------------------------------------------------------------------------
+    @staticmethod
+    def _sentences(doc) -> list[tuple[int, int]]:
+        text = doc.text
+        spans = []
+        try:
+            sents = list(doc.sents)
+        except ValueError:  # no sentence boundaries set (blank pipeline without a sentencizer)
+            sents = [doc[:]]
+        for s in sents:
+            a, b = s.start_char, s.end_char
+            while a < b and text[a].isspace():
+                a += 1
+            while b > a and text[b - 1].isspace():
+                b -= 1
+            if b > a:
+                spans.append((a, b))
+        # glue fragments without a word to the previous sentence ("...right?" "Ok." stays)
+        out: list[tuple[int, int]] = []
+        for a, b in spans:
+            if out and not re.search(r"\w", text[a:b]):
+                out[-1] = (out[-1][0], b)
+            else:
+                out.append((a, b))
+        return out
+
+    def _negated(self, turn: int, start: int, end: int) -> bool:
+        return is_negated(t for t in self.docs[turn] if start <= t.idx < end)
+
+    def _units(self) -> list[Unit]:
+        """Each whole turn, and each sentence of turns that have more than one."""
+        units: list[Unit] = []
+        for i, turn in enumerate(self.turns):
+            sents = self.sentences[i]
+            a, b = (sents[0][0], sents[-1][1]) if sents else (0, len(turn.text))
+            spans = [(a, b, "turn")] + ([(x, y, "sentence") for x, y in sents] if len(sents) > 1 else [])
+            for x, y, kind in spans:
+                raw = turn.text[x:y]
+                text = self._model_text(i, x, y)
+                if re.search(r"\w", text):
+                    units.append(Unit(i, x, y, text, kind, is_ask(raw), self._negated(i, x, y)))
+        return units
+
+    def _model_text(self, turn: int, start: int, end: int) -> str:
+        """The text the embedding model sees for a span: names made uniform, then cleaned."""
+        raw = self.turns[turn].text
+        if self.normalise_names and self.names[turn]:
+            parts, pos = [], start
+            for a, b in self.names[turn]:
+                if a >= start and b <= end:
+                    parts.append(raw[pos:a])
+                    parts.append(NAME_STANDIN)
+                    pos = b
+            parts.append(raw[pos:end])
+            text = "".join(parts)
+        else:
+            text = raw[start:end]
+        return clean_text(text) if self.clean else text
+
+    # -- selection ---------------------------------------------------------------------------
+    def turn_indices(self, speaker: str = "any", window: Window | None = None) -> list[int]:
+        """Turns of `speaker` (agent | customer | any), limited to the window.
+
+        A window counts the turns of that speaker ({first_turns: 3} on an agent criterion: the
+        agent's first three turns), so that split chat messages do not push things out of it.
+        """
+        idx = [i for i, t in enumerate(self.turns) if speaker == "any" or t.speaker == speaker]
+        if window is not None:
+            if window.first_turns:
+                idx = idx[: window.first_turns]
+            elif window.last_turns:
+                idx = idx[-window.last_turns:]
+        return idx
+
+    def unit_indices(self, turns: Sequence[int], kinds: Sequence[str] = ("sentence", "turn")) -> list[int]:
+        return [u for t in turns for u in self._by_turn.get(t, []) if self.units[u].kind in kinds]
+
+    def vectors(self, embedder, units: Sequence[int] | None = None) -> np.ndarray:
+        """Vectors of the given units (all by default). Each unit is embedded once per transcript;
+        the scorer asks up front for every unit its rubric needs, so that is one batch."""
+        if self._vectors is None:
+            self._vectors = np.zeros((len(self.units), embedder.dim), np.float32)
+            self._have = np.zeros(len(self.units), dtype=bool)
+        idx = np.arange(len(self.units)) if units is None else np.asarray(units, dtype=np.int64)
+        missing = [int(i) for i in idx if not self._have[i]]
+        if missing:
+            self._vectors[missing] = embedder.encode_documents([self.units[i].text for i in missing])
+            self._have[missing] = True
+        return self._vectors[idx]
+
+    # -- output ------------------------------------------------------------------------------
+    def shown_span(self, turn: int, start: int, end: int) -> tuple[int, int, str]:
+        """(start, end, text) of a span in the redacted turn text."""
+        a, b = self.maps[turn].span(start, end)
+        return a, b, self.redacted[turn][a:b]
+
+    def redact_text(self, turn: int, start: int, end: int) -> str:
+        return self.shown_span(turn, start, end)[2]

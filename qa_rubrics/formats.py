@@ -1,0 +1,345 @@
+"""The transcript formats: one parser per format, and reading files, folders and JSONL files.
+
+- JSON: {"id", "agent", "started_at", "channel", "turns": [{"speaker", "text", "start"?, "end"?}]},
+  or a list of such objects;
+- JSONL: one such object per line;
+- plain text: `Speaker: text` lines (a line without a known speaker label continues the previous
+  turn); optional `# key: value | key: value` header lines and `# speakers: Dan = agent, Amy = customer`;
+  an optional `[00:01:02]` time before the speaker;
+- WebVTT: cues with `<v Speaker>` voice tags; cue times become turn times; a `NOTE` may name the
+  agent (`agent: Tom Fletcher`) and the id.
+
+Errors name the file and the line; in a batch they come back as `LoadFailure`s, never raised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from qa_rubrics.transcripts import (
+    EXTENSIONS,
+    ROLES,
+    LoadFailure,
+    SpeakerMap,
+    Transcript,
+    TranscriptError,
+    Turn,
+    norm_label,
+    parse_time,
+)
+
+
+# -- JSON / JSONL --------------------------------------------------------------------------------
+def transcript_from_dict(data: Any, *, source: str, default_id: str, speakers: SpeakerMap) -> Transcript:
+    if not isinstance(data, dict):
+        raise TranscriptError(f"{source}: expected a transcript object, found {type(data).__name__}")
+    turns_raw = data.get("turns", data.get("messages"))
+    if turns_raw is None:
+        raise TranscriptError(f"{source}: the transcript has no 'turns' list", field="turns",
+                              hint='give "turns": [{"speaker": "agent", "text": "..."}, ...]')
+    if not isinstance(turns_raw, list):
+        raise TranscriptError(f"{source}: 'turns' must be a list", field="turns")
+    agent = str(data.get("agent") or data.get("agent_name") or "")
+    declared = {norm_label(k): str(v).lower() for k, v in (data.get("speakers") or {}).items()} \
+        if isinstance(data.get("speakers"), dict) else None
+    labels, texts, times = [], [], []
+    for i, t in enumerate(turns_raw):
+        where = f"{source}: turns[{i}]"
+        if not isinstance(t, dict):
+            raise TranscriptError(f"{where} must be an object with 'speaker' and 'text'", field=f"turns[{i}]")
+        label = t.get("speaker", t.get("role", t.get("from")))
+        if label is None or str(label).strip() == "":
+            raise TranscriptError(f"{where} has no 'speaker'", field=f"turns[{i}].speaker")
+        text = t.get("text", t.get("message", t.get("content")))
+        if text is None:
+            raise TranscriptError(f"{where} has no 'text'", field=f"turns[{i}].text")
+        if not isinstance(text, str):
+            raise TranscriptError(f"{where}: 'text' must be a string", field=f"turns[{i}].text")
+        labels.append(str(label))
+        texts.append(text)
+        times.append((parse_time(t.get("start"), where, f"turns[{i}].start"),
+                      parse_time(t.get("end"), where, f"turns[{i}].end")))
+    roles = speakers.resolve(labels, declared=declared, agent_name=agent, where=source)
+    turns = [Turn(roles.get(lab, "other"), txt, s, e, lab) for lab, txt, (s, e) in zip(labels, texts, times, strict=True)
+             if txt.strip()]
+    if not turns:
+        raise TranscriptError(f"{source}: the transcript has no turns with text", field="turns")
+    tid = data.get("id", data.get("transcript_id"))
+    known = {"id", "transcript_id", "agent", "agent_name", "started_at", "channel", "turns", "messages", "speakers"}
+    return Transcript(id=str(tid) if tid not in (None, "") else default_id, turns=turns, agent=agent,
+                      started_at=str(data.get("started_at") or ""), channel=str(data.get("channel") or ""),
+                      source=source, metadata={k: v for k, v in data.items() if k not in known})
+
+
+def parse_json(text: str, path: str, speakers: SpeakerMap) -> list[Transcript]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TranscriptError(f"{path}, line {exc.lineno}: invalid JSON: {exc.msg}",
+                              hint="fix the JSON syntax (one transcript per line belongs in a .jsonl file)") from None
+    stem = Path(path).stem
+    if isinstance(data, list):
+        return [transcript_from_dict(d, source=f"{path} [{i}]", default_id=f"{stem}-{i + 1}", speakers=speakers)
+                for i, d in enumerate(data)]
+    return [transcript_from_dict(data, source=path, default_id=stem, speakers=speakers)]
+
+
+def iter_jsonl(text: str, path: str, speakers: SpeakerMap) -> Iterator[Transcript | LoadFailure]:
+    """One transcript per line; a bad line is a LoadFailure, the other lines are still read."""
+    stem = Path(path).stem
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        source = f"{path}, line {n}"
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield LoadFailure(source, f"{source}: invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        if isinstance(data, dict) and "turns" not in data and "messages" not in data and "criteria" in data:
+            continue  # a labels line (see `deskbook qa eval`), not a transcript
+        try:
+            yield transcript_from_dict(data, source=source, default_id=f"{stem}-{n}", speakers=speakers)
+        except TranscriptError as exc:
+            yield LoadFailure(source, exc.message)
+
+
+# -- plain text ----------------------------------------------------------------------------------
+_LINE = re.compile(r"^\s*(?:\[?(?P<time>(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d+)?)\]?\s*[-–]?\s*)?"
+                   r"(?P<label>[^\W\d][\w .'’()-]{0,40}?)\s*:\s+(?P<text>.*)$")
+_HEADER_KV = re.compile(r"^\s*([A-Za-z_][\w -]*?)\s*:\s*(.+?)\s*$")
+
+
+def _parse_header(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """`# ...` lines: 'key: value' fields (also '|'-separated) and '# speakers: X = role, ...'."""
+    meta: dict[str, str] = {}
+    declared: dict[str, str] = {}
+    for raw in lines:
+        body = raw.lstrip("#").strip()
+        for part in (p.strip() for p in body.split("|")):
+            m = _HEADER_KV.match(part)
+            if not m:
+                if part and "id" not in meta and re.fullmatch(r"[\w.-]+", part):
+                    meta["id"] = part
+                continue
+            key, value = m.group(1).strip().lower(), m.group(2)
+            if key == "speakers":
+                for item in re.split(r"[,;]", value):
+                    name, sep, role = item.partition("=")
+                    if sep and role.strip().lower() in (*ROLES, "other"):
+                        declared[norm_label(name)] = role.strip().lower()
+            else:
+                meta[key] = value
+    return meta, declared
+
+
+def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
+    lines = text.splitlines()
+    header = [ln for ln in lines if ln.lstrip().startswith("#")]
+    meta, declared = _parse_header(header)
+    agent = meta.get("agent", "")
+    # A label starts a turn when it is known (alias, declared, agent's name), used on 2+ lines, or
+    # comes after a time stamp; with a single speaker found, a lone other label is the second party.
+    candidates: dict[str, int] = {}
+    timed: set[str] = set()
+    for ln in lines:
+        m = _LINE.match(ln)
+        if m and not ln.lstrip().startswith("#"):
+            lab = m.group("label").strip()
+            candidates[lab] = candidates.get(lab, 0) + 1
+            if m.group("time"):
+                timed.add(lab)
+    speakers_ok = {lab for lab, n in candidates.items()
+                   if speakers.role(lab, declared=declared, agent_name=agent) or n >= 2 or lab in timed}
+    others = [lab for lab in candidates if lab not in speakers_ok]
+    if len(speakers_ok) == 1 and len(others) == 1:
+        speakers_ok.add(others[0])
+    labels: list[str] = []
+    turns: list[list[Any]] = []  # [label, text, start, line]
+    for n, ln in enumerate(lines, 1):
+        if ln.lstrip().startswith("#") or not ln.strip():
+            continue
+        m = _LINE.match(ln)
+        if m and m.group("label").strip() in speakers_ok:
+            label = m.group("label").strip()
+            start = parse_time(m.group("time"), f"{path}, line {n}") if m.group("time") else None
+            turns.append([label, m.group("text").strip(), start, n])
+            labels.append(label)
+        elif turns:
+            turns[-1][1] = (turns[-1][1] + " " + ln.strip()).strip()
+        else:
+            raise TranscriptError(
+                f"{path}, line {n}: expected 'Speaker: text', found {ln.strip()[:60]!r}",
+                hint="start each turn with a speaker label such as 'Agent:' or 'Customer:'", field="speaker")
+    if not turns:
+        raise TranscriptError(f"{path}: no 'Speaker: text' lines found", field="turns")
+    try:
+        roles = speakers.resolve(labels, declared=declared, agent_name=agent, where=path)
+    except TranscriptError as exc:
+        bad = re.search(r"speaker '([^']+)'", exc.message)
+        line = next((t[3] for t in turns if bad and t[0] == bad.group(1)), None)
+        if line:
+            exc.message = exc.message.replace(f"{path}:", f"{path}, line {line}:", 1)
+        raise
+    return Transcript(
+        id=meta.get("id") or Path(path).stem, agent=agent, channel=meta.get("channel", ""),
+        started_at=meta.get("started_at", meta.get("date", "")), source=path,
+        turns=[Turn(roles.get(lab, "other"), txt, start, None, lab) for lab, txt, start, _ in turns if txt])
+
+
+# -- WebVTT --------------------------------------------------------------------------------------
+_CUE_TIME = re.compile(r"^\s*((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})\s+-->\s+((?:\d+:)?\d{1,2}:\d{2}[.,]\d{1,3})")
+_VOICE = re.compile(r"<v(?:\.[\w.-]+)?\s+([^>]+)>(.*?)(?:</v>|(?=<v[\s.])|$)", re.S)
+_TAG = re.compile(r"</?[^>]+>")
+
+
+def parse_vtt(text: str, path: str, speakers: SpeakerMap) -> Transcript:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    if not lines or not lines[0].lstrip("\ufeff").startswith("WEBVTT"):
+        raise TranscriptError(f"{path}, line 1: a WebVTT file must start with 'WEBVTT'", field="format")
+    meta: dict[str, str] = {}
+    cues: list[tuple[int, float, float, list[str]]] = []
+    i = 1
+    while i < len(lines):
+        ln = lines[i]
+        if not ln.strip():
+            i += 1
+            continue
+        if ln.startswith("NOTE"):
+            block = [ln[4:]]
+            i += 1
+            while i < len(lines) and lines[i].strip():
+                block.append(lines[i])
+                i += 1
+            note = " ".join(block)
+            m = re.search(r"\bagent:\s*([^,|\n]+)", note, re.I)
+            if m:
+                meta.setdefault("agent", m.group(1).strip())
+            m = re.search(r"\bid:\s*([\w.-]+)", note) or re.match(r"\s*([A-Za-z][\w.-]*\d[\w.-]*)(?![\w.:-])", note)
+            if m:
+                meta.setdefault("id", m.group(1))
+            continue
+        if ln.startswith(("STYLE", "REGION")):
+            while i < len(lines) and lines[i].strip():
+                i += 1
+            continue
+        start_line = i
+        if "-->" not in ln:  # a cue identifier
+            i += 1
+            if i >= len(lines) or "-->" not in lines[i]:
+                raise TranscriptError(f"{path}, line {start_line + 1}: expected a cue time line "
+                                      "('00:00:01.000 --> 00:00:04.000')", field="cue")
+        m = _CUE_TIME.match(lines[i])
+        if not m:
+            raise TranscriptError(f"{path}, line {i + 1}: bad cue time line {lines[i].strip()!r}",
+                                  hint="use hh:mm:ss.mmm --> hh:mm:ss.mmm", field="cue")
+        where = f"{path}, line {i + 1}"
+        start, end = parse_time(m.group(1), where), parse_time(m.group(2), where)
+        i += 1
+        payload = []
+        while i < len(lines) and lines[i].strip():
+            payload.append(lines[i])
+            i += 1
+        cues.append((start_line + 1, start, end, payload))
+    raw_turns: list[tuple[str, str, float, float, int]] = []
+    for line_no, start, end, payload in cues:
+        body = "\n".join(payload)
+        voices = _VOICE.findall(body)
+        if voices:
+            for label, said in voices:
+                said = " ".join(_TAG.sub("", said).split())
+                if said:
+                    raw_turns.append((label.strip(), said, start, end, line_no))
+            continue
+        plain = " ".join(_TAG.sub("", body).split())
+        m2 = _LINE.match(plain)
+        if m2 and speakers.role(m2.group("label"), agent_name=meta.get("agent", "")):
+            raw_turns.append((m2.group("label").strip(), m2.group("text").strip(), start, end, line_no))
+        elif raw_turns and plain:  # no voice tag: the previous speaker goes on
+            lab = raw_turns[-1][0]
+            raw_turns.append((lab, plain, start, end, line_no))
+        elif plain:
+            raise TranscriptError(f"{path}, line {line_no}: cue without a speaker (<v Speaker>)", field="speaker")
+    if not raw_turns:
+        raise TranscriptError(f"{path}: no cues with text found", field="turns")
+    roles = speakers.resolve([t[0] for t in raw_turns], agent_name=meta.get("agent", ""), where=path)
+    return Transcript(id=meta.get("id") or Path(path).stem, agent=meta.get("agent", ""), source=path,
+                      turns=[Turn(roles.get(lab, "other"), txt, s, e, lab) for lab, txt, s, e, _ in raw_turns])
+
+
+# -- files and folders ---------------------------------------------------------------------------
+def parse_file(path: str | Path, speakers: SpeakerMap | None = None) -> Iterator[Transcript | LoadFailure]:
+    """The transcripts in one file (JSONL: several); failures are yielded, not raised."""
+    speakers = speakers or SpeakerMap()
+    p = Path(path)
+    name = str(path)
+    try:
+        text = p.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield LoadFailure(name, f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})")
+        return
+    except OSError as exc:
+        yield LoadFailure(name, f"{name}: cannot read: {exc.strerror or exc}")
+        return
+    suffix = p.suffix.lower()
+    try:
+        if suffix == ".jsonl":
+            yield from iter_jsonl(text, name, speakers)
+        elif suffix == ".json":
+            yield from parse_json(text, name, speakers)
+        elif suffix == ".vtt" or text.lstrip("\ufeff").startswith("WEBVTT"):
+            yield parse_vtt(text, name, speakers)
+        else:
+            yield parse_text(text, name, speakers)
+    except TranscriptError as exc:
+        yield LoadFailure(name, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+
+
+def _is_labels_file(p: Path) -> bool:
+    return p.suffix.lower() == ".jsonl" and "label" in p.stem.lower()
+
+
+def expand_inputs(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] = ()) -> list[Path]:
+    """Files named, and transcript files (.json, .jsonl, .txt, .vtt) under folders named, sorted.
+
+    Inside folders, hidden files and label files (`*label*.jsonl`) are skipped.
+    """
+    excluded = {Path(e).resolve() for e in exclude}
+    out: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if (f.is_file() and f.suffix.lower() in EXTENSIONS and not any(part.startswith(".") for part in
+                                                                               f.relative_to(p).parts)
+                        and not _is_labels_file(f) and f.resolve() not in excluded):
+                    out.append(f)
+        elif p.resolve() not in excluded:
+            out.append(p)
+    return out
+
+
+def load_inputs(paths: Iterable[str | Path], *, aliases: Iterable[str] = (),
+                exclude: Iterable[str | Path] = ()) -> Iterator[Transcript | LoadFailure]:
+    """Transcripts from files, folders and JSONL files; unreadable ones come as LoadFailure (never raised)."""
+    speakers = SpeakerMap(aliases)
+    for p in expand_inputs(paths, exclude=exclude):
+        if not p.exists():
+            yield LoadFailure(str(p), f"{p}: no such file or folder")
+            continue
+        yield from parse_file(p, speakers)
+
+
+def load_transcript(path: str | Path, *, aliases: Iterable[str] = ()) -> Transcript:
+    """Exactly one transcript from one file; a failure raises TranscriptError."""
+    items = list(parse_file(path, SpeakerMap(aliases)))
+    for item in items:
+        if isinstance(item, LoadFailure):
+            raise TranscriptError(item.reason)
+    if len(items) != 1:
+        raise TranscriptError(f"{path}: expected one transcript, found {len(items)}")
+    return items[0]  # type: ignore[return-value]

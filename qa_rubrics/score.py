@@ -1,0 +1,386 @@
+"""Scoring: a rubric applied to transcripts gives scorecards.
+
+A `Scorer` is built once per run (rubric, settings, embedding model, optional knowledge base):
+the rubric's phrases are embedded once, in one batch, and SOP steps once per SOP version. Each
+transcript is parsed once by spaCy, redacted, and its sentences embedded once.
+
+Per criterion: `pass`, `fail` or `na`, a confidence, a score and the evidence (turn, speaker,
+character offsets into the redacted turn text, the text, what it matched). Total: points earned
+over points available, N/A criteria left out of both; a failed critical criterion fails the
+rubric whatever the total. Section subtotals likewise.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from qa_rubrics.conversation import Conversation
+from qa_rubrics.criteria import Evidence, Outcome
+from qa_rubrics.criteria.semantic import BOILERPLATE, BOILERPLATE_KEEP_BELOW, SemanticOptions
+from qa_rubrics.phrases import PhraseBank
+from qa_rubrics.rubric import Check, Criterion, Rubric, order_of_evaluation
+from qa_rubrics.transcripts import LoadFailure, Transcript
+
+VERDICTS = ("pass", "fail", "na")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+@dataclass
+class CriterionResult:
+    id: str
+    section: str
+    method: str
+    result: str
+    confidence: float
+    score: float
+    points: float
+    earned: float
+    critical: bool
+    evidence: list[dict[str, Any]] = field(default_factory=list)
+    reason: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    raw: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"id": self.id, "result": self.result, "confidence": round(self.confidence, 4),
+               "score": round(self.score, 4), "points": self.points, "earned": self.earned,
+               "section": self.section, "method": self.method, "critical": self.critical,
+               "evidence": self.evidence, "reason": self.reason}
+        if self.detail:
+            out["detail"] = self.detail
+        return out
+
+
+@dataclass
+class Scorecard:
+    transcript_id: str
+    rubric_id: str
+    rubric_version: int
+    rubric_hash: str
+    pass_mark: float
+    score: float | None  # percent of available points; None when nothing applies
+    verdict: str  # pass | fail | na
+    reason: str
+    earned: float
+    available: float
+    sections: list[dict[str, Any]]
+    criteria: list[CriterionResult]
+    scored_at: str = field(default_factory=now_iso)
+    agent: str = ""
+    channel: str = ""
+    started_at: str = ""
+    turns: list[dict[str, Any]] = field(default_factory=list, repr=False)  # redacted, for storage
+    original_turns: list[dict[str, Any]] | None = field(default=None, repr=False)
+    redacted: bool = True
+
+    def criterion(self, cid: str) -> CriterionResult:
+        return next(c for c in self.criteria if c.id == cid)
+
+    def transcript_record(self, source: str = "") -> dict[str, Any]:
+        """What `kb.qa_store.save_transcript` stores: the redacted turns (the original only if allowed)."""
+        rec = {"id": self.transcript_id, "agent": self.agent, "channel": self.channel,
+               "started_at": self.started_at, "source": source, "turns": self.turns,
+               "redacted": self.redacted}
+        if self.original_turns is not None:
+            rec["original_turns"] = self.original_turns
+        return rec
+
+    def results(self) -> dict[str, str]:
+        return {c.id: c.result for c in self.criteria}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"transcript_id": self.transcript_id, "rubric_id": self.rubric_id,
+                "rubric_version": self.rubric_version, "score": self.score, "verdict": self.verdict,
+                "reason": self.reason, "earned": self.earned, "available": self.available,
+                "agent": self.agent, "channel": self.channel, "started_at": self.started_at,
+                "scored_at": self.scored_at, "rubric_hash": self.rubric_hash, "pass_mark": self.pass_mark,
+                "sections": self.sections, "criteria": [c.to_dict() for c in self.criteria]}
+
+
+@dataclass
+class EvalContext:
+    """What an evaluator sees: the prepared conversation, the scorer, results so far."""
+
+    conv: Conversation
+    scorer: Scorer
+    results: dict[str, Outcome] = field(default_factory=dict)
+
+
+def _all_checks(rubric: Rubric) -> Iterator[Check]:
+    for c in rubric.criteria:
+        stack = [c.check] + ([c.applies_when] if c.applies_when else [])
+        while stack:
+            ch = stack.pop()
+            yield ch
+            inner = ch.params.get("check")
+            if isinstance(inner, Check):
+                stack.append(inner)
+
+
+class Scorer:
+    """Scores transcripts against one rubric; build once per run."""
+
+    def __init__(self, rubric: Rubric, config, embedder=None, *, store=None, searcher=None,
+                 semantic_options: SemanticOptions | None = None, nlp=None):
+        from kb.text import load_spacy
+
+        self.rubric = rubric
+        self.config = config
+        self._embedder = embedder
+        self.store = store
+        self._searcher = searcher
+        self.semantic_options = semantic_options or SemanticOptions()
+        self.nlp = nlp or load_spacy(config.spacy_model, full=True)
+        self._phrases: PhraseBank | None = None
+        self._kw_cache: dict[str, list[tuple[str, str]]] = {}
+        self._sop_cache: dict[tuple[str, int], tuple] = {}
+        self._boiler: dict[tuple[str, ...], list[str]] = {}
+        self._sop_search_cache: dict[str, tuple] = {}
+        self._has_steps: dict[str, bool] = {}
+        self.order = order_of_evaluation(rubric)
+
+    # -- shared, lazily built services -------------------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            from kb.embed import get_embedder
+
+            self._embedder = get_embedder(self.config)
+        return self._embedder
+
+    @property
+    def phrases(self) -> PhraseBank:
+        """All the rubric's phrases embedded in one batch, the first time one is needed."""
+        if self._phrases is None:
+            from qa_rubrics.criteria.semantic import question_statement
+
+            bank = PhraseBank(self.embedder, self.nlp, normalise_names=self.semantic_options.normalise_names,
+                              keep=self.config.redact_keep or ())
+            texts: list[str] = []
+            for ch in _all_checks(self.rubric):
+                if ch.method_name == "semantic":
+                    texts += ch.params.get("examples", []) + ch.params.get("counter_examples", [])
+                    if ch.question:
+                        texts.append(question_statement(ch.question))
+            if texts:
+                texts += list(BOILERPLATE)
+            bank.add(texts)
+            self._phrases = bank
+        return self._phrases
+
+    @property
+    def searcher(self):
+        if self._searcher is None and self.store is not None:
+            from kb.search import Searcher
+
+            self._searcher = Searcher(self.store, self.config, self.embedder)
+        return self._searcher
+
+    def default_threshold(self, check: Check) -> float:
+        if check.method_name == "semantic":
+            return float(self.config.qa_semantic_threshold)
+        if check.method_name == "sop_steps":
+            return float(self.config.qa_step_threshold)
+        return float(check.spec().default_threshold or 0.5)
+
+    def boilerplate_for(self, examples: list[str]) -> list[str]:
+        key = tuple(examples)
+        if key not in self._boiler:
+            E, _, _ = self.phrases.lookup(list(examples))
+            B, _, _ = self.phrases.lookup(list(BOILERPLATE))
+            close = (B @ E.T).max(axis=1)
+            self._boiler[key] = [b for b, s in zip(BOILERPLATE, close, strict=True) if s < BOILERPLATE_KEEP_BELOW]
+        return self._boiler[key]
+
+    def keyword_tokens(self, keyword: str) -> list[tuple[str, str]]:
+        """(lower, lemma) per token of a keyword phrase, cached."""
+        if keyword not in self._kw_cache:
+            doc = self.nlp(keyword, disable=[p for p in ("ner", "parser") if p in self.nlp.pipe_names]) \
+                if hasattr(self.nlp, "pipe_names") else self.nlp(keyword)
+            has_lemma = doc.has_annotation("LEMMA")
+            self._kw_cache[keyword] = [(t.lower_, t.lemma_.lower() if has_lemma else "") for t in doc
+                                       if not t.is_space]
+        return self._kw_cache[keyword]
+
+    def find_sops(self, queries: list[str]) -> list[tuple[str, float]]:
+        """SOPs ranked by their best cosine similarity to one of the queries (dense search per query).
+
+        Only SOPs with numbered procedure steps count.
+        """
+        key = "\x1f".join(queries)
+        if key not in self._sop_search_cache:
+            best: dict[str, float] = {}
+            vecs = self.embedder.encode_queries(queries)
+            for q, v in zip(queries, vecs, strict=True):
+                for h in self.searcher.search(q, k=5, mode="dense", types=["sop"], qvec=v):
+                    if h.dense_score is not None and self._has_procedure(h.id):
+                        best[h.id] = max(best.get(h.id, -1.0), float(h.dense_score))
+            self._sop_search_cache[key] = sorted(best.items(), key=lambda kv: -kv[1])
+        return self._sop_search_cache[key]
+
+    def _has_procedure(self, doc_id: str) -> bool:
+        if doc_id not in self._has_steps:
+            from kb.errors import NotFoundError
+            from kb.structure import procedure_steps
+
+            try:
+                self._has_steps[doc_id] = bool(procedure_steps(self.store.get_document(doc_id)))
+            except NotFoundError:  # removed since the vector index was built
+                self._has_steps[doc_id] = False
+        return self._has_steps[doc_id]
+
+    def sop_steps(self, doc):
+        """(steps, per-step part vectors, per-step content stems) of an SOP version, cached."""
+        from kb.structure import procedure_steps
+        from qa_rubrics.criteria.sop_steps import step_parts, step_terms
+
+        key = (doc.id, doc.version)
+        if key not in self._sop_cache:
+            steps = procedure_steps(doc)
+            parts = [step_parts(s.text, s.sub_steps) for s in steps]
+            flat = [p for ps in parts for p in ps]
+            vecs = self.embedder.encode_documents(flat) if flat else np.zeros((0, self.embedder.dim), np.float32)
+            out, i = [], 0
+            for ps in parts:
+                out.append(vecs[i:i + len(ps)])
+                i += len(ps)
+            self._sop_cache[key] = (steps, out, [step_terms(s.text) for s in steps])
+        return self._sop_cache[key]
+
+    # -- evaluation --------------------------------------------------------------------------
+    def prepare(self, transcript: Transcript) -> Conversation:
+        return Conversation(transcript, self.nlp, redact=bool(self.config.redact_pii),
+                            keep=self.config.redact_keep or (), clean=self.semantic_options.clean,
+                            normalise_names=self.semantic_options.normalise_names)
+
+    def evaluate_check(self, check: Check, ctx: EvalContext) -> Outcome:
+        return check.spec().evaluate(check, ctx)
+
+    def evaluate_criterion(self, crit: Criterion, ctx: EvalContext) -> Outcome:
+        if crit.applies_when is not None:
+            cond = self.evaluate_check(crit.applies_when, ctx)
+            if cond.result != "pass":
+                return Outcome("na", 0.0, cond.confidence, [], detail={"applies_when": cond.reason},
+                               reason=f"does not apply: the applies_when check ({crit.applies_when.method_name}) "
+                                      "found nothing")
+        return self.evaluate_check(crit.check, ctx)
+
+    def embedded_speakers(self) -> set[str]:
+        """Whose sentences the rubric compares with vectors (semantic and sop_steps checks)."""
+        return {ch.speaker for ch in _all_checks(self.rubric) if ch.method_name in ("semantic", "sop_steps")}
+
+    def embed(self, conv: Conversation) -> None:
+        """Embed, in one batch, every sentence and turn of the speakers the rubric compares."""
+        speakers = self.embedded_speakers()
+        if speakers:
+            turns = conv.turn_indices("any") if "any" in speakers else \
+                sorted(t for sp in speakers for t in conv.turn_indices(sp))
+            conv.vectors(self.embedder, conv.unit_indices(turns))
+
+    def outcomes(self, conv: Conversation) -> dict[str, Outcome]:
+        """Raw outcomes per criterion id (evidence offsets still in the original text)."""
+        self.embed(conv)
+        ctx = EvalContext(conv, self)
+        for crit in self.order:
+            ctx.results[crit.id] = self.evaluate_criterion(crit, ctx)
+        return ctx.results
+
+    def score(self, transcript: Transcript) -> Scorecard:
+        conv = self.prepare(transcript)
+        return self.scorecard(conv, self.outcomes(conv))
+
+    def score_many(self, items: Iterable[Transcript | LoadFailure], *, progress: bool = False,
+                   total: int | None = None) -> Iterator[Scorecard | LoadFailure]:
+        """Scorecards in input order; LoadFailures are passed through for the caller to report."""
+        it = items
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="transcript", desc="scoring", leave=False, dynamic_ncols=True)
+        try:
+            for item in it:
+                if isinstance(item, LoadFailure):
+                    yield item
+                else:
+                    yield self.score(item)
+                if bar is not None:
+                    bar.update(1)
+        finally:
+            if bar is not None:
+                bar.close()
+
+    # -- scorecard ---------------------------------------------------------------------------
+    def _shown_evidence(self, conv: Conversation, ev: list[Evidence]) -> list[dict[str, Any]]:
+        out = []
+        for e in ev:
+            a, b, text = conv.shown_span(e.turn, e.start, e.end)
+            d = Evidence(e.turn, e.speaker, a, b, text if e.matched_is_text else e.matched, e.similarity, text)
+            out.append(d.to_dict())
+        return out
+
+    def _shown_detail(self, conv: Conversation, detail: dict[str, Any]) -> dict[str, Any]:
+        detail = copy.deepcopy(detail)
+        near = detail.get("nearest")
+        if near:
+            a, b, text = conv.shown_span(near["turn"], near["start"], near["end"])
+            near.update(start=a, end=b, text=text)
+        return detail
+
+    def scorecard(self, conv: Conversation, outcomes: dict[str, Outcome]) -> Scorecard:
+        rubric = self.rubric
+        results: list[CriterionResult] = []
+        for crit in rubric.criteria:
+            o = outcomes[crit.id]
+            earned = crit.points if o.result == "pass" else 0.0
+            results.append(CriterionResult(
+                id=crit.id, section=crit.section, method=crit.check.method, result=o.result,
+                confidence=float(o.confidence), score=float(o.score), points=crit.points,
+                earned=earned if o.result != "na" else 0.0, critical=crit.critical,
+                evidence=self._shown_evidence(conv, o.evidence), reason=o.reason,
+                detail=self._shown_detail(conv, o.detail), raw=o.raw))
+        sections = []
+        for sec in rubric.sections:
+            rs = [r for r in results if r.section == sec.id and r.result != "na"]
+            avail = sum(r.points for r in rs)
+            got = sum(r.earned for r in rs)
+            sections.append({"id": sec.id, "name": sec.name, "earned": got, "available": avail,
+                             "score": round(100.0 * got / avail, 1) if avail else None})
+        applicable = [r for r in results if r.result != "na"]
+        available = sum(r.points for r in applicable)
+        earned = sum(r.earned for r in applicable)
+        score = round(100.0 * earned / available, 1) if available else None
+        critical_fails = [r.id for r in results if r.critical and r.result == "fail"]
+        if critical_fails:
+            verdict = "fail"
+            reason = "critical criterion failed: " + ", ".join(critical_fails)
+        elif score is None:
+            verdict, reason = "na", "no criterion applies to this transcript"
+        elif score >= rubric.pass_mark:
+            verdict, reason = "pass", f"score {score:g} reaches the pass mark {rubric.pass_mark:g}"
+        else:
+            verdict, reason = "fail", f"score {score:g} is below the pass mark {rubric.pass_mark:g}"
+        t = conv.transcript
+        turns = [{**turn.to_dict(), "text": red} for turn, red in zip(t.turns, conv.redacted, strict=True)]
+        if self.config.redact_pii:  # a speaker label may be a person's name ("Daniel: ...")
+            for d in turns:
+                d.pop("label", None)
+        original = [turn.to_dict() for turn in t.turns] if self.config.store_original_text else None
+        return Scorecard(transcript_id=t.id, rubric_id=rubric.id, rubric_version=rubric.version,
+                         rubric_hash=rubric.hash, pass_mark=rubric.pass_mark, score=score, verdict=verdict, reason=reason, earned=earned,
+                         available=available, sections=sections, criteria=results, agent=t.agent,
+                         channel=t.channel, started_at=t.started_at, turns=turns, original_turns=original,
+                         redacted=bool(self.config.redact_pii))
+
+
+def build_scorer(rubric: Rubric, config, *, store=None, embedder=None, **kw) -> Scorer:
+    return Scorer(rubric, config, embedder, store=store, **kw)

@@ -1,0 +1,77 @@
+"""PII redaction (kb.redact): typed placeholders; numbers are checked (Luhn, mod-97) before removal."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.redact import OffsetMap, find_pii, iban_ok, luhn_ok, redact, redact_many
+
+
+@pytest.fixture(scope="module")
+def nlp(base_config):
+    from kb.text import load_spacy
+
+    return load_spacy(base_config.spacy_model, full=True)
+
+
+def test_luhn_and_mod97():
+    assert luhn_ok("4111111111111111") and not luhn_ok("4111111111111112")
+    assert iban_ok("GB82WEST12345698765432") and not iban_ok("GB82WEST12345698765433")
+
+
+def test_cards_that_pass_luhn_are_redacted_and_others_left_alone():
+    text = "Card 4111 1111 1111 1111, or 4111-1111-1111-1112, order 40388126, ends 2291."
+    out, found = redact(text)
+    assert out == "Card [CARD], or 4111-1111-1111-1112, order 40388126, ends 2291."
+    assert [(f.type, text[f.start:f.end]) for f in found] == [("card", "4111 1111 1111 1111")]
+
+
+def test_email_phone_iban():
+    text = ("Mail jo.bloggs+x@example.co.uk, call 07700 900123 or +44 20 7946 0018; "
+            "IBAN GB82 WEST 1234 5698 7654 32 and GB82 WEST 1234 5698 7654 33; date 2026-09-02")
+    out, found = redact(text)
+    assert out == ("Mail [EMAIL], call [PHONE] or [PHONE]; IBAN [IBAN] and GB82 WEST 1234 5698 7654 33; "
+                   "date 2026-09-02")
+    assert [f.type for f in found] == ["email", "phone", "phone", "iban"]
+
+
+def test_reference_numbers_are_not_phone_numbers():
+    out, found = redact("Your order BC-40388126 and reference 0123456789 are noted; it costs 349.99.")
+    assert not found and "0123456789" in out
+
+
+def test_names_from_ner_and_self_introductions(nlp):
+    text = "Thanks, my name's Amara. It's Kieran Walsh calling about order 12."
+    out, found = redact(text, nlp)
+    assert "Amara" not in out and "Kieran" not in out and "Walsh" not in out
+    assert out.count("[NAME]") == 2
+    assert all(f.type == "name" for f in found)
+
+
+def test_without_nlp_no_names_are_searched_except_introductions():
+    out, _ = redact("Kieran Walsh paid with 4111111111111111")
+    assert out == "Kieran Walsh paid with [CARD]"
+
+
+def test_a_name_found_once_is_redacted_everywhere_and_keep_words_stay(nlp):
+    texts = ["Hi, you're through to Priya at Brightcart.", "Thanks Priya!", "I love Brightcart"]
+    res = redact_many(texts, nlp, keep=["Brightcart"])
+    assert [r[0] for r in res] == ["Hi, you're through to [NAME] at Brightcart.", "Thanks [NAME]!", "I love Brightcart"]
+
+
+def test_offset_map_points_into_the_redacted_text():
+    text = "Email jo@example.com now, then call 07700 900123 please"
+    out, found = redact(text)
+    m = OffsetMap(found)
+    a = text.index("now")
+    s, e = m.span(a, a + 3)
+    assert out[s:e] == "now"
+    # a span touching a redacted region is widened to the whole placeholder
+    s, e = m.span(text.index("example"), text.index("now") + 3)
+    assert out[s:e] == "[EMAIL] now"
+    s, e = m.span(0, len(text))
+    assert out[s:e] == out
+
+
+def test_find_pii_types_filter():
+    assert [f.type for f in find_pii("a@b.co 4111111111111111", types=["email"])] == ["email"]
