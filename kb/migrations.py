@@ -225,7 +225,7 @@ CREATE TRIGGER IF NOT EXISTS qa_criterion_results_frozen BEFORE UPDATE ON qa_cri
 # store when the first vectors are written (see SqliteStore.ensure_vector_table).
 MIGRATIONS: list[tuple[str, str]] = [
     ("0001_core", CORE),
+    ("0002_qa", QA),
     ("0003_accounts", ACCOUNTS),
     ("0004_insights", INSIGHTS),
-    ("0002_qa", QA),
 ]
