@@ -129,7 +129,7 @@ def line_chart(series: dict[str, Sequence[tuple[str, float | None]]], *, title: 
         ly = height - 10 - 14 * (n // 4)
         if len(series) > 1 or name:
             body.append(f'<rect x="{lx}" y="{ly - 8}" width="10" height="10" fill="{color}"/>'
-                        f'<text x="{lx + 14}" y="{ly + 1}" style="{FONT}">{escape(str(name))[:40]}</text>')
+                        f'<text x="{lx + 14}" y="{ly + 1}" style="{FONT}">{escape(str(name)[:40])}</text>')
     if y_label:
         body.append(f'<text x="{x0}" y="{y1 - 6}" style="{FONT}">{escape(y_label)}</text>')
     if x_label:

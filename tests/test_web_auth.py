@@ -15,6 +15,7 @@ PAGE_ACCESS = {
     "agent": {"agent", "analyst", "manager", "admin"},
     "manager": {"manager", "admin"},
     "analyst": {"analyst", "admin"},
+    "insights": {"analyst", "manager", "admin"},
     "admin": {"admin"},
     "account": {"agent", "analyst", "manager", "admin"},
 }

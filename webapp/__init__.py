@@ -7,7 +7,7 @@ The shared services (store, embedding model, search index, answer engine, QA) ar
 into `app.extensions["deskbook"]`.
 
 Blueprints: `auth` (sign-in), `agent` (search, documents, live assist), `manager` (SOPs,
-uploads), `analyst` (QA), `admin` and `account` (users, API tokens), and `api` (/api/v1).
+uploads, insights reports), `analyst` (QA), `insights` (the QA dashboard), `admin` and `account` (users, API tokens), and `api` (/api/v1).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     are opened and loaded here, once.
     """
     from kb.config import load_config
-    from webapp import admin, agent, analyst, api, auth, errors, manager
+    from webapp import admin, agent, analyst, api, auth, errors, insights, manager
     from webapp.services import Services
 
     config = config if config is not None else load_config()
@@ -75,7 +75,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     app.extensions["deskbook"] = Services(config, store=store, embedder=embedder)
     auth.init_auth(app)
     errors.init_errors(app, auth.login_manager)
-    for bp in (auth.bp, agent.bp, manager.bp, analyst.bp, admin.bp, admin.account_bp, api.bp):
+    for bp in (auth.bp, agent.bp, manager.bp, analyst.bp, insights.bp, admin.bp, admin.account_bp, api.bp):
         app.register_blueprint(bp)
 
     @app.route("/healthz")

@@ -35,6 +35,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "agent": ("agent", "analyst", "manager"),  # search, documents, answers, live assist: everyone
     "manager": ("manager",),  # SOP list, editor, history, uploads
     "analyst": ("analyst",),  # QA import, review queue, review screen, export
+    "insights": ("analyst", "manager"),  # the QA dashboard
     "admin": (),  # users
     "account": ROLES,  # one's own API tokens
 }

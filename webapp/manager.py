@@ -1,5 +1,6 @@
 """Manager pages: the SOP list, the Markdown editor with live preview, version history, diffs,
-restore, "mark reviewed", and uploads of SOP and ticket files. For managers (and admins)."""
+restore, "mark reviewed", uploads of SOP and ticket files, and the insights reports (content gaps,
+ticket coverage, SOP health; see webapp/insights.py). For managers (and admins)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ from flask_login import current_user
 from indexer.readers import SOP_STATUSES
 from kb.errors import ConflictError, InputError
 from webapp.auth import guard_blueprint
+from webapp.insights import (
+    chart_panels,
+    columns_of,
+    csv_response,
+    gaps_report,
+    health_reports,
+    tickets_report,
+)
 from webapp.render import diff_stats, render_markdown, side_by_side
 from webapp.services import services
 from webapp.sops import (
@@ -191,3 +200,55 @@ def uploads():
         owner=current_user.username, kind="upload")
     return render_template("manager/uploads.html", jobs=jobs[:20], allowed=", ".join(ALLOWED),
                            highlight=request.args.get("job", ""), max_mb=svc.config.upload_max_mb)
+
+
+# -- insights: content gaps, ticket coverage, SOP health -----------------------------------------
+HEALTH_TABLES = ("stale", "duplicates", "contradictions")
+
+
+@bp.route("/insights")
+def insights():
+    return redirect(url_for("manager.insights_gaps"))
+
+
+@bp.route("/insights/gaps")
+def insights_gaps():
+    report = gaps_report()
+    rows = report.rows()
+    return render_template("manager/insights_gaps.html", report=report, panels=chart_panels(report), rows=rows,
+                           columns=columns_of(rows, "gaps"))
+
+
+@bp.route("/insights/gaps.csv")
+def insights_gaps_csv():
+    return csv_response(gaps_report().rows(), "gaps", "deskbook-content-gaps.csv")
+
+
+@bp.route("/insights/tickets")
+def insights_tickets():
+    report = tickets_report()
+    rows = report.rows()
+    return render_template("manager/insights_tickets.html", report=report, panels=chart_panels(report), rows=rows,
+                           columns=columns_of(rows, "tickets"))
+
+
+@bp.route("/insights/tickets.csv")
+def insights_tickets_csv():
+    return csv_response(tickets_report().rows(), "tickets", "deskbook-ticket-coverage.csv")
+
+
+@bp.route("/insights/health")
+def insights_health():
+    reports = health_reports()
+    stale = reports["stale"]
+    return render_template("manager/insights_health.html", stale=stale, panels=chart_panels(stale),
+                           stale_rows=stale.rows(), duplicates=reports["duplicates"],
+                           contradictions=reports["contradictions"])
+
+
+@bp.route("/insights/health.csv")
+def insights_health_csv():
+    table = request.args.get("table", "stale")
+    if table not in HEALTH_TABLES:
+        abort(404)
+    return csv_response(health_reports()[table].rows(), table, f"deskbook-sop-{table}.csv")
