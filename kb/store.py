@@ -436,12 +436,7 @@ class SqliteStore:
         join = ""
         if types or tags:
             join = "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
-            if types:
-                where.append(f"d.type IN ({','.join('?' * len(types))})")
-                params.extend(types)
-            for t in tags:
-                where.append("EXISTS (SELECT 1 FROM json_each(d.tags) WHERE lower(json_each.value) = lower(?))")
-                params.append(t)
+            _document_filters(where, params, types, tags)
         sql = (f"SELECT chunks_fts.rowid, bm25(chunks_fts, 4.0, 2.0, 1.0) AS s FROM chunks_fts {join} "
                f"WHERE {' AND '.join(where)} ORDER BY s LIMIT ?")
         params.append(limit)
@@ -450,12 +445,7 @@ class SqliteStore:
     def chunk_ids_where(self, *, types: Sequence[str] = (), tags: Sequence[str] = ()) -> np.ndarray:
         """Ids of chunks whose document passes the filters (for filtered dense search)."""
         where, params = ["1=1"], []
-        if types:
-            where.append(f"d.type IN ({','.join('?' * len(types))})")
-            params.extend(types)
-        for t in tags:
-            where.append("EXISTS (SELECT 1 FROM json_each(d.tags) WHERE lower(json_each.value) = lower(?))")
-            params.append(t)
+        _document_filters(where, params, types, tags)
         rows = self.db.execute(f"SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE {' AND '.join(where)}",
                                params)
         return np.array([r[0] for r in rows], dtype=np.int64)
@@ -464,6 +454,16 @@ class SqliteStore:
         rows = self.db.execute("SELECT lower(j.value), count(*) FROM documents d, json_each(d.tags) j "
                                "GROUP BY lower(j.value) ORDER BY count(*) DESC")
         return [(r[0], r[1]) for r in rows]
+
+
+def _document_filters(where: list[str], params: list, types: Sequence[str], tags: Sequence[str]) -> None:
+    """Add the type and tag filters on the `documents d` alias (every tag must match, any case)."""
+    if types:
+        where.append(f"d.type IN ({','.join('?' * len(types))})")
+        params.extend(types)
+    for t in tags:
+        where.append("EXISTS (SELECT 1 FROM json_each(d.tags) WHERE lower(json_each.value) = lower(?))")
+        params.append(t)
 
 
 def _split_sql(sql: str) -> list[str]:
