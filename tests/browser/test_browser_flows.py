@@ -8,25 +8,32 @@
 - an analyst imports transcripts, overrides a criterion, and the export shows both scores;
 - a <script> in an SOP, a live-assist turn or a QA transcript never runs.
 
-Screenshots for the README go to docs/img/.
+Screenshots for the README go to docs/img/ with DESKBOOK_SCREENSHOTS=docs/img.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import tempfile
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.browser
-SHOTS = ROOT / "docs" / "img"
+# Screenshots go to $DESKBOOK_SCREENSHOTS (docs/img refreshes the README's pictures), else to a
+# temporary folder, so that a test run does not rewrite tracked files.
+SHOTS = Path(os.environ.get("DESKBOOK_SCREENSHOTS") or Path(tempfile.gettempdir()) / "deskbook-screenshots")
+if not SHOTS.is_absolute():
+    SHOTS = ROOT / SHOTS
 
 
 def shot(page, name: str) -> None:
-    """A screenshot for the README and docs (docs/img/NAME.png)."""
+    """A screenshot for the README and docs (NAME.png in SHOTS)."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
