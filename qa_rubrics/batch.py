@@ -17,7 +17,7 @@ from kb.errors import InputError
 from qa_rubrics.calibrate import EvalReport, evaluate, load_labels, tune, tuned_values
 from qa_rubrics.rubric import Rubric, load_rubric, write_tuned_copy
 from qa_rubrics.score import Scorecard, Scorer
-from qa_rubrics.transcripts import LoadFailure, Transcript, load_inputs
+from qa_rubrics.transcripts import LoadFailure, Transcript, TranscriptDefaults, load_inputs
 
 
 @dataclass
@@ -36,14 +36,14 @@ def _warnings(rubric: Rubric, store) -> list[str]:
     return out
 
 
-def read_transcripts(inputs: Sequence[str | Path], config, *, exclude: Iterable[str | Path] = ()) \
-        -> tuple[list[Transcript], list[LoadFailure]]:
-    items = list(load_inputs(inputs, aliases=config.speaker_aliases or (), exclude=exclude))
+def read_transcripts(inputs: Sequence[str | Path], config, *, exclude: Iterable[str | Path] = (),
+                     defaults: TranscriptDefaults | None = None) -> tuple[list[Transcript], list[LoadFailure]]:
+    items = list(load_inputs(inputs, aliases=config.speaker_aliases or (), exclude=exclude, defaults=defaults))
     return ([t for t in items if isinstance(t, Transcript)], [f for f in items if isinstance(f, LoadFailure)])
 
 
 def score_inputs(rubric_path: str | Path, inputs: Sequence[str | Path], config, *, store=None, save: bool = False,
-                 progress: bool = False, embedder=None) -> BatchResult:
+                 progress: bool = False, embedder=None, defaults: TranscriptDefaults | None = None) -> BatchResult:
     """Score every transcript in `inputs`; unreadable ones are collected, never fatal.
 
     With `save`, each scorecard is stored (with its redacted transcript) in `store`.
@@ -51,8 +51,12 @@ def score_inputs(rubric_path: str | Path, inputs: Sequence[str | Path], config, 
     if not inputs:
         raise InputError("Give at least one transcript file or folder", field="inputs")
     rubric = load_rubric(rubric_path)
-    transcripts, failures = read_transcripts(inputs, config)
+    transcripts, failures = read_transcripts(inputs, config, defaults=defaults)
     res = BatchResult(rubric, failures=failures, warnings=_warnings(rubric, store))
+    no_agent = [t.id for t in transcripts if not t.agent]
+    if no_agent:
+        res.warnings.append(f"{len(no_agent)} transcript(s) name no agent ({', '.join(no_agent[:5])}"
+                            f"{' ...' if len(no_agent) > 5 else ''}): give --agent, or an 'agent:' header in the file")
     if not transcripts:
         return res
     scorer = Scorer(rubric, config, embedder, store=store)

@@ -16,6 +16,26 @@ from kb.cli import config_for, db_option, echo_json, json_option
 RUBRIC_HELP = "The rubric (YAML)."
 
 
+def transcript_options(f):
+    """--agent, --channel, --date, --customer: what the files do not say themselves."""
+    for opt in reversed((
+        click.option("--agent", default=None, help="The agent, for transcripts whose file names none "
+                                                   "(a header 'agent: ...' in the file wins)."),
+        click.option("--channel", default=None, help="The channel (phone, chat, email, social ...), likewise."),
+        click.option("--date", default=None, help="When the conversation took place (YYYY-MM-DD or ISO 8601 "
+                                                  "date-time), likewise."),
+        click.option("--customer", default=None, help="The customer's name: redacted from the turns, never stored."),
+    )):
+        f = opt(f)
+    return f
+
+
+def _defaults(agent, channel, date, customer):
+    from qa_rubrics.transcripts import TranscriptDefaults
+
+    return TranscriptDefaults.from_values(agent=agent, channel=channel, date=date, customer=customer, where="--date")
+
+
 def _open(db: str | None, *, store_flag: bool | None):
     """(config, store or None). The store is used for SOPs (sop_steps) and, with --store, for results."""
     from kb.store import open_store
@@ -47,18 +67,21 @@ def qa_group() -> None:
 @click.option("--store/--no-store", "store_flag", default=None,
               help="Save transcripts (redacted) and scorecards in the database. Default: when the database exists.")
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar on stderr.")
+@transcript_options
 @db_option
 @json_option
-def score_command(rubric_path, inputs, csv_out, store_flag, progress, db, as_json):
+def score_command(rubric_path, inputs, csv_out, store_flag, progress, agent, channel, date, customer, db, as_json):
     """Score transcripts (files, folders, JSONL files) against a rubric.
 
     Transcripts that cannot be read are reported on stderr with the reason and skipped.
     """
     from qa_rubrics.batch import score_inputs, scorecards_csv
 
+    defaults = _defaults(agent, channel, date, customer)
     config, store = _open(db, store_flag=store_flag)
     save = store is not None and store_flag is not False
-    res = score_inputs(rubric_path, inputs, config, store=store, save=save, progress=progress and not as_json)
+    res = score_inputs(rubric_path, inputs, config, store=store, save=save, progress=progress and not as_json,
+                       defaults=defaults)
     for w in res.warnings:
         click.echo(f"warning: {w}", err=True)
     _report_failures(res.failures)

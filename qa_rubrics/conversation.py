@@ -114,7 +114,7 @@ class Conversation:
         self.docs = list(nlp.pipe(texts, disable=disable, batch_size=64))
         self.redactions: list[list[Redaction]]
         if redact:
-            extra = [transcript.agent] if transcript.agent else []
+            extra = [n for n in (transcript.agent, transcript.customer) if n]
             res = redact_many(texts, docs=self.docs, keep=keep, names=extra)
             self.redacted = [r[0] for r in res]
             self.redactions = [r[1] for r in res]

@@ -4,10 +4,14 @@
   or a list of such objects;
 - JSONL: one such object per line;
 - plain text: `Speaker: text` lines (a line without a known speaker label continues the previous
-  turn); optional `# key: value | key: value` header lines and `# speakers: Dan = agent, Amy = customer`;
-  an optional `[00:01:02]` time before the speaker;
-- WebVTT: cues with `<v Speaker>` voice tags; cue times become turn times; a `NOTE` may name the
-  agent (`agent: Tom Fletcher`) and the id.
+  turn); an optional `[00:01:02]` time before the speaker; a header block of `# key: value` lines
+  (also `|`-separated on one line) with the keys `id`, `agent`, `channel`, `date` (ISO 8601),
+  `customer` and `speakers` (`# speakers: Dan = agent, Amy = customer`);
+- WebVTT: cues with `<v Speaker>` voice tags; cue times become turn times; a `NOTE` block holds the
+  same `key: value` header (`agent: Tom Fletcher`, `channel: phone`, `date: 2026-09-04`, `id: ...`).
+
+What a file does not say (agent, channel, date, customer) can come from the import: see
+`TranscriptDefaults` (the QA import form, `deskbook qa score --agent --channel --date`).
 
 Errors name the file and the line; in a batch they come back as `LoadFailure`s, never raised.
 """
@@ -26,8 +30,10 @@ from qa_rubrics.transcripts import (
     LoadFailure,
     SpeakerMap,
     Transcript,
+    TranscriptDefaults,
     TranscriptError,
     Turn,
+    normalize_date,
     norm_label,
     parse_time,
 )
@@ -44,6 +50,7 @@ def transcript_from_dict(data: Any, *, source: str, default_id: str, speakers: S
     if not isinstance(turns_raw, list):
         raise TranscriptError(f"{source}: 'turns' must be a list", field="turns")
     agent = str(data.get("agent") or data.get("agent_name") or "")
+    customer = str(data.get("customer") or data.get("customer_name") or "")
     declared = {norm_label(k): str(v).lower() for k, v in (data.get("speakers") or {}).items()} \
         if isinstance(data.get("speakers"), dict) else None
     labels, texts, times = [], [], []
@@ -63,15 +70,19 @@ def transcript_from_dict(data: Any, *, source: str, default_id: str, speakers: S
         texts.append(text)
         times.append((parse_time(t.get("start"), where, f"turns[{i}].start"),
                       parse_time(t.get("end"), where, f"turns[{i}].end")))
-    roles = speakers.resolve(labels, declared=declared, agent_name=agent, where=source)
+    roles = speakers.resolve(labels, declared=declared, agent_name=agent, customer_name=customer, where=source)
     turns = [Turn(roles.get(lab, "other"), txt, s, e, lab) for lab, txt, (s, e) in zip(labels, texts, times, strict=True)
              if txt.strip()]
     if not turns:
         raise TranscriptError(f"{source}: the transcript has no turns with text", field="turns")
     tid = data.get("id", data.get("transcript_id"))
-    known = {"id", "transcript_id", "agent", "agent_name", "started_at", "channel", "turns", "messages", "speakers"}
+    known = {"id", "transcript_id", "agent", "agent_name", "started_at", "date", "channel", "turns", "messages",
+             "speakers", "customer", "customer_name"}
+    started = data.get("started_at") or data.get("date") or ""
+    if started:
+        started = normalize_date(started, where=f"{source}: started_at")
     return Transcript(id=str(tid) if tid not in (None, "") else default_id, turns=turns, agent=agent,
-                      started_at=str(data.get("started_at") or ""), channel=str(data.get("channel") or ""),
+                      started_at=started, channel=str(data.get("channel") or ""), customer=customer,
                       source=source, metadata={k: v for k, v in data.items() if k not in known})
 
 
@@ -114,8 +125,15 @@ _LINE = re.compile(r"^\s*(?:\[?(?P<time>(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d+)?)\]?\s
 _HEADER_KV = re.compile(r"^\s*([A-Za-z_][\w -]*?)\s*:\s*(.+?)\s*$")
 
 
+HEADER_KEYS = {"id": "id", "transcript_id": "id", "agent": "agent", "agent_name": "agent", "channel": "channel",
+               "date": "started_at", "started_at": "started_at", "started": "started_at", "customer": "customer",
+               "customer_name": "customer"}
+
+
 def _parse_header(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """`# ...` lines: 'key: value' fields (also '|'-separated) and '# speakers: X = role, ...'."""
+    """`# ...` lines: 'key: value' fields (also '|'-separated) and '# speakers: X = role, ...'.
+
+    Known keys are normalised (`date` -> `started_at`, `agent_name` -> `agent` ...)."""
     meta: dict[str, str] = {}
     declared: dict[str, str] = {}
     for raw in lines:
@@ -133,8 +151,12 @@ def _parse_header(lines: list[str]) -> tuple[dict[str, str], dict[str, str]]:
                     if sep and role.strip().lower() in (*ROLES, "other"):
                         declared[norm_label(name)] = role.strip().lower()
             else:
-                meta[key] = value
+                meta.setdefault(HEADER_KEYS.get(key.replace(" ", "_"), key), value)
     return meta, declared
+
+
+def _header_date(meta: dict[str, str], where: str) -> str:
+    return normalize_date(meta["started_at"], where=f"{where}: date") if meta.get("started_at") else ""
 
 
 def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
@@ -142,6 +164,10 @@ def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
     header = [ln for ln in lines if ln.lstrip().startswith("#")]
     meta, declared = _parse_header(header)
     agent = meta.get("agent", "")
+    customer = meta.get("customer", "")
+    where_date = next((f"{path}, line {n}" for n, ln in enumerate(lines, 1)
+                       if ln.lstrip().startswith("#") and re.search(r"\b(?:date|started(?:_at)?)\s*:", ln, re.I)), path)
+    started = _header_date(meta, where_date)
     # A label starts a turn when it is known (alias, declared, agent's name), used on 2+ lines, or
     # comes after a time stamp; with a single speaker found, a lone other label is the second party.
     candidates: dict[str, int] = {}
@@ -154,7 +180,8 @@ def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
             if m.group("time"):
                 timed.add(lab)
     speakers_ok = {lab for lab, n in candidates.items()
-                   if speakers.role(lab, declared=declared, agent_name=agent) or n >= 2 or lab in timed}
+                   if speakers.role(lab, declared=declared, agent_name=agent, customer_name=customer) or n >= 2
+                   or lab in timed}
     others = [lab for lab in candidates if lab not in speakers_ok]
     if len(speakers_ok) == 1 and len(others) == 1:
         speakers_ok.add(others[0])
@@ -178,7 +205,7 @@ def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
     if not turns:
         raise TranscriptError(f"{path}: no 'Speaker: text' lines found", field="turns")
     try:
-        roles = speakers.resolve(labels, declared=declared, agent_name=agent, where=path)
+        roles = speakers.resolve(labels, declared=declared, agent_name=agent, customer_name=customer, where=path)
     except TranscriptError as exc:
         bad = re.search(r"speaker '([^']+)'", exc.message)
         line = next((t[3] for t in turns if bad and t[0] == bad.group(1)), None)
@@ -187,7 +214,7 @@ def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
         raise
     return Transcript(
         id=meta.get("id") or Path(path).stem, agent=agent, channel=meta.get("channel", ""),
-        started_at=meta.get("started_at", meta.get("date", "")), source=path,
+        started_at=started, customer=customer, source=path,
         turns=[Turn(roles.get(lab, "other"), txt, start, None, lab) for lab, txt, start, _ in turns if txt])
 
 
@@ -215,13 +242,19 @@ def parse_vtt(text: str, path: str, speakers: SpeakerMap) -> Transcript:
             while i < len(lines) and lines[i].strip():
                 block.append(lines[i])
                 i += 1
-            note = " ".join(block)
-            m = re.search(r"\bagent:\s*([^,|\n]+)", note, re.I)
-            if m:
-                meta.setdefault("agent", m.group(1).strip())
-            m = re.search(r"\bid:\s*([\w.-]+)", note) or re.match(r"\s*([A-Za-z][\w.-]*\d[\w.-]*)(?![\w.:-])", note)
-            if m:
-                meta.setdefault("id", m.group(1))
+            note_line = i - len(block) + 1
+            note = "\n".join(block)
+            for key in ("id", "transcript_id", "agent", "agent_name", "channel", "date", "started_at", "customer",
+                        "customer_name"):
+                m = re.search(rf"(?<![\w-]){key}\s*:\s*([^,|\n]+)", note, re.I)
+                if m:
+                    meta.setdefault(HEADER_KEYS[key], m.group(1).strip())
+            if "id" not in meta:
+                m = re.match(r"\s*([A-Za-z][\w.-]*\d[\w.-]*)(?![\w.:-])", note)
+                if m:
+                    meta["id"] = m.group(1)
+            if "started_at" in meta and "date_line" not in meta:
+                meta["date_line"] = str(note_line)
             continue
         if ln.startswith(("STYLE", "REGION")):
             while i < len(lines) and lines[i].strip():
@@ -257,7 +290,8 @@ def parse_vtt(text: str, path: str, speakers: SpeakerMap) -> Transcript:
             continue
         plain = " ".join(_TAG.sub("", body).split())
         m2 = _LINE.match(plain)
-        if m2 and speakers.role(m2.group("label"), agent_name=meta.get("agent", "")):
+        if m2 and speakers.role(m2.group("label"), agent_name=meta.get("agent", ""),
+                                customer_name=meta.get("customer", "")):
             raw_turns.append((m2.group("label").strip(), m2.group("text").strip(), start, end, line_no))
         elif raw_turns and plain:  # no voice tag: the previous speaker goes on
             lab = raw_turns[-1][0]
@@ -266,8 +300,11 @@ def parse_vtt(text: str, path: str, speakers: SpeakerMap) -> Transcript:
             raise TranscriptError(f"{path}, line {line_no}: cue without a speaker (<v Speaker>)", field="speaker")
     if not raw_turns:
         raise TranscriptError(f"{path}: no cues with text found", field="turns")
-    roles = speakers.resolve([t[0] for t in raw_turns], agent_name=meta.get("agent", ""), where=path)
+    roles = speakers.resolve([t[0] for t in raw_turns], agent_name=meta.get("agent", ""),
+                             customer_name=meta.get("customer", ""), where=path)
+    started = _header_date(meta, f"{path}, line {meta['date_line']}" if "date_line" in meta else path)
     return Transcript(id=meta.get("id") or Path(path).stem, agent=meta.get("agent", ""), source=path,
+                      channel=meta.get("channel", ""), started_at=started, customer=meta.get("customer", ""),
                       turns=[Turn(roles.get(lab, "other"), txt, s, e, lab) for lab, txt, s, e, _ in raw_turns])
 
 
@@ -323,15 +360,18 @@ def expand_inputs(paths: Iterable[str | Path], *, exclude: Iterable[str | Path] 
     return out
 
 
-def load_inputs(paths: Iterable[str | Path], *, aliases: Iterable[str] = (),
-                exclude: Iterable[str | Path] = ()) -> Iterator[Transcript | LoadFailure]:
-    """Transcripts from files, folders and JSONL files; unreadable ones come as LoadFailure (never raised)."""
+def load_inputs(paths: Iterable[str | Path], *, aliases: Iterable[str] = (), exclude: Iterable[str | Path] = (),
+                defaults: TranscriptDefaults | None = None) -> Iterator[Transcript | LoadFailure]:
+    """Transcripts from files, folders and JSONL files; unreadable ones come as LoadFailure (never raised).
+
+    `defaults` fill in the agent, channel, date and customer that a file does not give."""
     speakers = SpeakerMap(aliases)
     for p in expand_inputs(paths, exclude=exclude):
         if not p.exists():
             yield LoadFailure(str(p), f"{p}: no such file or folder")
             continue
-        yield from parse_file(p, speakers)
+        for item in parse_file(p, speakers):
+            yield defaults.apply(item) if defaults is not None and isinstance(item, Transcript) else item
 
 
 def load_transcript(path: str | Path, *, aliases: Iterable[str] = ()) -> Transcript:

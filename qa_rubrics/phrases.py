@@ -25,20 +25,24 @@ class PhraseBank:
         self._vec: dict[str, np.ndarray] = {}
         self._feat: dict[str, tuple[bool, bool]] = {}
 
+    def model_texts(self, texts: list[str], docs=None) -> list[str]:
+        """What the model sees of each phrase: person names made uniform, then cleaned."""
+        docs = docs if docs is not None else list(self.nlp.pipe(texts))
+        out = []
+        for t, doc in zip(texts, docs, strict=True):
+            if self.normalise_names:
+                t = apply_standin(t, find_pii(t, doc=doc, types=("name",), keep=self.keep))
+            out.append(clean_text(t) or t)
+        return out
+
     def add(self, texts: Iterable[str]) -> None:
         missing = list(dict.fromkeys(t for t in texts if t not in self._vec))
         if not missing:
             return
         docs = list(self.nlp.pipe(missing))
-        model_texts = []
         for t, doc in zip(missing, docs, strict=True):
-            neg = is_negated(doc)
-            self._feat[t] = (is_ask(t), neg)
-            if self.normalise_names:
-                names = find_pii(t, doc=doc, types=("name",), keep=self.keep)
-                t = apply_standin(t, names)
-            model_texts.append(clean_text(t) or t)
-        vecs = self.embedder.encode_documents(model_texts)
+            self._feat[t] = (is_ask(t), is_negated(doc))
+        vecs = self.embedder.encode_documents(self.model_texts(missing, docs))
         for t, v in zip(missing, vecs, strict=True):
             self._vec[t] = v
 

@@ -105,6 +105,8 @@ class Rubric:
     hash: str = ""
     text: str = ""
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    language: str = "en"  # the language of the examples (which sentence bank the classifiers contrast with)
+    learned: dict[str, Any] | None = None  # `learned:` block: the file of classifiers learned from labels
 
     @property
     def criteria(self) -> list[Criterion]:

@@ -24,7 +24,8 @@ from qa_rubrics.rubric import (
 )
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-TOP_FIELDS = {"id", "name", "version", "pass_mark", "sections", "description"}
+TOP_FIELDS = {"id", "name", "version", "pass_mark", "sections", "description", "language", "learned"}
+LEARNED_FIELDS = {"file", "sha256", "model", "trained_on", "created", "criteria", "derived_from"}
 SECTION_FIELDS = {"id", "name", "criteria", "description"}
 CRITERION_FIELDS = {"id", "question", "speaker", "points", "critical", "method", "threshold", "slope", "window",
                     "applies_when", "description", "notes"}
@@ -130,6 +131,8 @@ def build(data: Any, v: Validator) -> Rubric | None:
     name = v.text(data, "name", (), required=False) or rid or ""
     version = v.number(data, "version", (), lo=1, integer=True, default=1)
     pass_mark = v.number(data, "pass_mark", (), lo=0, hi=100, default=80)
+    language = _language(data, v)
+    learned = _learned(data, v)
     sections_raw = data.get("sections")
     sections: list[Section] = []
     if sections_raw is None:
@@ -144,7 +147,35 @@ def build(data: Any, v: Validator) -> Rubric | None:
             if sec is not None:
                 sections.append(sec)
         _check_references(sections, criterion_ids, v)
-    return Rubric(id=rid or "", name=name, version=int(version), pass_mark=float(pass_mark), sections=sections)
+    return Rubric(id=rid or "", name=name, version=int(version), pass_mark=float(pass_mark), sections=sections,
+                  language=language, learned=learned)
+
+
+def _language(data: dict, v: Validator) -> str:
+    from qa_rubrics.bank import LANGUAGES
+
+    lang = data.get("language", "en")
+    if not isinstance(lang, str) or lang.strip().lower()[:2] not in LANGUAGES or len(lang.strip()) > 5:
+        v.err(("language",), f"language must be one of {', '.join(LANGUAGES)} (the language of the examples)")
+        return "en"
+    return lang.strip().lower()[:2]
+
+
+def _learned(data: dict, v: Validator) -> dict | None:
+    """`learned: {file: NAME.learned.npz, sha256: ...}`: classifiers learned from labelled conversations."""
+    raw = data.get("learned")
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        v.err(("learned",), "learned must be a mapping with 'file' and 'sha256'")
+        return None
+    v.unknown(raw, LEARNED_FIELDS, ("learned",), "learned")
+    ok = True
+    for key in ("file", "sha256"):
+        if not isinstance(raw.get(key), str) or not raw.get(key):
+            v.err(("learned", key), f"learned.{key} is missing")
+            ok = False
+    return dict(raw) if ok else None
 
 
 def _section(s: Any, path: tuple, v: Validator, section_ids: set[str],

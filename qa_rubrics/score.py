@@ -28,6 +28,7 @@ from qa_rubrics.rubric import Check, Criterion, Rubric, order_of_evaluation
 from qa_rubrics.transcripts import LoadFailure, Transcript
 
 VERDICTS = ("pass", "fail", "na")
+SEMANTIC_METHODS = ("semantic", "llm")  # methods that compare sentences with the rubric's examples
 
 
 def now_iso() -> str:
@@ -130,7 +131,7 @@ class Scorer:
     """Scores transcripts against one rubric; build once per run."""
 
     def __init__(self, rubric: Rubric, config, embedder=None, *, store=None, searcher=None,
-                 semantic_options: SemanticOptions | None = None, nlp=None):
+                 semantic_options: SemanticOptions | None = None, nlp=None, learned=None):
         from kb.text import load_spacy
 
         self.rubric = rubric
@@ -147,6 +148,19 @@ class Scorer:
         self._sop_search_cache: dict[str, tuple] = {}
         self._has_steps: dict[str, bool] = {}
         self.order = order_of_evaluation(rubric)
+        self.warnings: list[str] = []
+        self._learned_arg = learned
+        self._learned = None
+        self._models: dict[int, object] = {}
+        # the criterion a semantic check belongs to (its own check, or the check an `absent` wraps):
+        # learned classifiers are per criterion
+        self._owner: dict[int, str] = {}
+        for crit in rubric.criteria:
+            ch = crit.check
+            if ch.method_name == "absent" and isinstance(ch.params.get("check"), Check):
+                ch = ch.params["check"]
+            if ch.method_name in SEMANTIC_METHODS:
+                self._owner[id(ch)] = crit.id
 
     # -- shared, lazily built services -------------------------------------------------------
     @property
@@ -167,7 +181,7 @@ class Scorer:
                               keep=self.config.redact_keep or ())
             texts: list[str] = []
             for ch in _all_checks(self.rubric):
-                if ch.method_name == "semantic":
+                if ch.method_name in SEMANTIC_METHODS:
                     texts += ch.params.get("examples", []) + ch.params.get("counter_examples", [])
                     if ch.question:
                         texts.append(question_statement(ch.question))
@@ -184,6 +198,61 @@ class Scorer:
 
             self._searcher = Searcher(self.store, self.config, self.embedder)
         return self._searcher
+
+    # -- classifiers of semantic criteria -----------------------------------------------------
+    @property
+    def learned(self):
+        """The rubric's learned classifiers (given, or from its `learned:` file), or None."""
+        if self._learned is None:
+            from qa_rubrics.learned import LearnedModels, load_for_rubric
+
+            lm = self._learned_arg if self._learned_arg is not None else load_for_rubric(self.rubric)
+            lm = lm or LearnedModels()
+            model = lm.meta.get("embedding_model")
+            if lm.models and model and model != getattr(self.embedder, "name", model):
+                self.warnings.append(f"the learned classifiers of {self.rubric.id} were trained with the embedding "
+                                     f"model {model!r}, not {self.embedder.name!r}: scoring with the rubric's "
+                                     "examples only (re-run `deskbook qa eval --tune` to learn again)")
+                lm = LearnedModels()
+            self._learned = lm
+        return self._learned
+
+    def bank_vectors(self):
+        """(bank, vectors) of the sentence bank in the rubric's language, prepared like the examples."""
+        from qa_rubrics.bank import load_bank
+
+        bank = load_bank(self.rubric.language)
+        prep = f"names={self.semantic_options.normalise_names};clean=1;keep={sorted(self.config.redact_keep or [])}"
+        return bank, bank.vectors(self.embedder, self.phrases.model_texts, prep)
+
+    def prior_training(self, check: Check):
+        """What the zero-shot classifier of a semantic check is trained on (see qa_rubrics.classifier)."""
+        from qa_rubrics.classifier import prior_training
+
+        E, _, _ = self.phrases.lookup(list(check.params["examples"]))
+        counters = list(check.params.get("counter_examples") or [])
+        C = self.phrases.lookup(counters)[0] if counters else np.zeros((0, E.shape[1]), np.float32)
+        bank, B = self.bank_vectors()
+        return prior_training(E, C, bank, B, check.speaker)
+
+    def criterion_model(self, check: Check):
+        """The classifier of a semantic check: learned from labels when the rubric has one, else zero-shot."""
+        key = id(check)
+        if key not in self._models:
+            owner = self._owner.get(key)
+            learned = self.learned.models.get(owner) if owner else None
+            self._models[key] = learned if learned is not None else _prior_cache(self, check)
+        return self._models[key]
+
+    def llm_client(self):
+        """The chat-completions client of the `llm` method, or None when no server is configured."""
+        if not hasattr(self, "_llm"):
+            from kb.llm import ChatClient
+
+            url, model = self.config.llm_base_url, self.config.llm_model
+            self._llm = ChatClient(url, model, api_key=self.config.llm_api_key,
+                                   timeout=float(self.config.llm_timeout)) if url and model else None
+        return self._llm
 
     def default_threshold(self, check: Check) -> float:
         if check.method_name == "semantic":
@@ -276,7 +345,7 @@ class Scorer:
 
     def embedded_speakers(self) -> set[str]:
         """Whose sentences the rubric compares with vectors (semantic and sop_steps checks)."""
-        return {ch.speaker for ch in _all_checks(self.rubric) if ch.method_name in ("semantic", "sop_steps")}
+        return {ch.speaker for ch in _all_checks(self.rubric) if ch.method_name in (*SEMANTIC_METHODS, "sop_steps")}
 
     def embed(self, conv: Conversation) -> None:
         """Embed, in one batch, every sentence and turn of the speakers the rubric compares."""
@@ -382,5 +451,18 @@ class Scorer:
                          redacted=bool(self.config.redact_pii))
 
 
-def build_scorer(rubric: Rubric, config, *, store=None, embedder=None, **kw) -> Scorer:
-    return Scorer(rubric, config, embedder, store=store, **kw)
+_PRIORS: dict[tuple, object] = {}
+
+
+def _prior_cache(scorer: Scorer, check: Check):
+    """Zero-shot classifiers are the same for the same examples, speaker, language and model: fit once."""
+    from qa_rubrics.classifier import fit
+
+    key = (getattr(scorer.embedder, "name", ""), scorer.rubric.language, check.speaker,
+           tuple(check.params["examples"]), tuple(check.params.get("counter_examples") or ()),
+           scorer.semantic_options.normalise_names, tuple(scorer.config.redact_keep or ()))
+    if key not in _PRIORS:
+        if len(_PRIORS) > 512:
+            _PRIORS.clear()
+        _PRIORS[key] = fit(scorer.prior_training(check))
+    return _PRIORS[key]

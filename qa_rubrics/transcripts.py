@@ -59,6 +59,7 @@ class Transcript:
     channel: str = ""
     source: str = ""  # file (and line, for JSONL) it came from
     metadata: dict[str, Any] = field(default_factory=dict)
+    customer: str = ""  # the customer's name, when known: redacted from the turns, never stored
 
     @property
     def has_times(self) -> bool:
@@ -67,6 +68,57 @@ class Transcript:
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "agent": self.agent, "started_at": self.started_at, "channel": self.channel,
                 "turns": [t.to_dict() for t in self.turns], **({"metadata": self.metadata} if self.metadata else {})}
+
+
+@dataclass(frozen=True)
+class TranscriptDefaults:
+    """What an import says about transcripts whose files do not say it themselves.
+
+    From the QA import form or the CLI flags (`--agent`, `--channel`, `--date`, `--customer`).
+    A value in the file (JSON field, text header, WebVTT NOTE) wins over these.
+    """
+
+    agent: str = ""
+    channel: str = ""
+    started_at: str = ""
+    customer: str = ""
+
+    @classmethod
+    def from_values(cls, *, agent: str | None = None, channel: str | None = None, date: str | None = None,
+                    customer: str | None = None, where: str = "") -> TranscriptDefaults:
+        """Checked values; a date that is not ISO 8601 is an error naming `where` ("--date")."""
+        started = normalize_date(date, where=where or "date") if date else ""
+        return cls(agent=(agent or "").strip(), channel=(channel or "").strip().lower(), started_at=started,
+                   customer=(customer or "").strip())
+
+    def apply(self, t: Transcript) -> Transcript:
+        if not t.agent and self.agent:
+            t.agent = self.agent
+        if not t.channel and self.channel:
+            t.channel = self.channel
+        if not t.started_at and self.started_at:
+            t.started_at = self.started_at
+        if not t.customer and self.customer:
+            t.customer = self.customer
+        return t
+
+
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def normalize_date(value: Any, *, where: str = "date") -> str:
+    """An ISO 8601 date or date-time ('2026-09-04', '2026-09-04T08:41:00Z'), checked; TranscriptError if not."""
+    from datetime import datetime
+
+    text = str(value).strip()
+    if not _DATE.match(text):
+        raise TranscriptError(f"{where}: {text[:40]!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss][Z]",
+                              field="date")
+    try:
+        datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise TranscriptError(f"{where}: {text[:40]!r} is not a valid date", field="date") from None
+    return text
 
 
 @dataclass
@@ -87,16 +139,16 @@ class SpeakerMap:
         for label, role in extra:
             self.aliases[label.strip().lower()] = role
 
-    def role(self, label: str, *, declared: dict[str, str] | None = None, agent_name: str = "") -> str | None:
+    def role(self, label: str, *, declared: dict[str, str] | None = None, agent_name: str = "",
+             customer_name: str = "") -> str | None:
         key = norm_label(label)
         if declared and key in declared:
             return declared[key]
         if key in self.aliases:
             return self.aliases[key]
-        if agent_name:
-            names = {norm_label(agent_name)} | {norm_label(p) for p in agent_name.split()}
-            if key in names:
-                return "agent"
+        for name, role in ((agent_name, "agent"), (customer_name, "customer")):
+            if name and key in {norm_label(name)} | {norm_label(p) for p in name.split()}:
+                return role
         # "Agent (Tom)", "Customer 1", "Tom (agent)"
         for word in re.findall(r"[^\W\d_]+", key):
             if word in ROLES or (len(word) > 2 and word in self.aliases):
@@ -104,11 +156,11 @@ class SpeakerMap:
         return None
 
     def resolve(self, labels: Sequence[str], *, declared: dict[str, str] | None = None, agent_name: str = "",
-                where: str = "") -> dict[str, str]:
+                customer_name: str = "", where: str = "") -> dict[str, str]:
         """label -> role for every distinct label; with two speakers, one known role implies the other."""
         out: dict[str, str | None] = {}
         for lab in dict.fromkeys(labels):
-            out[lab] = self.role(lab, declared=declared, agent_name=agent_name)
+            out[lab] = self.role(lab, declared=declared, agent_name=agent_name, customer_name=customer_name)
         unknown = [lab for lab, r in out.items() if r is None]
         if unknown:
             known_roles = {r for r in out.values() if r}
@@ -162,12 +214,12 @@ def parse_time(value: Any, where: str = "", field_name: str = "start") -> float 
 
 
 # -- reading (the parsers are in qa_rubrics.formats) ---------------------------------------------
-def load_inputs(paths: Iterable[str | Path], *, aliases: Iterable[str] = (),
-                exclude: Iterable[str | Path] = ()) -> Iterator[Transcript | LoadFailure]:
+def load_inputs(paths: Iterable[str | Path], *, aliases: Iterable[str] = (), exclude: Iterable[str | Path] = (),
+                defaults: TranscriptDefaults | None = None) -> Iterator[Transcript | LoadFailure]:
     """Transcripts from files, folders and JSONL files; unreadable ones come as LoadFailure (never raised)."""
     from qa_rubrics.formats import load_inputs as _load
 
-    return _load(paths, aliases=aliases, exclude=exclude)
+    return _load(paths, aliases=aliases, exclude=exclude, defaults=defaults)
 
 
 def load_transcript(path: str | Path, *, aliases: Iterable[str] = ()) -> Transcript:

@@ -35,9 +35,11 @@ def _load_builtin() -> None:
     from qa_rubrics.criteria import (  # noqa: F401  (each registers itself)
         absent,
         keyword,
+        llm,
         order,
         regex,
         semantic,
+        semantic_v2,
         sop_steps,
         timing,
     )
