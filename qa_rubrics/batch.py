@@ -79,11 +79,15 @@ class EvalResult:
     tuning: dict[str, dict[str, Any]] | None = None
     tuned_path: str | None = None
     warnings: list[str] = field(default_factory=list)
+    learning: Any = None  # qa_rubrics.learning.LearningResult, with --tune
+    learned_path: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out = self.report.to_dict()
         if self.tuning is not None:
             out["tuning"] = {"criteria": self.tuning, "written_to": self.tuned_path}
+            if self.learning is not None:
+                out["tuning"]["learning"] = {**self.learning.to_dict(), "learned_file": self.learned_path}
         if self.failures:
             out["skipped"] = [{"source": f.source, "reason": f.reason} for f in self.failures]
         return out
@@ -100,17 +104,65 @@ def eval_inputs(rubric_path: str | Path, labels_path: str | Path, inputs: Sequen
     transcripts, failures = read_transcripts(inputs, config, exclude=[labels_path])
     labelled = [t for t in transcripts if t.id in labels]
     scorer = Scorer(rubric, config, embedder, store=store)
+    scorer.keep_conversations = tune_out is not None  # learning reuses what scoring embedded
     cards = list(scorer.score_many(labelled, progress=progress, total=len(labelled))) if labelled else []
     report = evaluate(cards, labels, rubric)
-    result = EvalResult(rubric, report, cards, failures, warnings=_warnings(rubric, store))
+    result = EvalResult(rubric, report, cards, failures, warnings=_warnings(rubric, store) + scorer.warnings)
     if tune_out is not None:
-        result.tuning = tune(cards, labels, rubric, config)
-        values = tuned_values(result.tuning)
-        note = (f"Tuned copy of {rubric.path} written by `deskbook qa eval --tune` from the labels in\n"
-                f"{labels_path} ({len(cards)} transcripts). Thresholds changed: "
-                f"{', '.join(sorted(c for c, v in values.items() if 'threshold' in v)) or 'none'}.")
-        result.tuned_path = str(write_tuned_copy(rubric, values, tune_out, note=note))
+        tune_rubric(result, scorer, labelled, labels, labels_path, tune_out, progress=progress)
     return result
+
+
+def tune_rubric(result: EvalResult, scorer: Scorer, labelled: list[Transcript], labels, labels_path,
+                tune_out: str | Path, *, progress: bool = False) -> None:
+    """Thresholds (sop_steps, semantic.v1) and classifiers (semantic) from the labels; a tuned copy.
+
+    The copy gets the next version number; learned classifiers go to `OUT.learned.npz`, named in
+    the copy with their SHA-256."""
+    from qa_rubrics.learning import learn_rubric
+
+    rubric = result.rubric
+    out = Path(tune_out)
+    if rubric.path and out.resolve() == Path(rubric.path).resolve():
+        raise InputError("--tune would overwrite the rubric itself", hint="write the tuned copy to another file",
+                         field="tune")
+    result.tuning = tune(result.cards, labels, rubric, scorer.config)
+    values = tuned_values(result.tuning)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(labelled), desc="learning", unit="transcript", leave=False, dynamic_ncols=True)
+
+    def step(stage: str, n: int, total: int) -> None:
+        if bar is not None:
+            bar.set_description(stage)
+            bar.total = total
+            bar.n = n
+            bar.refresh()
+
+    try:
+        result.learning = learn_rubric(scorer, labelled, labels, progress=step, source=str(labels_path))
+    finally:
+        if bar is not None:
+            bar.close()
+    learned_block = None
+    new_version = rubric.version + 1
+    if result.learning.learned.models:
+        lm = result.learning.learned
+        lm.meta["rubric_version"] = new_version
+        path = out.with_name(out.name.removesuffix(".yaml").removesuffix(".yml") + ".learned.npz")
+        digest = lm.save(path)
+        result.learned_path = str(path)
+        learned_block = {"file": path.name, "sha256": digest, "model": lm.meta["embedding_model"],
+                         "trained_on": lm.meta["trained_on"], "created": lm.meta["created"]}
+    adopted = [c.id for c in result.learning.criteria if c.adopted]
+    note = (f"Tuned copy of {rubric.path} (version {rubric.version} -> {new_version}) written by `deskbook qa eval "
+            f"--tune`\nfrom the labels in {labels_path} ({len(result.cards)} transcripts). Thresholds changed: "
+            f"{', '.join(sorted(c for c, v in values.items() if 'threshold' in v)) or 'none'}.\n"
+            f"Classifiers learned: {', '.join(adopted) or 'none'}.")
+    result.tuned_path = str(write_tuned_copy(rubric, values, out, note=note, learned=learned_block,
+                                             version=new_version))
 
 
 CSV_BASE = ("transcript_id", "agent", "channel", "rubric_id", "rubric_version", "score", "verdict", "reason")

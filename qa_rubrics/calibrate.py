@@ -190,8 +190,13 @@ def _what_if(crit, card: Scorecard):
 
 
 def _tunable(crit) -> bool:
+    """Criteria whose verdict is a threshold on one number: sop_steps, and semantic.v1 (semantic.v2
+    criteria learn a classifier instead, see qa_rubrics.learning)."""
     m = crit.check.method_name
-    return m in ("semantic", "sop_steps") or (m == "absent" and crit.check.params["check"].method_name == "semantic")
+    if m == "sop_steps":
+        return True
+    check = crit.check.params["check"] if m == "absent" else crit.check
+    return check.method == "semantic.v1"
 
 
 def _best_threshold(fns, human, grid) -> tuple[float, float]:

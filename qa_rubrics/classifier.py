@@ -89,23 +89,31 @@ def prior_training(example_vecs: np.ndarray, counter_vecs: np.ndarray, bank, ban
                        info={"in_class_acts": sorted(in_class), "act_fit": fit})
 
 
-def fit(ts: TrainingSet, *, C: float = C_PRIOR) -> CriterionModel:
-    """Class-balanced logistic regression (the two classes weigh the same in total)."""
+def fit(ts: TrainingSet, *, C: float = C_PRIOR, start: CriterionModel | None = None) -> CriterionModel:
+    """Class-balanced logistic regression (the two classes weigh the same in total); `start` warm-starts
+    the solver (a model trained on nearly the same data converges in a few steps from there)."""
     from sklearn.linear_model import LogisticRegression
 
     X = np.vstack([ts.Xp, ts.Xn])
     y = np.r_[np.ones(len(ts.Xp)), np.zeros(len(ts.Xn))]
     w = np.r_[ts.wp * (ts.wn.sum() / max(ts.wp.sum(), 1e-9)), ts.wn]
+    clf = LogisticRegression(C=C, max_iter=3000, warm_start=start is not None)
+    if start is not None:
+        clf.coef_ = start.coef[None, :].astype(np.float64)
+        clf.intercept_ = np.array([start.intercept + start.threshold])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        clf = LogisticRegression(C=C, max_iter=3000).fit(X, y, sample_weight=w)
+        clf.fit(X, y, sample_weight=w)
     return CriterionModel(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), info=dict(ts.info))
 
 
 def learn(prior: TrainingSet, labelled: list[tuple[np.ndarray, str]], *, C: float = C_PRIOR,
-          rounds: int = ROUNDS, labelled_weight: float = LABELLED_WEIGHT) -> CriterionModel:
-    """The prior plus graded conversations: `labelled` holds (sentence vectors, 'pass' | 'fail')."""
-    model = fit(prior, C=C)
+          rounds: int = ROUNDS, labelled_weight: float = LABELLED_WEIGHT,
+          prior_model: CriterionModel | None = None) -> CriterionModel:
+    """The prior plus graded conversations: `labelled` holds (sentence vectors, 'pass' | 'fail').
+    `prior_model` is the classifier fitted on `prior` alone, when the caller has it already."""
+    model = prior_model if prior_model is not None else fit(prior, C=C)
+    start = model
     pos = [X for X, label in labelled if label == "pass" and len(X)]
     neg = [X for X, label in labelled if label == "fail" and len(X)]
     if not pos and not neg:
@@ -119,7 +127,8 @@ def learn(prior: TrainingSet, labelled: list[tuple[np.ndarray, str]], *, C: floa
         w_n = [prior.wn] + [np.full(len(X), labelled_weight) for X in neg]
         ts = TrainingSet(np.vstack(parts_p), np.concatenate(w_p), np.vstack(parts_n), np.concatenate(w_n),
                          info=dict(prior.info))
-        model = fit(ts, C=C)
+        model = fit(ts, C=C, start=start)
+        start = model
     model.source = "learned"
     model.info.update(passes=len(pos), fails=len(neg))
     return model

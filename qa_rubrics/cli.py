@@ -157,12 +157,22 @@ def _print_eval(res) -> None:
         click.echo(f"labelled but not found in the inputs: {', '.join(rep.missing[:10])}"
                    + (" ..." if len(rep.missing) > 10 else ""), err=True)
     if res.tuning is not None:
-        click.echo("")
-        click.echo(f"{'tuning':<28} {'current':>7} {'kappa':>6} {'best':>6} {'in-sample':>9} {'cross-val':>9} proposed")
-        for cid, t in res.tuning.items():
-            prop = "keep" if t["proposed"] is None else f"{t['proposed']:.2f}"
-            click.echo(f"{cid:<28} {t['current']:>7.2f} {_fmt(t['kappa_current']):>6} {t['best']:>6.2f} "
-                       f"{_fmt(t['kappa_best_in_sample']):>9} {_fmt(t['kappa_cross_validated']):>9} {prop}")
+        if res.tuning:
+            click.echo("")
+            click.echo(f"{'threshold':<28} {'current':>7} {'kappa':>6} {'best':>6} {'in-sample':>9} {'cross-val':>9} "
+                       "proposed")
+            for cid, t in res.tuning.items():
+                prop = "keep" if t["proposed"] is None else f"{t['proposed']:.2f}"
+                click.echo(f"{cid:<28} {t['current']:>7.2f} {_fmt(t['kappa_current']):>6} {t['best']:>6.2f} "
+                           f"{_fmt(t['kappa_best_in_sample']):>9} {_fmt(t['kappa_cross_validated']):>9} {prop}")
+        if res.learning is not None and res.learning.criteria:
+            click.echo("")
+            click.echo(f"{'classifier':<28} {'n':>4} {'pass':>5} {'fail':>5} {'kappa now':>9} {'learned (cv)':>12} result")
+            for c in res.learning.criteria:
+                click.echo(f"{c.id:<28} {c.support:>4} {c.passes:>5} {c.fails:>5} {_fmt(c.kappa_before):>9} "
+                           f"{_fmt(c.kappa_after):>12} {'learned' if c.adopted else 'kept'}")
+            click.echo(f"learning took {res.learning.seconds:.1f} s"
+                       + (f"; classifiers written to {res.learned_path}" if res.learned_path else ""))
         click.echo(f"tuned rubric written to {res.tuned_path}")
 
 

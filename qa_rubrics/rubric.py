@@ -136,7 +136,12 @@ def load_rubric(path: str | Path) -> Rubric:
         raise InputError(f"Rubric file {p} does not exist", field="rubric") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"Cannot read the rubric file {p}: {exc}", field="rubric") from None
-    return parse_rubric(text, str(p))
+    rubric = parse_rubric(text, str(p))
+    if rubric.learned:
+        from qa_rubrics.learned import load_for_rubric
+
+        load_for_rubric(rubric)  # the learned file must be there and match its hash
+    return rubric
 
 
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
@@ -203,8 +208,9 @@ def order_of_evaluation(rubric: Rubric) -> list[Criterion]:
 
 # -- writing a tuned copy ------------------------------------------------------------------------
 def write_tuned_copy(rubric: Rubric, values: dict[str, dict[str, float]], out_path: str | Path,
-                     note: str = "") -> Path:
-    """Copy the rubric's YAML text with new `threshold` (and `slope`) values per criterion.
+                     note: str = "", learned: dict[str, Any] | None = None, version: int | None = None) -> Path:
+    """Copy the rubric's YAML text with new `threshold` (and `slope`) values per criterion, and
+    optionally a `learned:` block (classifiers learned from labels) and a new `version`.
 
     The original file is never touched; comments and layout are kept: existing lines are edited
     in place, missing keys are inserted after the criterion's `method:` line.
@@ -216,6 +222,7 @@ def write_tuned_copy(rubric: Rubric, values: dict[str, dict[str, float]], out_pa
     lines = rubric.text.splitlines()
     edits: dict[int, str] = {}
     inserts: dict[int, list[str]] = {}
+    dropped: set[int] = set()
     ids = {c.id: i for i, c in enumerate(rubric.criteria)}
     for cid, vals in values.items():
         if cid not in ids:
@@ -239,15 +246,39 @@ def write_tuned_copy(rubric: Rubric, values: dict[str, dict[str, float]], out_pa
                 indent = re.match(r"^(\s*)(?:-\s+)?", lines[method_line - 1])
                 pad = " " * len(indent.group(0)) if indent else "      "
                 inserts.setdefault(method_line - 1, []).append(f"{pad}{key}: {text_val}")
+    if version is not None:
+        vline = rubric.lines.get(("version",))
+        if vline:
+            edits[vline - 1] = re.sub(r"^(\s*version\s*:\s*)\S+", rf"\g<1>{int(version)}", lines[vline - 1])
+    if learned is not None:
+        start = rubric.lines.get(("learned",))
+        if start:  # drop the old block: its key line and the indented lines under it
+            i = start - 1
+            dropped.add(i)
+            while i + 1 < len(lines) and (lines[i + 1].startswith((" ", "\t")) or not lines[i + 1].strip()):
+                i += 1
+                dropped.add(i)
+        anchor = (rubric.lines.get(("sections",)) or len(lines) + 1) - 2  # insert before `sections:`
+        block = ["learned:"] + [f"  {k}: {_yaml_scalar(v)}" for k, v in learned.items()]
+        inserts.setdefault(anchor, []).extend(block)
     new_lines = []
     for i, ln in enumerate(lines):
-        new_lines.append(edits.get(i, ln))
+        if i not in dropped:
+            new_lines.append(edits.get(i, ln))
         new_lines.extend(inserts.get(i, []))
+    if -1 in inserts:
+        new_lines = inserts[-1] + new_lines
     header = [f"# {line}" for line in note.splitlines()] if note else []
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(header + new_lines) + "\n", encoding="utf-8")
-    load_rubric(out)  # the copy must still validate
+    load_rubric(out)  # the copy must still validate (and its learned file match its hash)
     return out
+
+
+def _yaml_scalar(v: Any) -> str:
+    import json
+
+    return json.dumps(v) if isinstance(v, str) else str(v)
 
 
 def _criterion_path(rubric: Rubric, cid: str) -> tuple | None:

@@ -149,6 +149,8 @@ class Scorer:
         self._has_steps: dict[str, bool] = {}
         self.order = order_of_evaluation(rubric)
         self.warnings: list[str] = []
+        self.keep_conversations = False
+        self._conversations: dict[int, Conversation] = {}
         self._learned_arg = learned
         self._learned = None
         self._models: dict[int, object] = {}
@@ -331,6 +333,18 @@ class Scorer:
                             keep=self.config.redact_keep or (), clean=self.semantic_options.clean,
                             normalise_names=self.semantic_options.normalise_names)
 
+    def conversation(self, transcript: Transcript) -> Conversation:
+        """The prepared and embedded conversation; kept for reuse when `keep_conversations` is set
+        (scoring then learning from the same transcripts embeds them once)."""
+        key = id(transcript)
+        conv = self._conversations.get(key) if self.keep_conversations else None
+        if conv is None:
+            conv = self.prepare(transcript)
+            self.embed(conv)
+            if self.keep_conversations:
+                self._conversations[key] = conv
+        return conv
+
     def evaluate_check(self, check: Check, ctx: EvalContext) -> Outcome:
         return check.spec().evaluate(check, ctx)
 
@@ -364,7 +378,7 @@ class Scorer:
         return ctx.results
 
     def score(self, transcript: Transcript) -> Scorecard:
-        conv = self.prepare(transcript)
+        conv = self.conversation(transcript)
         return self.scorecard(conv, self.outcomes(conv))
 
     def score_many(self, items: Iterable[Transcript | LoadFailure], *, progress: bool = False,

@@ -1,0 +1,172 @@
+"""Learning from graded conversations: one classifier per semantic criterion, checked by cross-validation.
+
+Used by `deskbook qa eval --tune` (labels from a file) and by retraining in the web app (the
+analysts' reviews). For each criterion whose check is `semantic` (or an `absent` around one):
+
+1. each labelled conversation gives the vectors of its sentences that the check looks at;
+2. `before`: the agreement (Cohen's kappa) of the current classifier with the labels;
+3. `after`: k-fold cross-validation of learning (each fold predicted by a classifier learned on
+   the other folds, the rubric's examples always part of the training set), so the figure says
+   how the learned classifier does on conversations it has not seen;
+4. the criterion's learned classifier (trained on every labelled conversation) is kept only when
+   the cross-validated kappa beats `before`; otherwise the criterion keeps what it had.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from qa_rubrics.calibrate import cohen_kappa
+from qa_rubrics.classifier import CriterionModel, learn
+from qa_rubrics.learned import LearnedModels
+from qa_rubrics.rubric import Check, Criterion
+from qa_rubrics.transcripts import Transcript
+
+FOLDS = 5
+MIN_LABELLED = 6  # fewer labelled conversations than this: nothing is learned for the criterion
+
+
+@dataclass
+class CriterionLearning:
+    """What learning did for one criterion."""
+
+    id: str
+    support: int
+    passes: int
+    fails: int
+    kappa_before: float | None
+    kappa_after: float | None  # cross-validated
+    adopted: bool
+    reason: str
+    accuracy_before: float | None = None
+    accuracy_after: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class LearningResult:
+    learned: LearnedModels
+    criteria: list[CriterionLearning] = field(default_factory=list)
+    transcripts: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"transcripts": self.transcripts, "seconds": round(self.seconds, 2),
+                "criteria": [c.to_dict() for c in self.criteria],
+                "adopted": [c.id for c in self.criteria if c.adopted]}
+
+
+def semantic_check(crit: Criterion) -> tuple[Check | None, bool]:
+    """(the semantic check a criterion's verdict rests on, whether the label is inverted (`absent`))."""
+    ch = crit.check
+    if ch.method_name == "absent" and isinstance(ch.params.get("check"), Check):
+        inner = ch.params["check"]
+        return (inner, True) if inner.method_name == "semantic" and inner.method != "semantic.v1" else (None, False)
+    if ch.method_name == "semantic" and ch.method != "semantic.v1":
+        return ch, False
+    return None, False
+
+
+def _kappa(pred: Sequence[str], gold: Sequence[str]) -> float | None:
+    return cohen_kappa(list(pred), list(gold)) if gold else None
+
+
+def _accuracy(pred: Sequence[str], gold: Sequence[str]) -> float | None:
+    return sum(p == g for p, g in zip(pred, gold, strict=True)) / len(gold) if gold else None
+
+
+def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, dict[str, str]], *,
+                 folds: int = FOLDS, progress: Callable[[str, int, int], None] | None = None,
+                 source: str = "") -> LearningResult:
+    """Learn a classifier per semantic criterion of `scorer.rubric` from the labelled transcripts."""
+    t0 = time.perf_counter()
+    rubric = scorer.rubric
+    targets = [(c, *semantic_check(c)) for c in rubric.criteria]
+    targets = [(c, ch, inv) for c, ch, inv in targets if ch is not None]
+    labelled = [t for t in transcripts if t.id in labels]
+    # one parse, redaction and embedding per conversation
+    vectors: dict[str, dict[str, np.ndarray]] = {c.id: {} for c, _, _ in targets}
+    for n, t in enumerate(labelled, 1):
+        conv = scorer.conversation(t)
+        for c, ch, _ in targets:
+            units = conv.unit_indices(conv.turn_indices(ch.speaker, ch.window))
+            vectors[c.id][t.id] = conv.vectors(scorer.embedder, units) if units else \
+                np.zeros((0, scorer.embedder.dim), np.float32)
+        if progress:
+            progress("embedding", n, len(labelled))
+    result = LearningResult(LearnedModels(meta={
+        "embedding_model": getattr(scorer.embedder, "name", ""), "dim": int(scorer.embedder.dim),
+        "rubric_id": rubric.id, "rubric_version": rubric.version, "rubric_hash": rubric.hash,
+        "language": rubric.language, "created": datetime.now(UTC).replace(microsecond=0).isoformat(),
+        "trained_on": len(labelled), "source": source}), transcripts=len(labelled))
+    for i, (crit, check, inverted) in enumerate(targets, 1):
+        result.criteria.append(_learn_one(scorer, crit, check, inverted, labelled, labels, vectors[crit.id],
+                                          folds, result.learned))
+        if progress:
+            progress("learning", i, len(targets))
+    result.seconds = time.perf_counter() - t0
+    return result
+
+
+def _presence(label: str, inverted: bool) -> str | None:
+    """The label of the semantic check itself: for `absent`, a human 'pass' means nothing was found."""
+    if label not in ("pass", "fail"):
+        return None
+    return ("fail" if label == "pass" else "pass") if inverted else label
+
+
+def _verdicts(model: CriterionModel, Xs: Sequence[np.ndarray], threshold: float | None = None) -> list[str]:
+    """Verdict per conversation: its most convincing sentence reaches the threshold (a probability)."""
+    th = 0.5 if threshold is None else min(max(float(threshold), 1e-6), 1 - 1e-6)
+    cut = float(np.log(th / (1 - th)))
+    return ["pass" if len(X) and float(model.decision(X).max()) >= cut else "fail" for X in Xs]
+
+
+def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: Sequence[Transcript],
+               labels: dict[str, dict[str, str]], vecs: dict[str, np.ndarray], folds: int,
+               out: LearnedModels) -> CriterionLearning:
+    items = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted)) for t in labelled]
+    items = [(X, y) for X, y in items if y is not None]
+    ys = [y for _, y in items]
+    n_pass, n_fail = ys.count("pass"), ys.count("fail")
+    current = scorer.criterion_model(check)
+    before = _verdicts(current, [X for X, _ in items], check.threshold)
+    k_before, a_before = _kappa(before, ys), _accuracy(before, ys)
+    base = dict(id=crit.id, support=len(items), passes=n_pass, fails=n_fail, kappa_before=k_before,
+                accuracy_before=a_before)
+    if len(items) < MIN_LABELLED:
+        return CriterionLearning(**base, kappa_after=None, adopted=False,
+                                 reason=f"{len(items)} labelled conversations; at least {MIN_LABELLED} are needed")
+    prior = scorer.prior_training(check)
+    from qa_rubrics.classifier import fit
+
+    prior_model = fit(prior)
+    k = max(2, min(folds, len(items)))
+    oof = [""] * len(items)
+    for f in range(k):
+        train = [it for j, it in enumerate(items) if j % k != f]
+        model = learn(prior, train, prior_model=prior_model)
+        for j, (X, _) in enumerate(items):
+            if j % k == f:
+                oof[j] = _verdicts(model, [X], check.threshold)[0]
+    k_after, a_after = _kappa(oof, ys), _accuracy(oof, ys)
+    better = (k_after if k_after is not None else -2.0) > (k_before if k_before is not None else -2.0) + 1e-9
+    if k_after is None and k_before is None:  # one class throughout: accuracy decides
+        better = (a_after or 0.0) > (a_before or 0.0)
+    if better:
+        model = learn(prior, items, prior_model=prior_model)
+        model.info.update(kappa_before=k_before, kappa_cross_validated=k_after, support=len(items),
+                          inverted=inverted)
+        out.models[crit.id] = model
+        reason = "learned: cross-validated agreement is higher"
+    else:
+        reason = "kept: learning did not raise cross-validated agreement"
+    return CriterionLearning(**base, kappa_after=k_after, accuracy_after=a_after, adopted=better, reason=reason)
