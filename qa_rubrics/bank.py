@@ -142,7 +142,7 @@ def load_bank(language: str = "en") -> SentenceBank:
             path = BANK_DIR / f"{lang}.jsonl"
             raw = path.read_bytes()
             sentences = []
-            for n, line in enumerate(raw.decode("utf-8").splitlines(), 1):
+            for line in raw.decode("utf-8").splitlines():
                 if not line.strip():
                     continue
                 d = json.loads(line)

@@ -33,8 +33,8 @@ from qa_rubrics.transcripts import (
     TranscriptDefaults,
     TranscriptError,
     Turn,
-    normalize_date,
     norm_label,
+    normalize_date,
     parse_time,
 )
 
