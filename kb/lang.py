@@ -256,6 +256,16 @@ def detect_language(text: str, languages: Iterable[str] = DEFAULT_LANGUAGES, *, 
     return ranked[0][0]
 
 
+def document_language(doc, languages: Iterable[str] = DEFAULT_LANGUAGES, *, default: str = "en") -> str:
+    """A document's language: its `language` field (front matter, ticket column) wins, else detected
+    from its title and the start of its body (duck-typed: anything with .title, .body, .metadata)."""
+    given = normalize_code((getattr(doc, "metadata", None) or {}).get("language"))
+    if given:
+        return given
+    text = f"{getattr(doc, 'title', '')}\n{getattr(doc, 'body', '')[:3000]}"
+    return detect_language(text, languages, default=default)
+
+
 def likely_languages(text: str, languages: Iterable[str] = DEFAULT_LANGUAGES, *, default: str = "en",
                      min_share: float = 0.2) -> list[str]:
     """The languages a short query may be in: the detected one, or every candidate holding at least
