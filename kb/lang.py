@@ -190,10 +190,14 @@ class Analyzer:
         return terms or list(dict.fromkeys(self.terms(text, keep_stopwords=True)))
 
 
-@lru_cache(maxsize=64)
 def get_analyzer(lang: str) -> Analyzer:
     """The analyzer of a language (one per process). Unknown languages get folding and no stemming."""
-    return Analyzer(normalize_code(lang) or "en")
+    return _analyzer(normalize_code(lang) or "en")
+
+
+@lru_cache(maxsize=64)
+def _analyzer(code: str) -> Analyzer:
+    return Analyzer(code)
 
 
 # -- detection ------------------------------------------------------------------------------------

