@@ -5,12 +5,17 @@ a numbered step (with its sub-bullets) is never cut; a long paragraph is split o
 boundaries (spaCy) with a small overlap. Tickets: one chunk (question + resolution), split
 only when longer than the limit. A chunk's text is an exact slice of the document body, so
 its offsets mark the passage in the document.
+
+Sentences are split with the pipeline for the document's language (`nlp_for`, given the code
+that `language_of` returns: the `language` field, or detected), looked up only when a block is
+too long for one chunk.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from kb.models import Chunk, Document
 from kb.structure import parse_sections
@@ -23,18 +28,35 @@ class Chunker:
     """Packs blocks into chunks under a token budget measured with the embedding model's tokenizer."""
 
     def __init__(self, count_tokens: Callable[[str], int], *, max_tokens: int = 200, model_max_tokens: int = 256,
-                 overlap_sentences: int = 1, nlp=None):
+                 overlap_sentences: int = 1, nlp=None, nlp_for: Callable[[str], Any] | None = None,
+                 language_of: Callable[[Document], str] | None = None):
         self.count = count_tokens
         self.max_tokens = max(32, min(max_tokens, model_max_tokens - 8))
         self.model_max = model_max_tokens
         self.overlap = max(0, overlap_sentences)
         self.nlp = nlp
+        self.nlp_for = nlp_for
+        self.language_of = language_of
+        self._doc: Document | None = None
+        self._doc_nlp = None
+
+    def sentence_nlp(self):
+        """The pipeline for the document being chunked (its language's, when `nlp_for` is given)."""
+        if self.nlp_for is None or self.language_of is None or self._doc is None:
+            return self.nlp
+        if self._doc_nlp is None:
+            self._doc_nlp = self.nlp_for(self.language_of(self._doc))
+        return self._doc_nlp
 
     def budget(self, header: str) -> int:
         return max(32, min(self.max_tokens, self.model_max - self.count(header) - 4))
 
     def chunk(self, doc: Document) -> list[Chunk]:
-        return self.chunk_ticket(doc) if doc.type == "ticket" else self.chunk_sop(doc)
+        self._doc, self._doc_nlp = doc, None
+        try:
+            return self.chunk_ticket(doc) if doc.type == "ticket" else self.chunk_sop(doc)
+        finally:
+            self._doc, self._doc_nlp = None, None
 
     # -- SOPs --------------------------------------------------------------------------------
     def chunk_sop(self, doc: Document) -> list[Chunk]:
@@ -77,7 +99,7 @@ class Chunker:
 
     def _split_long(self, body: str, start: int, end: int, budget: int) -> list[tuple[int, int]]:
         """Sentence-packed spans of body[start:end], each under budget, with sentence overlap."""
-        spans = [(start + a, start + b) for a, b in sentence_spans(body[start:end], self.nlp)]
+        spans = [(start + a, start + b) for a, b in sentence_spans(body[start:end], self.sentence_nlp())]
         if not spans:
             return []
         counts = [self.count(body[a:b]) for a, b in spans]

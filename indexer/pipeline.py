@@ -77,10 +77,15 @@ class _NullBar:
 
 
 def make_chunker(config, embedder) -> Chunker:
-    from kb.text import load_spacy
+    from kb.lang import document_language
+    from kb.text import load_spacy, nlp_for_language
 
+    languages = list(config.languages or ["en"])
+    default = config.default_language or "en"
     return Chunker(embedder.count_tokens, max_tokens=config.chunk_max_tokens, model_max_tokens=embedder.max_tokens,
-                   overlap_sentences=config.chunk_overlap_sentences, nlp=load_spacy(config.spacy_model))
+                   overlap_sentences=config.chunk_overlap_sentences, nlp=load_spacy(config.spacy_model),
+                   nlp_for=lambda lang: nlp_for_language(lang, config.spacy_model),
+                   language_of=lambda doc: document_language(doc, languages, default=default))
 
 
 def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexReport,

@@ -22,7 +22,7 @@ from kb.models import Document, content_hash
 
 SOP_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html"}
 TICKET_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
-TICKET_FIELDS = ("id", "subject", "question", "answer", "tags", "channel", "created_at", "status")
+TICKET_FIELDS = ("id", "subject", "question", "answer", "tags", "channel", "created_at", "status", "language")
 SOP_STATUSES = ("draft", "published", "archived")
 
 
@@ -316,6 +316,9 @@ def ticket_document(row: dict, src: SourceFile, line: int, field_map: dict[str, 
     body = "\n\n".join(parts) + "\n"
     metadata = {"question": question, "answer": answer, "subject": subject, "channel": _as_str(get("channel")),
                 "created_at": _as_str(get("created_at"))}
+    language = _as_str(get("language"))
+    if language:  # only when given: tickets without it keep their content hash
+        metadata["language"] = language.strip().lower()
     return Document(id=tid, type="ticket", title=title, body=body, source_path=str(src.path.resolve()),
                     tags=_as_tags(get("tags"), where), status=_as_str(get("status")).lower(), metadata=metadata)
 

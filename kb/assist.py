@@ -32,7 +32,7 @@ import numpy as np
 from kb.answers import Answer, Source
 from kb.config import Setting, register_settings
 from kb.errors import InputError
-from kb.text import content_terms, normalize_ws
+from kb.text import content_terms, fold, normalize_ws
 
 register_settings(
     Setting("assist_decay", 0.5, "Live assist: weight an earlier customer turn keeps for each newer customer turn."),
@@ -42,21 +42,57 @@ register_settings(
 )
 
 CUSTOMER, AGENT = "customer", "agent"
-_CUSTOMER_LABELS = {"customer", "caller", "cust", "client", "user", "member", "cx", "c", "visitor", "guest", "buyer"}
+_CUSTOMER_LABELS = {"customer", "caller", "cust", "client", "user", "member", "cx", "c", "visitor", "guest", "buyer",
+                    "kunde", "kundin", "kundein", "anrufer", "anruferin", "musteri", "arayan"}
 _AGENT_LABELS = {"agent", "advisor", "adviser", "rep", "representative", "csr", "colleague", "staff", "support", "a",
-                 "brightcart", "operator", "assistant", "bot", "associate", "specialist"}
-_SMALL_TALK = frozenset("""
+                 "brightcart", "operator", "assistant", "bot", "associate", "specialist",
+                 "mitarbeiter", "mitarbeiterin", "berater", "beraterin", "kundenberater", "kundenberaterin",
+                 "kundenservice", "agentin", "temsilci", "danisman", "musteritemsilcisi", "musterihizmetleri",
+                 "musteridanismani"}
+# Words that say nothing of the customer's need, per language: greetings, thanks, fillers, yes/no,
+# and (German, Turkish) the function words the English stopword list does not cover. A turn is
+# small talk when fewer than two of its words are left. The lists are used together (a turn's
+# language is not detected); German and Turkish words that are English need words ("hat", "bin",
+# "die", "war", "ben") are left out.
+SMALL_TALK: dict[str, str] = {
+    "en": """
 yeah yes yep yup no nope ok okay right sure great lovely brilliant cheers bye goodbye morning afternoon evening um
 uh er erm hmm mm fine perfect cool alright problem worries appreciate moment hold calling speaking bear sec second
 really much much lot good day night welcome awesome excellent wonderful sorry pardon repeat hear hello hi hey
 thank thanks ta go ahead done sounds sound helpful help anything else all that's be oh ah well
-""".split())
+""",
+    "de": """
+ja jo jawohl nein nee genau okay ok gut super prima toll klasse perfekt alles klar stimmt richtig sicher gerne
+gern danke dankeschön schön vielen dank herzlichen bitte bitteschön hallo guten tag morgen abend moin servus grüß
+gott tschüss tschüs wiederhören wiedersehen auf einen schönen ähm äh hm mhm moment augenblick sekunde kurz warten
+warte bleiben sie dran verstanden alles war's wars das wäre dann erstmal nichts mehr weiter hilfe geholfen
+entschuldigung sorry wie bitte nochmal noch mal wiederholen hören höre spreche sprechen freundlich freut mich
+ich du er sie es wir ihr mein meine mir mich dir dich uns euch ihnen ist sind wäre habe haben hatte
+und oder aber auch doch schon mal noch so da dann ganz sehr echt wirklich einfach eben halt wohl gerade jetzt
+der das den dem des ein eine einen einem einer dass was wer wie wo wann warum welche mit von zu für auf an in
+im am um aus bei nach vor über unter nicht kein keine hier dort lieben liebe tag
+""",
+    "tr": """
+evet hayır yok tamam tamamdır peki olur oldu anladım anlıyorum tabii tabi elbette kesinlikle harika süper güzel
+mükemmel iyi çok teşekkürler teşekkür ederim ederiz sağ olun sağolun sağ olasınız rica kolay gelsin merhaba
+merhabalar selam selamlar günaydın iyi günler akşamlar geceler hoşça kalın görüşmek üzere hoş geldiniz
+buyurun buyrun efendim şey hmm ıı ee ya yani işte bir saniye dakika lütfen bekleyin bekliyorum hatta kalın
+başka bir şey yok sorun değil önemli değil kusura bakmayın pardon özür dilerim anlamadım tekrar duyamadım
+sen biz siz onlar benim bana beni sizin size sizi bu şu ve veya ama de da ki mi mı mu mü ne nasıl neden
+için ile gibi daha en çok az var yok olarak oldu olur hanım bey
+""",
+}
+_SMALL_TALK = frozenset(fold(w) for words in SMALL_TALK.values() for w in words.split())
 _REFERENCE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links say nothing of the need
-_LINE = re.compile(r"^\s*([A-Za-z][\w .'-]{0,40}?)\s*:\s*(.*)$")
+_LINE = re.compile(r"^\s*([^\W\d_][\w .'/*-]{0,40}?)\s*:\s*(.*)$")
 _NEW_MATTER = re.compile(
     r"\b(also|another thing|one more thing|while i'?ve got you|while you'?re there|by the way|btw|separate(ly)?|"
     r"something else|unrelated|(a |an )?(different|other|another|new|second) (issue|question|problem|thing|matter|order|"
-    r"query))\b", re.I)
+    r"query)"
+    r"|außerdem|ausserdem|noch etwas|noch was|noch eine (frage|sache)|eine andere (frage|sache)|übrigens|uebrigens|"
+    r"ach ja|was anderes|etwas anderes"
+    r"|ayrıca|bir de|başka bir (konu|şey|sorun|soru|sipariş)|bir şey daha|bir sorum daha|bu arada|farklı bir konu)\b",
+    re.I)
 SURE_SWITCH = 0.8  # confidence a new need must reach to change the topic without such words
 WINDOW = 12  # turns looked at per update
 NEED_TERMS = 4  # words a customer turn needs to state a need (and to open a new topic)
@@ -118,7 +154,7 @@ class AssistResult:
 
 # -- transcripts ----------------------------------------------------------------------------------
 def _role(label: str) -> str | None:
-    key = re.sub(r"[^a-z]", "", label.lower())
+    key = re.sub(r"[^a-z]", "", fold(label).replace("ı", "i"))
     if key in _CUSTOMER_LABELS:
         return CUSTOMER
     if key in _AGENT_LABELS:

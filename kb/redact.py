@@ -1,12 +1,21 @@
-"""PII redaction: payment cards, e-mail addresses, phone numbers, IBANs and person names.
+"""PII redaction: payment cards, e-mail addresses, phone numbers, IBANs, national and tax
+numbers, labelled postcodes and dates of birth, and person names.
 
 `redact(text, nlp)` returns the text with each finding replaced by a typed placeholder
-(`[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[NAME]`) and the list of findings with their offsets
-in the original text. Numbers are checked before they are replaced: a card number must pass the
-Luhn check and an IBAN the mod-97 check, so order numbers and references are left alone.
+(`[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[NATIONAL_ID]`, `[TAX_ID]`, `[POSTCODE]`,
+`[DATE_OF_BIRTH]`, `[NAME]`) and the list of findings with their offsets in the original text.
+Numbers are checked before they are replaced: a card number must pass the Luhn check, an IBAN the
+mod-97 check, a Turkish identity number and a German tax id their check digits (see
+`kb.redact_locale`), so order numbers and references are left alone. Phone numbers include the
+German and Turkish formats (+49 30 1234567, 0171/2345678, +90 532 123 45 67, 0 (532) 123 45 67).
 
 Names need a spaCy pipeline with NER (`kb.text.load_spacy(name, full=True)`); without one
-(`nlp=None`) only the pattern-based types are redacted, which is much faster.
+(`nlp=None`) only the pattern-based types are redacted, which is much faster. The NER model is
+English: it only ever reads English text. `language` says what the text is ("en", "de", "tr");
+left as None it is detected (`kb.lang.detect_language`) when a name model would run. On text that
+is not English, names come only from self-introductions in that language ("mein Name ist ...",
+"benim adım ...") and from the names the caller knows (`names`, `known_names`): a German noun
+such as "Geld" is never taken for a person.
 
 Shared by QA (transcripts are redacted before they are stored or shown) and, later, search
 (queries are redacted before they are logged).
@@ -19,12 +28,19 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-PLACEHOLDERS = {"card": "[CARD]", "email": "[EMAIL]", "phone": "[PHONE]", "iban": "[IBAN]", "name": "[NAME]"}
+from kb.redact_locale import dates_of_birth, intro_names, labelled_postcodes, national_ids
+
+PLACEHOLDERS = {"card": "[CARD]", "email": "[EMAIL]", "phone": "[PHONE]", "iban": "[IBAN]",
+                "national_id": "[NATIONAL_ID]", "tax_id": "[TAX_ID]", "postcode": "[POSTCODE]",
+                "dob": "[DATE_OF_BIRTH]", "name": "[NAME]"}
+NER_LANGUAGES = frozenset({"en"})  # languages the NER model (en_core_web_sm) is trained on
 
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 _EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,24}\b")
-# +44 7700 900123, (020) 7946 0018, 07700-900-123, 0800 123 4567, +1 (555) 123-4567
-_PHONE = re.compile(r"(?<![\w+])(?:\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?|\(0\d{1,4}\)[ .-]?|0)\d(?:[ .-]?\(?\d\)?){6,13}(?![\w-])")
+# +44 7700 900123, (020) 7946 0018, 07700-900-123, 0800 123 4567, +1 (555) 123-4567,
+# +49 (0)89 123456-78, 0171/2345678, +90 532 123 45 67, 0 (532) 123 45 67, (0212) 555 12 34
+_PHONE = re.compile(r"(?<![\w+/])(?:\+\d{1,3}[ .-]?(?:\(0\)[ .-]?)?|\(0\d{1,4}\)[ .-]?|0 ?\(\d{3,4}\)[ .-]?|0)"
+                    r"\d(?:[ ./-]?\(?\d\)?){6,13}(?![\w-]|/\d)")
 _IBAN = re.compile(r"(?<![A-Za-z0-9])[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]){11,30}(?![A-Za-z0-9])")
 # Self-introductions the small NER model often misses: "my name's Amara", "Tom speaking".
 _INTRO = re.compile(
@@ -35,14 +51,17 @@ _NOT_NAMES = frozenset("""
 afraid back fine glad going good great happy here just not okay really sorry sure the this that afternoon
 morning evening brightcart calling customer service support team thanks thank hello hi hiya yes yeah no
 ok right well still only also there very so all about able aware""".split())
-_PHONE_WORD = re.compile(r"\b(?:phone|mobile|number|tel|call|ring|landline|whatsapp|text)\b", re.I)
+_PHONE_WORD = re.compile(r"\b(?:phone|mobile|number|tel|call|ring|landline|whatsapp|text|telefon\w*|handy\w*|"
+                         r"rufnummer|nummer|mobil\w*|festnetz|anrufen|cep\w*|numara\w*|gsm|arayın|ara)\b", re.I)
+# Mobile numbers written as one run of digits: UK 07..., German 015x/016x/017x, Turkish 05xx.
+_BARE_MOBILE = re.compile(r"^(?:07\d{9}|01[5-7]\d{8,9}|05\d{9})$")
 
 
 @dataclass(frozen=True)
 class Redaction:
     """One finding: its type and its offsets in the original text."""
 
-    type: str  # card | email | phone | iban | name
+    type: str  # card | email | phone | iban | national_id | tax_id | postcode | dob | name
     start: int
     end: int
 
@@ -108,7 +127,7 @@ def _phones(text: str) -> Iterable[Redaction]:
         # phone number when it looks like one (grouped, international, or named as a number).
         grouped = bool(re.search(r"[ .()-]", raw)) or raw.startswith("+")
         if not grouped and not _PHONE_WORD.search(text[max(0, m.start() - 40):m.start()]):
-            if not (raw.startswith("07") and len(digits) == 11):
+            if not _BARE_MOBILE.match(digits):
                 continue
         yield Redaction("phone", m.start(), m.end())
 
@@ -143,21 +162,37 @@ def _intro_names(text: str) -> Iterable[Redaction]:
 
 def known_name_pattern(names: Iterable[str]) -> re.Pattern | None:
     """A pattern matching each word of the given names (3+ letters, capitalised) as a whole word."""
-    parts = sorted({w for n in names for w in re.findall(r"[A-Z][\w'’-]{2,}", n or "")
-                    if w.lower() not in _NOT_NAMES}, key=len, reverse=True)
+    parts = sorted({w for n in names for w in re.findall(r"[^\W\d_][\w'’-]{2,}", n or "")
+                    if w[0].isupper() and w.lower() not in _NOT_NAMES}, key=len, reverse=True)
     if not parts:
         return None
     return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in parts) + r")\b")
 
 
+def _locale_ids(text: str, language: str) -> Iterable[Redaction]:
+    for kind, start, end in national_ids(text, language):
+        yield Redaction(kind, start, end)
+
+
+def text_language(text: str, language: str | None) -> str:
+    """`language` as given, or detected (English when the text is too short to tell)."""
+    if language:
+        return language
+    from kb.lang import detect_language
+
+    return detect_language(text, default="en")
+
+
 def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = None,
-             known_names: re.Pattern | None = None, keep: Iterable[str] = ()) -> list[Redaction]:
+             known_names: re.Pattern | None = None, keep: Iterable[str] = (),
+             language: str | None = None) -> list[Redaction]:
     """Findings in `text`, non-overlapping and sorted.
 
-    Names come from NER (pass `nlp`, or an already parsed `doc`), from self-introductions
-    ("my name's Amara", "Tom speaking") and from `known_names` (see `known_name_pattern`): names
-    found elsewhere in the same conversation. Words in `keep` (brand and product names the NER
-    model mistakes for people) are never redacted as names.
+    Names come from NER (pass `nlp`, or an already parsed `doc`) when the text is English, from
+    self-introductions in its language ("my name's Amara", "Tom speaking", "mein Name ist Jana",
+    "benim adım Elif") and from `known_names` (see `known_name_pattern`): names found elsewhere in
+    the same conversation. Words in `keep` (brand and product names the NER model mistakes for
+    people) are never redacted as names. `language` None: detected, only when NER would run.
     """
     wanted = set(types or PLACEHOLDERS)
     found: list[Redaction] = []
@@ -165,12 +200,24 @@ def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = Non
     for kind, finder in (("card", _cards), ("iban", _ibans), ("email", _emails), ("phone", _phones)):
         if kind in wanted:
             found.extend(finder(text))
-    if "name" in wanted and (doc is not None or nlp is not None):
-        if doc is None:
-            doc = nlp(text)
-        found.extend(_names(doc))
+    if wanted & {"national_id", "tax_id"}:
+        found.extend(r for r in _locale_ids(text, language or "") if r.type in wanted)
+    if "dob" in wanted:
+        found.extend(Redaction("dob", a, b) for a, b in dates_of_birth(text))
+    if "postcode" in wanted:
+        found.extend(Redaction("postcode", a, b) for a, b in labelled_postcodes(text))
     if "name" in wanted:
-        found.extend(_intro_names(text))
+        lang = language or ""
+        if doc is not None or nlp is not None:
+            lang = text_language(text, language)
+            if lang in NER_LANGUAGES:
+                if doc is None:
+                    doc = nlp(text)
+                found.extend(_names(doc))
+        if lang in ("", "en"):
+            found.extend(_intro_names(text))
+        else:
+            found.extend(Redaction("name", a, b) for a, b in intro_names(text, lang))
         if known_names is not None:
             found.extend(Redaction("name", m.start(), m.end()) for m in known_names.finditer(text))
     keep_folded = {k.lower() for k in keep}
@@ -195,27 +242,38 @@ def apply_redactions(text: str, redactions: Sequence[Redaction]) -> str:
 
 
 def redact(text: str, nlp=None, *, doc=None, known_names: re.Pattern | None = None,
-           keep: Iterable[str] = ()) -> tuple[str, list[Redaction]]:
-    """(redacted text, findings). Pass a spaCy pipeline with NER as `nlp` (or its `doc`) for names."""
-    found = find_pii(text, nlp, doc=doc, known_names=known_names, keep=keep)
+           keep: Iterable[str] = (), language: str | None = None) -> tuple[str, list[Redaction]]:
+    """(redacted text, findings). Pass a spaCy pipeline with NER as `nlp` (or its `doc`) for names
+    in English text; `language` ("en", "de", "tr"; None = detect) decides whether it runs."""
+    found = find_pii(text, nlp, doc=doc, known_names=known_names, keep=keep, language=language)
     return apply_redactions(text, found), found
 
 
 def redact_many(texts: Sequence[str], nlp=None, *, docs: Sequence | None = None, batch_size: int = 64,
-                keep: Iterable[str] = (), names: Iterable[str] = ()) -> list[tuple[str, list[Redaction]]]:
+                keep: Iterable[str] = (), names: Iterable[str] = (),
+                language: str | None = None) -> list[tuple[str, list[Redaction]]]:
     """`redact` over the texts of one conversation, running the NER pipeline in batches.
 
     A name found in one text is redacted in all of them ("It's Kieran Walsh" ... "Thanks, Kieran"),
     and so are the extra `names` (e.g. the agent's name from the transcript's metadata). Pass
-    `docs` when the texts were already parsed with a pipeline that has NER.
+    `docs` when the texts were already parsed with a pipeline that has NER. The conversation has
+    one `language`; None detects it from all the texts together (NER runs only on English).
     """
     keep = list(keep)
+    texts = list(texts)
+    if language is None and (nlp is not None or any(d is not None for d in docs or ())):
+        language = text_language(" ".join(texts), None)
+    language = language or "en"
     if docs is None:
-        docs = list(nlp.pipe(list(texts), batch_size=batch_size)) if nlp is not None else [None] * len(texts)
-    first = [find_pii(t, doc=d, types=("name",), keep=keep) for t, d in zip(texts, docs, strict=True)]
+        use_ner = nlp is not None and language in NER_LANGUAGES
+        docs = list(nlp.pipe(texts, batch_size=batch_size)) if use_ner else [None] * len(texts)
+    if language not in NER_LANGUAGES:
+        docs = [None] * len(texts)
+    first = [find_pii(t, doc=d, types=("name",), keep=keep, language=language) for t, d in zip(texts, docs, strict=True)]
     found = [t[r.start:r.end] for t, rs in zip(texts, first, strict=True) for r in rs]
     pattern = known_name_pattern([*found, *names])
-    return [redact(t, doc=d, known_names=pattern, keep=keep) for t, d in zip(texts, docs, strict=True)]
+    return [redact(t, doc=d, known_names=pattern, keep=keep, language=language)
+            for t, d in zip(texts, docs, strict=True)]
 
 
 class OffsetMap:

