@@ -34,6 +34,7 @@ SPEAKER_OF_ACT_PREFIX = "c_"  # customer acts start with c_, the others are the 
 # the nearest act of at least IN_CLASS_VOTE of the examples.
 IN_CLASS_GAP = 0.03
 IN_CLASS_VOTE = 0.4
+MAX_IN_CLASS = 3  # examples that fit many acts about equally (another language, a vague rubric) fit none well
 ACT_TOP_K = 3  # an example's fit to an act: mean similarity of its 3 nearest sentences of that act
 
 
@@ -120,11 +121,11 @@ class SentenceBank:
             top = np.sort(S[:, cols], axis=1)[:, -ACT_TOP_K:]
             fit[:, j] = top.mean(axis=1)
         mean = fit.mean(axis=0)
-        best = float(mean.max())
-        chosen = {acts[j] for j in range(len(acts)) if mean[j] >= best - IN_CLASS_GAP}
+        ranked = [int(j) for j in np.argsort(-mean)]
+        best = float(mean[ranked[0]])
         votes = np.bincount(fit.argmax(axis=1), minlength=len(acts))
-        chosen |= {acts[j] for j in range(len(acts)) if votes[j] >= IN_CLASS_VOTE * len(example_vecs)}
-        return chosen, {acts[j]: round(float(mean[j]), 4) for j in np.argsort(-mean)[:5]}
+        chosen = [j for j in ranked if mean[j] >= best - IN_CLASS_GAP or votes[j] >= IN_CLASS_VOTE * len(example_vecs)]
+        return {acts[j] for j in chosen[:MAX_IN_CLASS]}, {acts[j]: round(float(mean[j]), 4) for j in ranked[:5]}
 
 
 _BANKS: dict[str, SentenceBank] = {}

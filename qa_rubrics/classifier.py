@@ -78,6 +78,8 @@ def prior_training(example_vecs: np.ndarray, counter_vecs: np.ndarray, bank, ban
     mask = bank.speaker_mask(speaker)
     inside = mask & np.isin(bank.acts, list(in_class))
     outside = mask & ~np.isin(bank.acts, list(in_class))
+    if not outside.any():  # never without a contrast: the other speaker's sentences, then the whole bank
+        outside = ~np.isin(bank.acts, list(in_class)) if (~np.isin(bank.acts, list(in_class))).any() else ~inside
     Xp = np.vstack([example_vecs, bank_vecs[inside]])
     wp = np.r_[np.full(len(example_vecs), EXAMPLE_WEIGHT), np.ones(int(inside.sum()))]
     Xn = bank_vecs[outside]
