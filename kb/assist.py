@@ -30,16 +30,8 @@ from typing import Any
 import numpy as np
 
 from kb.answers import Answer, Source
-from kb.config import Setting, register_settings
 from kb.errors import InputError
 from kb.text import content_terms, normalize_ws
-
-register_settings(
-    Setting("assist_decay", 0.5, "Live assist: weight an earlier customer turn keeps for each newer customer turn."),
-    Setting("assist_agent_weight", 0.2, "Live assist: weight of an agent turn relative to a customer turn of the same age."),
-    Setting("assist_shift_threshold", 0.4, "Live assist: cosine between the customer's latest need and the current topic "
-            "below which a new topic may start (it starts only if the new need also leads to another SOP)."),
-)
 
 CUSTOMER, AGENT = "customer", "agent"
 _CUSTOMER_LABELS = {"customer", "caller", "cust", "client", "user", "member", "cx", "c", "visitor", "guest", "buyer"}

@@ -9,5 +9,3 @@ scorecards, and measure agreement with human graders.
     calibrate.py    agreement with human labels (Cohen's kappa ...) and threshold tuning
     cli.py          `deskbook qa score` and `deskbook qa eval`
 """
-
-from qa_rubrics import settings as _settings  # noqa: F401  (registers the QA settings)

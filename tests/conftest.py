@@ -37,11 +37,11 @@ def embedder(base_config):
 def corpus_kb(tmp_path_factory, embedder):
     """(config, store) with corpus/sops and corpus/tickets indexed, built once per session."""
     from indexer.pipeline import index_paths
-    from kb.store import open_store
+    from kb.storage import open_store
 
     d = tmp_path_factory.mktemp("corpus_kb")
     config = load_config(data_dir=str(d), db=str(d / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     index_paths(store, embedder, config, [CORPUS / "sops", CORPUS / "tickets"], progress=False)
     return config, store
 
@@ -66,10 +66,10 @@ def tiny_dir(tmp_path):
 def tiny_kb(tmp_path, tiny_dir, embedder):
     """(config, store, src_dir) with tests/data/kb indexed into a fresh database."""
     from indexer.pipeline import index_paths
-    from kb.store import open_store
+    from kb.storage import open_store
 
     config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     index_paths(store, embedder, config, [tiny_dir], field_map=TINY_MAP, progress=False)
     return config, store, tiny_dir
 

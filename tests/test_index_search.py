@@ -10,7 +10,7 @@ from indexer.pipeline import index_paths
 from kb.errors import InputError, SchemaError
 from kb.evaluate import evaluate_search, load_queries, ranking_metrics
 from kb.search import Searcher
-from kb.store import open_store
+from kb.storage import open_store
 from tests.conftest import CORPUS, TINY_MAP
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from kb import qa_store
 from kb.cli import cli
-from kb.store import open_store
+from kb.storage import open_store
 from qa_rubrics.calibrate import binary_prf, cohen_kappa
 from qa_rubrics.rubric import load_rubric
 from tests.conftest import DATA
@@ -29,7 +29,7 @@ def kb_db(tmp_path_factory, embedder):
 
     d = tmp_path_factory.mktemp("qa_cli")
     config = load_config(data_dir=str(d), db=str(d / "kb.db"))
-    index_paths(open_store(config.db_path), embedder, config, [QA / "sops"], progress=False)
+    index_paths(open_store(config.database), embedder, config, [QA / "sops"], progress=False)
     return d / "kb.db"
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from kb import qa_store
 from kb.errors import InputError, NotFoundError
-from kb.store import open_store
+from kb.storage import open_store
 
 
 @pytest.fixture()
@@ -42,29 +42,29 @@ def test_migration_creates_the_tables(store):
 
 
 def test_save_get_and_rescoring_keeps_old_results(store):
-    a = qa_store.save_scorecard(store, card(version=1), transcript=transcript())
-    b = qa_store.save_scorecard(store, card(version=2, score=100.0, verdict="pass", results=("pass", "pass")),
+    a = store.save_scorecard(card(version=1), transcript=transcript())
+    b = store.save_scorecard(card(version=2, score=100.0, verdict="pass", results=("pass", "pass")),
                                 transcript=transcript())
     assert a != b
-    got = qa_store.get_scorecard(store, a)
+    got = get_scorecard(store, a)
     assert got["rubric_version"] == 1 and got["verdict"] == "fail" and got["turns"][0]["text"] == "Hello [NAME]"
     assert [c["id"] for c in got["criteria"]] == ["greeting", "no_rude"]
     assert got["criteria"][0]["evidence"][0]["text"] == "Hello"
-    rows = qa_store.list_scorecards(store, transcript="t1", order="scored_at")
+    rows = store.list_scorecards(transcript="t1", order="scored_at")
     assert [r["rubric_version"] for r in rows] == [1, 2]
-    latest = qa_store.list_scorecards(store, latest_only=True)
+    latest = store.list_scorecards(latest_only=True)
     assert [r["id"] for r in latest] == [b]
 
 
 def test_changed_transcript_text_is_stored_beside_the_old_one(store):
-    a = qa_store.save_scorecard(store, card(), transcript=transcript(text="v1"))
-    b = qa_store.save_scorecard(store, card(), transcript=transcript(text="v2"))
-    assert qa_store.get_scorecard(store, a)["turns"][0]["text"] == "v1"
-    assert qa_store.get_scorecard(store, b)["turns"][0]["text"] == "v2"
+    a = store.save_scorecard(card(), transcript=transcript(text="v1"))
+    b = store.save_scorecard(card(), transcript=transcript(text="v2"))
+    assert get_scorecard(store, a)["turns"][0]["text"] == "v1"
+    assert get_scorecard(store, b)["turns"][0]["text"] == "v2"
 
 
 def test_automatic_results_cannot_be_overwritten(store):
-    sid = qa_store.save_scorecard(store, card(), transcript=transcript())
+    sid = store.save_scorecard(card(), transcript=transcript())
     with pytest.raises(Exception, match="never changed"):
         store.execute("UPDATE qa_criterion_results SET result = 'pass' WHERE scorecard_id = ?", (sid,))
     with pytest.raises(Exception, match="never changed"):
@@ -72,50 +72,50 @@ def test_automatic_results_cannot_be_overwritten(store):
 
 
 def test_reviews_sit_beside_the_auto_result(store):
-    sid = qa_store.save_scorecard(store, card(), transcript=transcript())
-    qa_store.add_review(store, sid, "no_rude", reviewer="lee", result="fail", comment="agree")
-    rev = qa_store.add_review(store, sid, "no_rude", reviewer="kim", result="pass", comment="it was a quote")
+    sid = store.save_scorecard(card(), transcript=transcript())
+    store.add_review(sid, "no_rude", reviewer="lee", result="fail", comment="agree")
+    rev = store.add_review(sid, "no_rude", reviewer="kim", result="pass", comment="it was a quote")
     assert rev["reviewer"] == "kim" and rev["reviewed_at"]
-    got = qa_store.get_scorecard(store, sid)
+    got = get_scorecard(store, sid)
     crit = {c["id"]: c for c in got["criteria"]}["no_rude"]
     assert crit["result"] == "fail"  # the automatic verdict is untouched
     assert [r["reviewer"] for r in crit["reviews"]] == ["lee", "kim"] and crit["human_result"] == "pass"
     assert got["verdict"] == "fail" and got["reviewed_verdict"] == "pass" and got["reviewed_score"] == 100.0
-    rows = qa_store.export_rows(store)
+    rows = store.export_rows()
     by_crit = {r["criterion_id"]: r for r in rows}
     assert by_crit["no_rude"]["auto_result"] == "fail" and by_crit["no_rude"]["human_result"] == "pass"
     assert by_crit["no_rude"]["reviewer"] == "kim" and by_crit["no_rude"]["final_result"] == "pass"
     assert by_crit["greeting"]["human_result"] is None and by_crit["greeting"]["final_result"] == "pass"
-    assert list(rows[0]) == list(qa_store.EXPORT_COLUMNS)
+    assert list(rows[0]) == list(EXPORT_COLUMNS)
 
 
 def test_review_errors(store):
-    sid = qa_store.save_scorecard(store, card(), transcript=transcript())
+    sid = store.save_scorecard(card(), transcript=transcript())
     with pytest.raises(NotFoundError):
-        qa_store.add_review(store, sid, "nope", reviewer="lee", result="pass")
+        store.add_review(sid, "nope", reviewer="lee", result="pass")
     with pytest.raises(NotFoundError):
-        qa_store.add_review(store, 999, "greeting", reviewer="lee", result="pass")
+        store.add_review(999, "greeting", reviewer="lee", result="pass")
     with pytest.raises(InputError):
-        qa_store.add_review(store, sid, "greeting", reviewer="lee", result="maybe")
+        store.add_review(sid, "greeting", reviewer="lee", result="maybe")
     with pytest.raises(InputError):
-        qa_store.add_review(store, sid, "greeting", reviewer=" ", result="pass")
+        store.add_review(sid, "greeting", reviewer=" ", result="pass")
 
 
 def test_list_filters_and_order(store):
-    qa_store.save_scorecard(store, card("a", score=40.0, agent="Amara", started="2026-10-01T09:00:00Z"),
+    store.save_scorecard(card("a", score=40.0, agent="Amara", started="2026-10-01T09:00:00Z"),
                             transcript=transcript("a"))
-    qa_store.save_scorecard(store, card("b", score=90.0, verdict="pass", agent="Tom", started="2026-10-05T09:00:00Z"),
+    store.save_scorecard(card("b", score=90.0, verdict="pass", agent="Tom", started="2026-10-05T09:00:00Z"),
                             transcript=transcript("b"))
-    qa_store.save_scorecard(store, card("c", score=None, verdict="na", agent="Tom", started=""),
+    store.save_scorecard(card("c", score=None, verdict="na", agent="Tom", started=""),
                             transcript=transcript("c"))
-    assert [r["transcript_id"] for r in qa_store.list_scorecards(store, order="-score")] == ["b", "a", "c"]
-    assert [r["transcript_id"] for r in qa_store.list_scorecards(store, order="score")] == ["a", "b", "c"]
-    assert [r["transcript_id"] for r in qa_store.list_scorecards(store, agent="Tom", order="score")] == ["b", "c"]
-    assert [r["transcript_id"] for r in qa_store.list_scorecards(store, verdict="pass")] == ["b"]
-    assert [r["transcript_id"] for r in qa_store.list_scorecards(store, since="2026-10-02", until="2026-10-31")
+    assert [r["transcript_id"] for r in store.list_scorecards(order="-score")] == ["b", "a", "c"]
+    assert [r["transcript_id"] for r in store.list_scorecards(order="score")] == ["a", "b", "c"]
+    assert [r["transcript_id"] for r in store.list_scorecards(agent="Tom", order="score")] == ["b", "c"]
+    assert [r["transcript_id"] for r in store.list_scorecards(verdict="pass")] == ["b"]
+    assert [r["transcript_id"] for r in store.list_scorecards(since="2026-10-02", until="2026-10-31")
             if r["started_at"]] == ["b"]
-    assert [r["transcript_id"] for r in qa_store.list_scorecards(store, rubric="other")] == []
+    assert [r["transcript_id"] for r in store.list_scorecards(rubric="other")] == []
     with pytest.raises(InputError):
-        qa_store.list_scorecards(store, order="bogus")
+        store.list_scorecards(order="bogus")
     with pytest.raises(InputError):
-        qa_store.list_scorecards(store, verdict="maybe")
+        store.list_scorecards(verdict="maybe")

@@ -1,8 +1,9 @@
 """The shared services of one web app: built once in `create_app`, kept in `app.extensions["deskbook"]`.
 
-The embedding model, the FAISS index, the answer engine and the QA scorers load once per
-process, not per request. The store hands out one SQLite connection per thread, so waitress's
-worker threads share these objects safely.
+The embedding model, the FAISS index and the answer engine load once per process, not per request.
+The store hands out one connection per thread (SQLite) or from a pool (PostgreSQL), so waitress's
+threads share these objects safely. With SQLite (or `web_job_threads` > 0) this process also runs
+background jobs, from the same database queue `deskbook worker` processes use.
 """
 
 from __future__ import annotations
@@ -14,31 +15,36 @@ from typing import Any
 
 from flask import current_app
 
-from kb.accounts import Accounts
+from webapp.accounts import Accounts
 from webapp.conversations import Conversations
-from webapp.jobs import JobRunner
+from webapp.jobs import Jobs
 
 log = logging.getLogger("deskbook.web")
 
 
 class Services:
     def __init__(self, config, *, store=None, embedder=None):
+        from kb.jobs import Worker, web_job_threads
         from kb.search import Searcher
-        from kb.store import open_store
+        from kb.storage import open_store
 
         self.config = config
-        self.store = store if store is not None else open_store(config.db_path)
+        self.store = store if store is not None else open_store(config.database, pool_size=config.pg_pool_size)
         self._embedder = embedder
         self.searcher = Searcher(self.store, config, embedder)
-        self.accounts = Accounts(self.store)
-        self.jobs = JobRunner()
-        self.conversations = Conversations()
+        self.accounts = Accounts(self.store, session_hours=config.session_hours)
+        self.jobs = Jobs(self.store, config)
+        self.conversations = Conversations(self.store, config)
         self._answerer = None
         self._assistant = None
         self._lock = threading.RLock()
         self._search_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
         self._querylog = None
-        self.scorers: dict[tuple[str, float], Any] = {}  # QA scorers by (rubric file, mtime): webapp.qa
+        self.worker = None
+        threads = web_job_threads(config, self.store.backend)
+        if threads:
+            self.worker = Worker(self.store, config, embedder=embedder, searcher=self.searcher)
+            self.worker.start(threads)
 
     # -- models ------------------------------------------------------------------------------
     @property
@@ -97,14 +103,12 @@ class Services:
                 self._search_cache.popitem(last=False)
         return hits
 
-    # -- query log (kb.querylog): what was asked, clicked, found helpful ---------------------------
+    # -- query log (insights.querylog): what was asked, clicked, found helpful ------------------------
     @property
     def querylog(self):
         if self._querylog is None:
-            try:
-                from kb.querylog import QueryLog
-            except ImportError:  # pragma: no cover - the module ships with Deskbook
-                return None
+            from insights.querylog import QueryLog
+
             self._querylog = QueryLog(self.store, self.config)
         return self._querylog
 
@@ -125,7 +129,8 @@ class Services:
             return None
 
     def close(self) -> None:
-        self.jobs.shutdown()
+        if self.worker is not None:
+            self.worker.stop()
 
 
 def services() -> Services:
