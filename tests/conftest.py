@@ -1,11 +1,14 @@
 """Layered fixtures: settings -> embedder -> indexed store -> searcher (-> app, later).
 
 The real embedding model and spaCy pipeline are used (they load offline in about a second);
-the sample corpus is indexed once per test session.
+the sample corpus is indexed once per test session. The PostgreSQL backend is tested against a
+real PostgreSQL 16 with pgvector, started once per session by `pgserver` (a pip package) on a
+Unix socket; each test that needs one gets a fresh database on it (`pg_url`).
 """
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -52,6 +55,43 @@ def corpus_searcher(corpus_kb, embedder):
 
     config, store = corpus_kb
     return Searcher(store, config, embedder)
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    """A real PostgreSQL 16 with pgvector for the whole session (pgserver: no system install needed)."""
+    import pgserver
+
+    srv = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
+    yield srv
+    srv.cleanup()
+
+
+_DB_NUMBERS = itertools.count(1)
+
+
+def new_pg_url(server) -> str:
+    """The URL of a new, empty database on `server` (the store creates it on first open)."""
+    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/socket/dir
+    return uri.replace("/postgres?", f"/deskbook_test_{next(_DB_NUMBERS)}?", 1)
+
+
+@pytest.fixture()
+def pg_url(pg_server) -> str:
+    return new_pg_url(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_store(request, tmp_path):
+    """An empty store of each backend: the storage contract tests run against both."""
+    from kb.storage import open_store
+
+    if request.param == "sqlite":
+        store = open_store(tmp_path / "kb.db")
+    else:
+        store = open_store(new_pg_url(request.getfixturevalue("pg_server")))
+    yield store
+    store.close()
 
 
 @pytest.fixture()

@@ -108,7 +108,10 @@ def test_model_change_reembeds_everything(tiny_kb, embedder):
 
 def test_faiss_file_is_derived_and_rebuilt_when_missing(tiny_kb, embedder):
     config, store, src = tiny_kb
-    faiss_path = store.path.with_name(store.path.name + ".faiss")
+    from kb.storage import derived_path
+
+    faiss_path = derived_path(store, config.data_dir, "faiss")
+    assert faiss_path == store.local_path().with_name("kb.db.faiss")  # beside the SQLite file
     meta = json.loads(faiss_path.with_name(faiss_path.name + ".json").read_text())
     assert meta["kind"] == "flat" and meta["dim"] == embedder.dim and meta["n"] == store.vector_count()
     faiss_path.unlink()
@@ -147,7 +150,7 @@ def test_hnsw_chosen_by_size(tiny_kb, embedder, hnsw_min):
 
 def test_newer_schema_is_refused(tmp_path):
     store = open_store(tmp_path / "kb.db")
-    store.execute("INSERT INTO schema_migrations(name, applied_at) VALUES ('9999_future', 'x')")
+    store._exec("INSERT INTO schema_migrations(name, applied_at) VALUES ('kb.9999_future', 'x')")
     store.close()
     with pytest.raises(SchemaError, match="newer version of Deskbook"):
         open_store(tmp_path / "kb.db")
@@ -155,7 +158,7 @@ def test_newer_schema_is_refused(tmp_path):
 
 def test_wal_mode(tiny_kb):
     _, store, _ = tiny_kb
-    assert store.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._value("PRAGMA journal_mode") == "wal"
 
 
 # -- search ----------------------------------------------------------------------------------

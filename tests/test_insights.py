@@ -15,6 +15,7 @@ import csv
 import io
 import json
 import random
+import shutil
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
@@ -133,11 +134,8 @@ status: published
 
 def _copy_db(store, dest):
     """A private copy of a live SQLite store (the backup API is safe while it is open)."""
-    from kb.store import sqlite3
-
-    target = sqlite3.connect(str(dest))
-    store.db.backup(target)
-    target.close()
+    store.checkpoint()
+    shutil.copy(store.local_path(), dest)
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The QA dashboard against a hand computation on six scored and reviewed calls.
 
-Scorecards are written through the QA store API (`kb.qa_store.save_scorecard` / `add_review`), as
+Scorecards are written through the QA store API (`save_scorecard` / `add_review`), as
 `deskbook qa score --store` and the review page write them. The expected numbers below are worked
 out by hand in the comments.
 """
@@ -16,7 +16,6 @@ import pytest
 from click.testing import CliRunner
 
 from insights.qa import qa_dashboard
-from kb import qa_store
 from kb.config import load_config
 from kb.storage import open_store
 

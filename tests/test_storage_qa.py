@@ -1,17 +1,18 @@
-"""QA storage (kb.qa_store): scorecards are never overwritten, reviews sit beside automatic results."""
+"""The QA store contract, on SQLite and PostgreSQL: scorecards are never overwritten, reviews sit beside
+automatic results, a scorecard stored under an idempotency key is stored once."""
 
 from __future__ import annotations
 
 import pytest
 
-from kb import qa_store
 from kb.errors import InputError, NotFoundError
-from kb.storage import open_store
+from kb.storage.records import EXPORT_COLUMNS
+from qa_rubrics.scorecards import get_scorecard
 
 
 @pytest.fixture()
-def store(tmp_path):
-    return open_store(tmp_path / "qa.db")
+def store(backend_store):
+    return backend_store
 
 
 def card(tid="t1", version=1, score=50.0, verdict="fail", agent="Amara", started="2026-10-01T09:00:00Z",
@@ -34,11 +35,10 @@ def transcript(tid="t1", text="Hello [NAME]"):
     return {"id": tid, "agent": "Amara", "turns": [{"speaker": "agent", "text": text}], "redacted": True}
 
 
-def test_migration_creates_the_tables(store):
-    names = {r[0] for r in store.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'trigger')")}
-    assert {"qa_transcripts", "qa_scorecards", "qa_criterion_results", "qa_reviews",
-            "qa_criterion_results_frozen"} <= names
-    assert "0002_qa" in {r[0] for r in store.execute("SELECT name FROM schema_migrations")}
+def test_migrations_create_the_tables(store):
+    assert {"qa.0001_tables", "qa.0002_idempotency"} <= set(store.schema_migrations())
+    for table in ("qa_transcripts", "qa_scorecards", "qa_criterion_results", "qa_reviews"):
+        assert store.table_count(table) == 0
 
 
 def test_save_get_and_rescoring_keeps_old_results(store):
@@ -65,10 +65,21 @@ def test_changed_transcript_text_is_stored_beside_the_old_one(store):
 
 def test_automatic_results_cannot_be_overwritten(store):
     sid = store.save_scorecard(card(), transcript=transcript())
+    # The schema itself refuses (a trigger on both backends), whatever code would try.
     with pytest.raises(Exception, match="never changed"):
-        store.execute("UPDATE qa_criterion_results SET result = 'pass' WHERE scorecard_id = ?", (sid,))
+        store._exec("UPDATE qa_criterion_results SET result = 'pass' WHERE scorecard_id = ?", (sid,))
     with pytest.raises(Exception, match="never changed"):
-        store.execute("UPDATE qa_scorecards SET verdict = 'pass' WHERE id = ?", (sid,))
+        store._exec("UPDATE qa_scorecards SET verdict = 'pass' WHERE id = ?", (sid,))
+
+
+def test_an_idempotency_key_stores_a_scorecard_once(store):
+    a = store.save_scorecard(card(), transcript=transcript(), idempotency_key="job-1/call.json/t1")
+    b = store.save_scorecard(card(score=99.0, verdict="pass"), transcript=transcript(),
+                             idempotency_key="job-1/call.json/t1")
+    assert a == b and store.scorecard_for_key("job-1/call.json/t1") == a
+    assert len(store.list_scorecards()) == 1 and store.get_scorecard(a)["verdict"] == "fail"
+    c = store.save_scorecard(card(), transcript=transcript())  # no key: a new scoring
+    assert c != a and store.scorecard_for_key("nope") is None
 
 
 def test_reviews_sit_beside_the_auto_result(store):
