@@ -32,11 +32,10 @@ import numpy as np
 from kb.answers import Answer, Source
 from kb.errors import InputError
 from kb.text import content_terms, normalize_ws
+from kb.transcript import SpeakerMap, Turn
 
 CUSTOMER, AGENT = "customer", "agent"
-_CUSTOMER_LABELS = {"customer", "caller", "cust", "client", "user", "member", "cx", "c", "visitor", "guest", "buyer"}
-_AGENT_LABELS = {"agent", "advisor", "adviser", "rep", "representative", "csr", "colleague", "staff", "support", "a",
-                 "brightcart", "operator", "assistant", "bot", "associate", "specialist"}
+_SPEAKERS = SpeakerMap()  # the one speaker table (kb.transcript), shared with QA
 _SMALL_TALK = frozenset("""
 yeah yes yep yup no nope ok okay right sure great lovely brilliant cheers bye goodbye morning afternoon evening um
 uh er erm hmm mm fine perfect cool alright problem worries appreciate moment hold calling speaking bear sec second
@@ -53,12 +52,6 @@ SURE_SWITCH = 0.8  # confidence a new need must reach to change the topic withou
 WINDOW = 12  # turns looked at per update
 NEED_TERMS = 4  # words a customer turn needs to state a need (and to open a new topic)
 FULL_TURN = 8  # words from which a turn counts in full
-
-
-@dataclass
-class Turn:
-    speaker: str  # customer | agent
-    text: str
 
 
 @dataclass
@@ -110,12 +103,8 @@ class AssistResult:
 
 # -- transcripts ----------------------------------------------------------------------------------
 def _role(label: str) -> str | None:
-    key = re.sub(r"[^a-z]", "", label.lower())
-    if key in _CUSTOMER_LABELS:
-        return CUSTOMER
-    if key in _AGENT_LABELS:
-        return AGENT
-    return None
+    role = _SPEAKERS.role(label)
+    return role if role in (CUSTOMER, AGENT) else None
 
 
 def normalize_turns(raw: list[Any]) -> list[Turn]:

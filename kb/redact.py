@@ -8,8 +8,10 @@ Luhn check and an IBAN the mod-97 check, so order numbers and references are lef
 Names need a spaCy pipeline with NER (`kb.text.load_spacy(name, full=True)`); without one
 (`nlp=None`) only the pattern-based types are redacted, which is much faster.
 
-Shared by QA (transcripts are redacted before they are stored or shown) and, later, search
-(queries are redacted before they are logged).
+Shared by QA (transcripts are redacted before they are stored or shown) and the query log
+(queries are redacted before they are logged). Company and product names that the NER model takes
+for people are kept through the `redact_keep` setting (the sample corpus sets its own in
+corpus/deskbook.toml), never by a list in the code.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ _INTRO = re.compile(
     r"|\b([A-Z][a-z]+) (?:here|speaking)\b", re.I)
 _NOT_NAMES = frozenset("""
 afraid back fine glad going good great happy here just not okay really sorry sure the this that afternoon
-morning evening brightcart calling customer service support team thanks thank hello hi hiya yes yeah no
+morning evening calling customer service support team thanks thank hello hi hiya yes yeah no
 ok right well still only also there very so all about able aware""".split())
 _PHONE_WORD = re.compile(r"\b(?:phone|mobile|number|tel|call|ring|landline|whatsapp|text)\b", re.I)
 

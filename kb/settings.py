@@ -111,7 +111,7 @@ SETTINGS: tuple[Setting, ...] = (
                 "Also store the unredacted transcript text in the database (off: only the redacted text is kept)."),
         Setting("redact_keep", [],
                 "Words never redacted as person names (brand and product names the NER model mistakes for people), "
-                "e.g. 'Brightcart'."),
+                "e.g. your company's name (the sample corpus keeps 'Brightcart', see corpus/deskbook.toml)."),
         Setting("speaker_aliases", [],
                 "Extra speaker labels and their roles, as 'Label=agent' or 'Label=customer' (comma-separated in "
                 "DESKBOOK_SPEAKER_ALIASES). Added to the built-in aliases (Agent, Rep, Advisor, Customer, Caller, "
