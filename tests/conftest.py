@@ -58,13 +58,22 @@ def corpus_searcher(corpus_kb, embedder):
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    """A real PostgreSQL 16 with pgvector for the whole session (pgserver: no system install needed)."""
+def pg_server():
+    """A real PostgreSQL 16 with pgvector for the whole session (pgserver: no system install needed).
+
+    Its data folder is in a fresh temporary folder that other users may enter: run as root,
+    pgserver runs PostgreSQL as its own user."""
+    import os
+    import tempfile
+
     import pgserver
 
-    srv = pgserver.get_server(str(tmp_path_factory.mktemp("pg")), cleanup_mode="stop")
+    parent = tempfile.mkdtemp(prefix="deskbook-pg-")
+    os.chmod(parent, 0o755)
+    srv = pgserver.get_server(os.path.join(parent, "data"), cleanup_mode="delete")
     yield srv
     srv.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 _DB_NUMBERS = itertools.count(1)

@@ -14,7 +14,7 @@ from kb.analysis import LexicalQuery, get_analyzer
 from kb.errors import ConflictError, InputError, NotFoundError, SchemaError
 from kb.models import Chunk, Document
 from kb.search import parse_query
-from kb.storage import SearchFilters
+from kb.storage import NO_FILTERS, SearchFilters
 
 A = get_analyzer("en")
 EXPECTED_MIGRATIONS = ["accounts.0001_users", "accounts.0002_sessions", "assist.0001_conversations",
@@ -49,7 +49,7 @@ def kb(backend_store):
     return s
 
 
-def lex(store, text: str, filters: SearchFilters = SearchFilters(), limit: int = 10) -> list[str]:
+def lex(store, text: str, filters: SearchFilters = NO_FILTERS, limit: int = 10) -> list[str]:
     hits = store.lexical_search(parse_query(text, A).lexical, limit, filters)
     info = store.chunk_docs([c for c, _ in hits])
     return [info[c]["doc_id"] for c, _ in hits]
