@@ -111,9 +111,24 @@ def tiny_dir(tmp_path):
     return dst
 
 
+@pytest.fixture(scope="session")
+def tiny_kb_shared(tmp_path_factory, embedder):
+    """(config, store, src_dir) with tests/data/kb indexed once per session: for tests that only read."""
+    from indexer.pipeline import index_paths
+    from kb.storage import open_store
+
+    d = tmp_path_factory.mktemp("tiny_kb_shared")
+    src = d / "kb_src"
+    shutil.copytree(DATA / "kb", src)
+    config = load_config(data_dir=str(d), db=str(d / "kb.db"))
+    store = open_store(config.database)
+    index_paths(store, embedder, config, [src], field_map=TINY_MAP, progress=False)
+    return config, store, src
+
+
 @pytest.fixture()
 def tiny_kb(tmp_path, tiny_dir, embedder):
-    """(config, store, src_dir) with tests/data/kb indexed into a fresh database."""
+    """(config, store, src_dir) with tests/data/kb indexed into a fresh database (for tests that write)."""
     from indexer.pipeline import index_paths
     from kb.storage import open_store
 

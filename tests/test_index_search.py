@@ -18,8 +18,8 @@ def run(store, embedder, config, paths, **kw):
     return index_paths(store, embedder, config, paths, field_map=TINY_MAP, progress=False, **kw)
 
 
-def test_first_index_reports_and_skips_bad_file(tiny_kb, embedder):
-    config, store, src = tiny_kb
+def test_first_index_reports_and_skips_bad_file(tiny_kb_shared, embedder):
+    config, store, src = tiny_kb_shared
     counts = store.count_documents()
     assert counts == {"sop": 4, "ticket": 4}
     assert store.vector_count() == store.count_chunks() > 8
@@ -156,16 +156,16 @@ def test_newer_schema_is_refused(tmp_path):
         open_store(tmp_path / "kb.db")
 
 
-def test_wal_mode(tiny_kb):
-    _, store, _ = tiny_kb
+def test_wal_mode(tiny_kb_shared):
+    _, store, _ = tiny_kb_shared
     assert store._value("PRAGMA journal_mode") == "wal"
 
 
 # -- search ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["hybrid", "dense", "lexical"])
-def test_each_mode_finds_the_procedure(tiny_kb, embedder, mode):
-    config, store, _ = tiny_kb
+def test_each_mode_finds_the_procedure(tiny_kb_shared, embedder, mode):
+    config, store, _ = tiny_kb_shared
     hits = Searcher(store, config, embedder).search("put the caller on hold", k=3, mode=mode)
     assert hits[0].id == "sops/phone-etiquette"
     assert hits[0].type == "sop"
@@ -173,8 +173,8 @@ def test_each_mode_finds_the_procedure(tiny_kb, embedder, mode):
     assert len({h.id for h in hits}) == len(hits)  # grouped per document
 
 
-def test_filters_type_and_tag(tiny_kb, embedder):
-    config, store, _ = tiny_kb
+def test_filters_type_and_tag(tiny_kb_shared, embedder):
+    config, store, _ = tiny_kb_shared
     s = Searcher(store, config, embedder)
     assert {h.type for h in s.search("refund", k=10, types=["ticket"])} == {"ticket"}
     assert {h.type for h in s.search("refund", k=10, types=["sop"])} == {"sop"}
@@ -184,8 +184,8 @@ def test_filters_type_and_tag(tiny_kb, embedder):
         assert all("warranty" in h.tags for h in s.search("kettle", k=5, mode=mode, tags=["WARRANTY"]))
 
 
-def test_exact_phrase_must_match(tiny_kb, embedder):
-    config, store, _ = tiny_kb
+def test_exact_phrase_must_match(tiny_kb_shared, embedder):
+    config, store, _ = tiny_kb_shared
     s = Searcher(store, config, embedder)
     for mode in ("hybrid", "dense", "lexical"):
         hits = s.search('"original payment method"', k=10, mode=mode)
@@ -200,8 +200,8 @@ HOSTILE = ['"', '"unbalanced quote', 'refund AND OR NOT', "NEAR(a b)", "col:valu
 
 
 @pytest.mark.parametrize("query", HOSTILE, ids=[f"q{i}" for i in range(len(HOSTILE))])
-def test_no_query_string_crashes(tiny_kb, embedder, query):
-    config, store, _ = tiny_kb
+def test_no_query_string_crashes(tiny_kb_shared, embedder, query):
+    config, store, _ = tiny_kb_shared
     s = Searcher(store, config, embedder)
     for mode in ("hybrid", "dense", "lexical"):
         hits = s.search(query, k=5, mode=mode)
@@ -210,14 +210,14 @@ def test_no_query_string_crashes(tiny_kb, embedder, query):
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\n\t"])
-def test_empty_query_is_a_clear_error(tiny_kb, embedder, query):
-    config, store, _ = tiny_kb
+def test_empty_query_is_a_clear_error(tiny_kb_shared, embedder, query):
+    config, store, _ = tiny_kb_shared
     with pytest.raises(InputError, match="query is empty"):
         Searcher(store, config, embedder).search(query)
 
 
-def test_bad_mode_and_type(tiny_kb, embedder):
-    config, store, _ = tiny_kb
+def test_bad_mode_and_type(tiny_kb_shared, embedder):
+    config, store, _ = tiny_kb_shared
     s = Searcher(store, config, embedder)
     with pytest.raises(InputError, match="mode"):
         s.search("x", mode="fuzzy")
@@ -238,8 +238,8 @@ def test_ranking_metrics_hand_computed():
     assert ranking_metrics(["x"], {"a"})["mrr@10"] == 0.0
 
 
-def test_eval_on_tiny_case(tiny_kb, embedder, tmp_path):
-    config, store, _ = tiny_kb
+def test_eval_on_tiny_case(tiny_kb_shared, embedder, tmp_path):
+    config, store, _ = tiny_kb_shared
     q = tmp_path / "q.jsonl"
     q.write_text('{"query": "the kettle leaks", "relevant": ["T-2"]}\n'
                  '{"query": "put the caller on hold", "relevant": ["sops/phone-etiquette"]}\n')
@@ -255,6 +255,7 @@ def test_load_queries_errors_name_line(tmp_path):
         load_queries(q)
 
 
+@pytest.mark.slow
 def test_dev_query_set_hybrid_hit_at_5(corpus_searcher):
     """The README's quality bar: hybrid hit@5 >= 0.85 on corpus/eval/queries.jsonl."""
     res = evaluate_search(corpus_searcher, load_queries(CORPUS / "eval" / "queries.jsonl"), modes=["hybrid"])
