@@ -63,7 +63,7 @@ def bench_copy(sqlite_store, url: str) -> tuple[object, dict]:
 def bench_search(searchers: dict[str, Searcher], queries: list[str], embedder) -> dict:
     qvecs = embedder.encode_queries(queries)
     lat: dict[tuple[str, str], list[float]] = {}
-    for name, s in searchers.items():  # warm: FAISS files, the HNSW index, caches
+    for s in searchers.values():  # warm: FAISS files, the HNSW index, caches
         s.search(queries[0], k=10, qvec=qvecs[0])
     for q, v in zip(queries, qvecs, strict=True):
         for mode in ("lexical", "dense", "hybrid"):

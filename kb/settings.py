@@ -168,8 +168,9 @@ SETTINGS: tuple[Setting, ...] = (
     *_section(
         "web",
         Setting("secret_key", "",
-                "Key that signs session cookies and CSRF tokens. Empty: a random key is made on first run and kept in "
-                "<data_dir>/secret_key; prefer DESKBOOK_SECRET_KEY to writing it in a file."),
+                "Web app: key that signs session cookies and CSRF tokens. Empty: a random key is made by the first "
+                "app server that starts and kept in the database, so every server shares it; prefer "
+                "`DESKBOOK_SECRET_KEY` to writing it in a file."),
         Setting("session_hours", 12, "Web app: hours a sign-in lasts (a working shift), renewed on each visit."),
         Setting("secure_cookies", False, "Web app: send the session cookie over HTTPS only (turn on behind TLS)."),
         Setting("serve_host", "127.0.0.1", "`deskbook serve`: address to listen on (0.0.0.0 for every interface)."),
