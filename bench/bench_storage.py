@@ -112,6 +112,19 @@ def qa_throughput(url: str, workdir: Path, n_jobs: int, n_workers: int) -> dict:
             "transcripts_per_s": round(n_jobs / seconds, 3), "distinct_workers_used": len(workers)}
 
 
+def bench_qa(srv, workdir: Path, config, embedder, n_jobs: int) -> dict:
+    qa_url = srv.get_uri().replace("/postgres?", "/bench_qa?", 1)
+    qa_store = open_store(qa_url)
+    if not qa_store.count_documents():
+        from indexer.pipeline import index_paths
+
+        index_paths(qa_store, embedder, config, [ROOT / "corpus" / "sops"], progress=False)
+    one = qa_throughput(qa_url, workdir, n_jobs, 1)
+    two = qa_throughput(qa_url, workdir, n_jobs, 2)
+    return {"one_worker": one, "two_workers": two,
+            "speedup": round(two["transcripts_per_s"] / one["transcripts_per_s"], 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=100_000)
@@ -119,6 +132,7 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--qa", type=int, default=12, help="QA jobs per throughput run (0: skip)")
     ap.add_argument("--workdir", default="/tmp/deskbook-bench-storage")
+    ap.add_argument("--qa-only", action="store_true", help="only the QA throughput part (3.)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     workdir = Path(args.workdir)
@@ -127,10 +141,14 @@ def main() -> None:
     embedder = get_embedder(config)
     out: dict = {"n": args.n}
 
+    srv = start_pg(workdir)
+    if args.qa_only:
+        out["qa"] = bench_qa(srv, workdir, config, embedder, args.qa)
+        print(json.dumps(out["qa"], indent=2))
+        return
     t = time.perf_counter()
     sq = synthetic_store(workdir, args.n, embedder, args.embed, config)
     out["sqlite_build_s"] = round(time.perf_counter() - t, 1)
-    srv = start_pg(workdir)
     url = srv.get_uri().replace("/postgres?", f"/bench_{args.n}?", 1)
     pg, out["copy"] = bench_copy(sq, url)
     print(f"copy: {json.dumps(out['copy'].get('rows_per_second'))} rows/s", file=sys.stderr)
@@ -148,16 +166,7 @@ def main() -> None:
     }
     out["search"] = bench_search(searchers, queries, embedder)
     if args.qa:
-        qa_url = srv.get_uri().replace("/postgres?", "/bench_qa?", 1)
-        qa_store = open_store(qa_url)
-        if not qa_store.count_documents():
-            from indexer.pipeline import index_paths
-
-            index_paths(qa_store, embedder, config, [ROOT / "corpus" / "sops"], progress=False)
-        one = qa_throughput(qa_url, workdir, args.qa, 1)
-        two = qa_throughput(qa_url, workdir, args.qa, 2)
-        out["qa"] = {"one_worker": one, "two_workers": two,
-                     "speedup": round(two["transcripts_per_s"] / one["transcripts_per_s"], 2)}
+        out["qa"] = bench_qa(srv, workdir, config, embedder, args.qa)
     if args.json:
         print(json.dumps(out, indent=2))
         return

@@ -189,6 +189,10 @@ class Worker:
             t.start()
             self._threads.append(t)
 
+    @property
+    def threads(self) -> int:
+        return len(self._threads)
+
     def stop(self, timeout: float = 0.0) -> None:
         self._stop.set()
         for t in self._threads:

@@ -145,3 +145,10 @@ def test_documents_list_and_versions(clients):
     assert versions[-1]["created_by"] == "indexer"
     v = m.get(f"{API}/sops/sop-refunds/versions/{versions[-1]['version']}").get_json()
     assert v["title"] == "Refund processing"
+
+
+def test_search_filters_by_status(clients):
+    a = clients["agent"]
+    published = a.get("/api/v1/search?q=refund&status=published&log=false").get_json()["results"]
+    assert published and all(r["type"] == "sop" for r in published)  # tickets have their own statuses
+    assert a.get("/api/v1/search?q=refund&status=archived&log=false").get_json()["results"] == []

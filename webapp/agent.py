@@ -42,12 +42,12 @@ def doc_url(doc_id: str, *, chunk: int | None = None, q: str = "", qid: int | No
     return url_for("agent.document", doc_id=doc_id, **args) + ("#match" if chunk is not None else "")
 
 
-def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), tags=(), log: bool = True
-               ) -> dict[str, Any]:
+def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), tags=(), statuses=(),
+               log: bool = True) -> dict[str, Any]:
     svc = services()
     t0 = time.perf_counter()
     k = int(k or svc.config.search_k)
-    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags))
+    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), statuses=tuple(statuses or ()))
     latency = round((time.perf_counter() - t0) * 1000, 2)
     qid = svc.log_call("log_search", q, hits, mode=mode, **who()) if log else None
     results = []

@@ -54,12 +54,14 @@ def me():
                    Param("mode", enum=MODES, default="hybrid"),
                    Param("type", enum=("sop", "ticket"), many=True, help="only these document types"),
                    Param("tag", many=True, help="only documents with all these tags"),
+                   Param("status", many=True, help="only documents with one of these statuses (e.g. published)"),
                    Param("log", "boolean", default=True,
                          help="log the query for the manager reports (the search page sends false while typing)")],
            response=ref("SearchResults"))
 def search():
     p = g.params
-    return jsonify(agent.run_search(p["q"], k=p["k"], mode=p["mode"], types=p["type"], tags=p["tag"], log=p["log"]))
+    return jsonify(agent.run_search(p["q"], k=p["k"], mode=p["mode"], types=p["type"], tags=p["tag"],
+                                    statuses=p["status"], log=p["log"]))
 
 
 @api.route("/answer", "POST", summary="A suggested answer, with confidence and citations, or an abstention",

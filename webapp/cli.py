@@ -26,13 +26,16 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
 
         click.echo("==> loading the model and the search index", err=True)
         _ = svc.embedder
-        svc.searcher.index.refresh()
+        if config.vector_search == "pgvector":
+            svc.store.ensure_vector_index()
+        else:
+            svc.searcher.index.refresh()
         # The answer engine's sentence vectors are cached in a file beside the database; building
         # that cache the first time takes a while, so it runs beside the server, not before it.
         threading.Thread(target=svc.warm, name="deskbook-warm", daemon=True).start()
     counts = svc.store.count_documents()
     users = svc.accounts.count_users()
-    jobs = f"{svc.worker and len(svc.worker._threads) or 0} job thread(s)"
+    jobs = f"{svc.worker.threads if svc.worker else 0} job thread(s)"
     click.echo(f"Deskbook on http://{host}:{port}/  ({counts.get('sop', 0)} SOPs, {counts.get('ticket', 0)} tickets, "
                f"{users} users; {svc.store.backend} database {svc.store.url.split('@')[-1]}; {jobs})", err=True)
     if not users:

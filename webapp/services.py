@@ -82,21 +82,26 @@ class Services:
     def warm(self) -> None:
         """Load the model, the FAISS index and the answer cache now (`deskbook serve` runs this at start)."""
         _ = self.embedder
-        self.searcher.index.refresh()
+        if self.config.vector_search == "pgvector":
+            self.store.ensure_vector_index()
+        else:
+            self.searcher.index.refresh()
         try:
             self.answerer.warm()
         except Exception:  # noqa: BLE001 - warming is an optimisation; the first request will do it
             log.exception("could not warm the answer engine")
 
     # -- search with a small cache (typing sends the same query again and again) ------------------
-    def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...]) -> list[dict]:
-        key = (query, k, mode, types, tags, self.store.vectors_generation())
+    def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
+               statuses: tuple[str, ...] = ()) -> list[dict]:
+        key = (query, k, mode, types, tags, statuses, self.store.vectors_generation())
         with self._lock:
             hit = self._search_cache.get(key)
             if hit is not None:
                 self._search_cache.move_to_end(key)
                 return hit
-        hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags)]
+        hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags,
+                                                          statuses=statuses)]
         with self._lock:
             self._search_cache[key] = hits
             while len(self._search_cache) > 512:

@@ -56,6 +56,11 @@ class JobsSql:
 
     def claim_job(self, worker: str, lease_seconds: float, kinds: Sequence[str] | None = None) -> JobRecord | None:
         """The oldest job that is queued (or whose worker's lease ran out), now running for `worker`."""
+        # A cheap look first, outside a transaction: idle workers poll, and should not take the write lock
+        # (SQLite) or row locks (PostgreSQL) just to find the queue empty.
+        if self._row("SELECT 1 AS x FROM jobs WHERE status = 'queued' OR (status = 'running' AND lease_until < ?) "
+                     "LIMIT 1", (self._epoch(),)) is None:
+            return None
         while True:
             with self.transaction():
                 now = self._epoch()

@@ -220,6 +220,9 @@ class SqliteStore(SharedSql):
             return 0
         return int(self._value("SELECT count(*) AS n FROM chunk_vectors"))
 
+    def ensure_vector_index(self) -> None:
+        """Nothing to build: SQLite's dense search is the FAISS file (kb.ann)."""
+
     def nearest_vectors(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None):
         """None: search uses the FAISS file derived from the stored vectors (kb.ann)."""
         return None
