@@ -55,6 +55,8 @@ done
 echo "==> two app servers (:$PORT1, :$PORT2) and two workers up" >&2
 
 api() { curl -sf -H "Authorization: Bearer $1" -H "Content-Type: application/json" "${@:2}"; }
+# A first search on each server loads the model and builds its in-memory index (--no-warm above).
+for port in "$PORT1" "$PORT2"; do api "$MTOKEN" "http://127.0.0.1:$port/api/v1/search?q=refund&log=false" >/dev/null; done
 doc="$(api "$MTOKEN" "http://127.0.0.1:$PORT1/api/v1/documents/sop-refunds")"
 python - "$doc" >"$WORK/edit.json" <<'EOF'
 import json, sys
