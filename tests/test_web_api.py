@@ -56,7 +56,7 @@ def test_openapi_roles_match_what_the_routes_enforce(app, clients):
     assert clients["agent"].api("PUT", f"{API}/sops/sop-refunds", json={"title": "t", "body": "b",
                                                                         "base_version": 1}).status_code == 403
     search = doc["paths"][f"{API}/search"]["get"]
-    assert {p["name"] for p in search["parameters"]} == {"q", "k", "mode", "type", "tag", "log"}
+    assert {p["name"] for p in search["parameters"]} == {"q", "k", "mode", "type", "tag", "status", "log"}
     assert next(p for p in search["parameters"] if p["name"] == "q")["required"] is True
 
 
