@@ -40,7 +40,7 @@ from kb.embed import get_embedder  # noqa: E402
 from kb.evaluate import load_queries  # noqa: E402
 from kb.models import Chunk, Document  # noqa: E402
 from kb.search import Searcher  # noqa: E402
-from kb.store import open_store  # noqa: E402
+from kb.storage import open_store  # noqa: E402
 from kb.text import split_sentences  # noqa: E402
 
 EVAL = ROOT / "corpus" / "eval"

@@ -40,13 +40,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from indexer.pipeline import index_paths  # noqa: E402
+from insights.gaps import SopVectors, content_gaps  # noqa: E402
+from insights.querylog import QueryLog, iso  # noqa: E402
+from insights.tickets import ticket_coverage  # noqa: E402
 from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
-from kb.insights import SopVectors, content_gaps  # noqa: E402
-from kb.insights_tickets import ticket_coverage  # noqa: E402
 from kb.models import Chunk, Document, content_hash  # noqa: E402
-from kb.querylog import QueryLog, iso  # noqa: E402
-from kb.store import open_store  # noqa: E402
+from kb.storage import open_store  # noqa: E402
 
 NOW = datetime(2026, 11, 20, 12, tzinfo=UTC)
 NOISE = 0.06  # per-dimension Gaussian noise: cosine to the centre ~ 1/sqrt(1 + 384 * 0.06^2) = 0.65
@@ -130,7 +130,7 @@ def compare_clustering() -> None:
     """
     import faiss
 
-    from kb.insights_cluster import cluster_vectors, silhouette
+    from insights.cluster import cluster_vectors, silhouette
     from tests.test_insights import DISCOUNTS, GIFT_WRAP, ONE_OFFS
 
     background = [json.loads(line)["query"] for name in ("queries.jsonl", "queries_holdout.jsonl")
@@ -192,7 +192,7 @@ def main() -> None:
             f.unlink()
     config = load_config(data_dir=str(work), db=str(work / "bench.db"), querylog_redact_names=False)
     embedder = get_embedder(config)
-    store = open_store(config.db_path)
+    store = open_store(config.database)
 
     # -- setup ----------------------------------------------------------------------------------
     t0 = time.perf_counter()

@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 from indexer.pipeline import index_paths  # noqa: E402
 from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
-from kb.store import open_store  # noqa: E402
+from kb.storage import open_store  # noqa: E402
 
 MODELS = ("default", "multilingual")
 

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
-from kb.store import open_store  # noqa: E402
+from kb.storage import open_store  # noqa: E402
 from kb.text import load_spacy  # noqa: E402
 from qa_rubrics.calibrate import evaluate, load_labels, tune, tuned_values  # noqa: E402
 from qa_rubrics.criteria.semantic import BASELINE, SemanticOptions  # noqa: E402
@@ -43,11 +43,11 @@ TRANSCRIPTS = ROOT / "corpus" / "transcripts"
 def knowledge_base(db: str | None, tmp: Path):
     if db:
         config = load_config(db=db)
-        return config, open_store(config.db_path, create=False)
+        return config, open_store(config.database, create=False)
     from indexer.pipeline import index_paths
 
     config = load_config(data_dir=str(tmp), db=str(tmp / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     print("indexing corpus/sops into a temporary knowledge base ...", file=sys.stderr)
     index_paths(store, get_embedder(config), config, [ROOT / "corpus" / "sops"], progress=False)
     return config, store

@@ -35,7 +35,7 @@ from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
 from kb.models import Chunk, Document  # noqa: E402
 from kb.search import Searcher  # noqa: E402
-from kb.store import open_store  # noqa: E402
+from kb.storage import open_store  # noqa: E402
 from kb.text import split_sentences  # noqa: E402
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from kb.cli import db_option, echo_json, json_option
+from kb.cli_base import config_for, db_option, echo_json, json_option
 
 
 @click.command("index")
@@ -20,9 +20,8 @@ def index_command(paths, maps, reembed, keep_missing, quiet, db, as_json):
     """Index folders of SOPs (.md, .txt, .html) and ticket files (.csv, .jsonl) into the knowledge base."""
     from indexer.pipeline import index_paths
     from indexer.readers import parse_field_map
-    from kb.cli import config_for
     from kb.embed import get_embedder
-    from kb.store import open_store
+    from kb.storage import open_store
 
     field_map = parse_field_map(list(maps))
     config = config_for(db)
@@ -33,15 +32,15 @@ def index_command(paths, maps, reembed, keep_missing, quiet, db, as_json):
         from kb.errors import InputError
 
         raise InputError(f"No such file or folder: {', '.join(missing)}", hint="check the path; nothing was written")
-    store = open_store(config.db_path, create=True)
+    store = open_store(config.database, create=True, pool_size=config.pg_pool_size)
     report = index_paths(store, get_embedder(config), config, list(paths), field_map=field_map,
                          progress=not quiet and not as_json, reembed=reembed, remove_missing=not keep_missing)
     if as_json:
-        echo_json({**report.to_dict(), "db": str(config.db_path)})
+        echo_json({**report.to_dict(), "db": store.url})
         return
     for err in report.errors:
         click.echo(f"skipped: {err}", err=True)
     for rid in report.removed_ids:
         click.echo(f"removed: {rid} (its file is gone)", err=True)
     click.echo(report.summary())
-    click.echo(f"knowledge base: {config.db_path}")
+    click.echo(f"knowledge base: {store.url}")

@@ -259,11 +259,7 @@ def _reembed_all(store, embedder, prog: Progress, report: IndexReport) -> None:
         for i in range(0, len(items), 512):
             part = items[i:i + 512]
             vecs = embedder.encode_documents([c.embed_text(t) for c, t in part])
-            with store.transaction() as db:
-                for (c, _), v in zip(part, vecs, strict=True):
-                    db.execute("INSERT INTO chunk_vectors(rowid, embedding) VALUES (?, ?)",
-                               (c.id, np.ascontiguousarray(v, dtype=np.float32).tobytes()))
-                store._bump_generation()
+            store.put_vectors([c.id for c, _ in part], vecs)
             bar.update(len(part))
     report.chunks_embedded += len(items)
 

@@ -358,8 +358,4 @@ def read_tickets(src: SourceFile, field_map: dict[str, str]) -> Iterator[Documen
                 yield exc
 
 
-def file_hash(path: Path) -> str:
-    return content_hash(path.read_bytes().decode("utf-8", "replace"))
-
-
 READERS = {"markdown": read_markdown, "text": read_plain_text, "html": read_html}

@@ -30,25 +30,12 @@ from typing import Any
 import numpy as np
 
 from kb.answers import Answer, Source
-from kb.config import Setting, register_settings
 from kb.errors import InputError
 from kb.text import content_terms, fold, normalize_ws
-
-register_settings(
-    Setting("assist_decay", 0.5, "Live assist: weight an earlier customer turn keeps for each newer customer turn."),
-    Setting("assist_agent_weight", 0.2, "Live assist: weight of an agent turn relative to a customer turn of the same age."),
-    Setting("assist_shift_threshold", 0.4, "Live assist: cosine between the customer's latest need and the current topic "
-            "below which a new topic may start (it starts only if the new need also leads to another SOP)."),
-)
+from kb.transcript import SpeakerMap, Turn
 
 CUSTOMER, AGENT = "customer", "agent"
-_CUSTOMER_LABELS = {"customer", "caller", "cust", "client", "user", "member", "cx", "c", "visitor", "guest", "buyer",
-                    "kunde", "kundin", "kundein", "anrufer", "anruferin", "musteri", "arayan"}
-_AGENT_LABELS = {"agent", "advisor", "adviser", "rep", "representative", "csr", "colleague", "staff", "support", "a",
-                 "brightcart", "operator", "assistant", "bot", "associate", "specialist",
-                 "mitarbeiter", "mitarbeiterin", "berater", "beraterin", "kundenberater", "kundenberaterin",
-                 "kundenservice", "agentin", "temsilci", "danisman", "musteritemsilcisi", "musterihizmetleri",
-                 "musteridanismani"}
+_SPEAKERS = SpeakerMap()  # the one speaker table (kb.transcript), shared with QA
 # Words that say nothing of the customer's need, per language: greetings, thanks, fillers, yes/no,
 # and (German, Turkish) the function words the English stopword list does not cover. A turn is
 # small talk when fewer than two of its words are left. The lists are used together (a turn's
@@ -100,12 +87,6 @@ FULL_TURN = 8  # words from which a turn counts in full
 
 
 @dataclass
-class Turn:
-    speaker: str  # customer | agent
-    text: str
-
-
-@dataclass
 class AssistState:
     """What live assist remembers between updates of one conversation (JSON-serialisable)."""
 
@@ -154,12 +135,8 @@ class AssistResult:
 
 # -- transcripts ----------------------------------------------------------------------------------
 def _role(label: str) -> str | None:
-    key = re.sub(r"[^a-z]", "", fold(label).replace("ı", "i"))
-    if key in _CUSTOMER_LABELS:
-        return CUSTOMER
-    if key in _AGENT_LABELS:
-        return AGENT
-    return None
+    role = _SPEAKERS.role(label)
+    return role if role in (CUSTOMER, AGENT) else None
 
 
 def normalize_turns(raw: list[Any]) -> list[Turn]:

@@ -1,47 +1,18 @@
 """The `deskbook` command: a root group; other packages plug their commands in.
 
-`indexer`, `qa_rubrics` and `webapp` register click commands under the `deskbook.cli`
-entry-point group (see pyproject.toml), so `kb` never imports them. Each command only parses
-its arguments and calls a plain function.
+`indexer`, `qa_rubrics`, `insights` and `webapp` register click commands under the `deskbook.cli`
+entry-point group (see pyproject.toml), so `kb` never imports them; options and the loader are in
+`kb.cli_base`. Each command only parses its arguments and calls a plain function.
 """
 
 from __future__ import annotations
 
-import json
 import sys
-from importlib.metadata import entry_points
 
 import click
 
-from kb.config import load_config
+from kb.cli_base import PluginGroup, db_option, echo_json, json_option, open_kb
 from kb.errors import DeskbookError
-
-DB_HELP = "SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db)."
-
-
-def db_option(f):
-    return click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
-                        help=DB_HELP)(f)
-
-
-def json_option(f):
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
-
-
-def config_for(db: str | None = None, **overrides):
-    return load_config(db=db, **overrides)
-
-
-def open_kb(db: str | None, *, create: bool = False, **overrides):
-    """(config, store) for a command; a missing database is a clear error unless `create`."""
-    from kb.store import open_store
-
-    config = config_for(db, **overrides)
-    return config, open_store(config.db_path, create=create)
-
-
-def echo_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
 
 
 def _ansi_marks(snippet: str) -> str:
@@ -51,40 +22,7 @@ def _ansi_marks(snippet: str) -> str:
     return html.unescape(text)
 
 
-class DeskbookGroup(click.Group):
-    """Loads sub-commands from the `deskbook.cli` entry points, lazily and once."""
-
-    _loaded = False
-
-    def _load_plugins(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        for ep in sorted(entry_points(group="deskbook.cli"), key=lambda e: e.name):
-            if ep.name in self.commands:
-                continue
-            try:
-                cmd = ep.load()
-            except ImportError as exc:  # a plugin whose optional dependency is missing
-                click.echo(f"warning: command {ep.name!r} unavailable: {exc}", err=True)
-                continue
-            if isinstance(cmd, click.Group) and ep.name in self.commands and isinstance(self.commands[ep.name],
-                                                                                         click.Group):
-                for name, sub in cmd.commands.items():
-                    self.commands[ep.name].add_command(sub, name)
-            else:
-                self.add_command(cmd, ep.name)
-
-    def list_commands(self, ctx):
-        self._load_plugins()
-        return super().list_commands(ctx)
-
-    def get_command(self, ctx, name):
-        self._load_plugins()
-        return super().get_command(ctx, name)
-
-
-@click.group(cls=DeskbookGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="deskbook")
 def cli() -> None:
     """Deskbook: a self-hosted knowledge base and QA assistant for customer-service teams."""
@@ -96,14 +34,15 @@ def cli() -> None:
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
 @click.option("--type", "types", type=click.Choice(["sop", "ticket"]), multiple=True, help="Only this type (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable: all must match).")
+@click.option("--status", "statuses", multiple=True, help="Only documents with this status, e.g. published (repeatable).")
 @db_option
 @json_option
-def search_command(query, k, mode, types, tags, db, as_json):
+def search_command(query, k, mode, types, tags, statuses, db, as_json):
     """Search the knowledge base. Put a phrase in "double quotes" to match it exactly."""
     from kb.search import Searcher
 
     config, store = open_kb(db)
-    hits = Searcher(store, config).search(query, k=k, mode=mode, types=types, tags=tags)
+    hits = Searcher(store, config).search(query, k=k, mode=mode, types=types, tags=tags, statuses=statuses)
     if as_json:
         echo_json([h.to_dict() for h in hits])
         return
@@ -153,11 +92,11 @@ def eval_search_command(queries_path, k, mode, db, as_json):
 
 
 def _register_builtin_commands() -> None:
-    """kb's own command modules (answers, assist, reports) add themselves here."""
-    from kb import cli_answers
+    """kb's own command modules (answers and assist, storage, the job worker) add themselves here."""
+    from kb import cli_answers, cli_store
 
     cli_answers.register(cli, eval_group)
-    from kb import cli_reports; cli_reports.register(cli)  # noqa: E702, I001 - deskbook report ...
+    cli_store.register(cli)
 
 
 _register_builtin_commands()

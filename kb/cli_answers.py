@@ -6,14 +6,11 @@ from pathlib import Path
 
 import click
 
-# Importing these registers their settings (answer_*, llm_*, assist_*) before any config is loaded.
-import kb.answers  # noqa: F401
-import kb.assist  # noqa: F401
+from kb.cli_base import db_option, echo_json, json_option, open_kb
 
 
 def _answerer(db, engine=None):
     from kb.answers import get_answerer
-    from kb.cli import open_kb
     from kb.search import Searcher
 
     config, store = open_kb(db, answer_engine=engine)
@@ -44,12 +41,10 @@ def _print_answer(ans, *, sops=None) -> None:
 @click.argument("question")
 @click.option("--engine", type=click.Choice(["extractive", "llm"]), default=None,
               help="Answer engine (default: the answer_engine setting).")
-@click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
-              help="SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@db_option
+@json_option
 def answer_command(question, engine, db, as_json):
     """A suggested answer to QUESTION (in the customer's words), with its sources and a confidence."""
-    from kb.cli import echo_json
 
     ans = _answerer(db, engine).answer(question)
     if as_json:
@@ -62,9 +57,8 @@ def answer_command(question, engine, db, as_json):
 @click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--engine", type=click.Choice(["extractive", "llm"]), default=None,
               help="Answer engine (default: the answer_engine setting).")
-@click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
-              help="SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@db_option
+@json_option
 def assist_command(transcript, engine, db, as_json):
     """The SOPs and a suggested answer for the customer's current need in TRANSCRIPT.
 
@@ -72,7 +66,6 @@ def assist_command(transcript, engine, db, as_json):
     lines. It is played turn by turn, as live assist sees a call, so topic changes are followed.
     """
     from kb.assist import Assistant, parse_transcript
-    from kb.cli import echo_json
     from kb.errors import InputError
 
     try:
@@ -98,13 +91,11 @@ def assist_command(transcript, engine, db, as_json):
                    "the knowledge base cannot answer. Repeatable (e.g. dev queries plus out-of-scope questions).")
 @click.option("--threshold", type=float, default=None, help="Override the answer_threshold setting.")
 @click.option("--sweep", is_flag=True, help="Also print the rates at a range of thresholds (the trade-off table).")
-@click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
-              help="SQLite database (default: the `db` setting, or DESKBOOK_DB, or <data_dir>/deskbook.db).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@db_option
+@json_option
 def eval_answers_command(queries_paths, threshold, sweep, db, as_json):
     """Answered-correctly, wrong-answer and abstention rates of suggested answers, and mean latency."""
     from kb.answers import evaluate_answers, get_answerer, threshold_sweep
-    from kb.cli import echo_json, open_kb
     from kb.evaluate import load_queries
     from kb.search import Searcher
 

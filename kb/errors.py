@@ -74,9 +74,3 @@ class ConflictError(DeskbookError):
     code = "conflict"
     exit_code = 5
     http_status = 409
-
-
-class PermissionDenied(DeskbookError):
-    code = "forbidden"
-    exit_code = 6
-    http_status = 403

@@ -35,11 +35,15 @@ class Document:
     version: int = 0
     updated_at: str = ""
     updated_by: str = ""
+    language: str = "en"  # ISO 639-1 code: which analyzer (kb.analysis) indexes its words
 
     @property
     def hash(self) -> str:
-        return content_hash(self.type, self.title, self.body, ",".join(self.tags), self.owner, self.status,
-                            self.review_by, repr(sorted(self.metadata.items())))
+        parts = [self.type, self.title, self.body, ",".join(self.tags), self.owner, self.status, self.review_by,
+                 repr(sorted(self.metadata.items()))]
+        if self.language and self.language != "en":  # English documents keep the hashes of Deskbook 0.1
+            parts.append(self.language)
+        return content_hash(*parts)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

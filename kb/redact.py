@@ -17,8 +17,10 @@ is not English, names come only from self-introductions in that language ("mein 
 "benim adım ...") and from the names the caller knows (`names`, `known_names`): a German noun
 such as "Geld" is never taken for a person.
 
-Shared by QA (transcripts are redacted before they are stored or shown) and, later, search
-(queries are redacted before they are logged).
+Shared by QA (transcripts are redacted before they are stored or shown) and the query log
+(queries are redacted before they are logged). Company and product names that the NER model takes
+for people are kept through the `redact_keep` setting (the sample corpus sets its own in
+corpus/deskbook.toml), never by a list in the code.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ _INTRO = re.compile(
     r"|\b([A-Z][a-z]+) (?:here|speaking)\b", re.I)
 _NOT_NAMES = frozenset("""
 afraid back fine glad going good great happy here just not okay really sorry sure the this that afternoon
-morning evening brightcart calling customer service support team thanks thank hello hi hiya yes yeah no
+morning evening calling customer service support team thanks thank hello hi hiya yes yeah no
 ok right well still only also there very so all about able aware""".split())
 _PHONE_WORD = re.compile(r"\b(?:phone|mobile|number|tel|call|ring|landline|whatsapp|text|telefon\w*|handy\w*|"
                          r"rufnummer|nummer|mobil\w*|festnetz|anrufen|cep\w*|numara\w*|gsm|arayın|ara)\b", re.I)

@@ -1,8 +1,9 @@
-"""Search: lexical (FTS5 BM25), dense (FAISS) and hybrid (reciprocal rank fusion).
+"""Search: lexical (BM25-style ranking in the store), dense (FAISS or pgvector) and hybrid (reciprocal rank fusion).
 
 Results are grouped per document (its best chunk), carry a snippet with the matched words
-marked, and honour type/tag filters and "exact phrases". No query string crashes a search:
-FTS5 syntax is never passed through; the query is reduced to quoted terms and phrases.
+marked, and honour type/tag/status filters and "exact phrases". No query string crashes a search:
+the query is reduced to analysed terms and phrases (`kb.analysis`) before it reaches the store,
+which never sees a search engine's syntax.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from kb.analysis import Analyzer, LexicalQuery, get_analyzer
 from kb.errors import InputError
 from kb.models import DOC_TYPES, Hit
-from kb.text import STOPWORDS, WORD, fold, normalize_ws, stem, words
+from kb.storage import NO_FILTERS, SearchFilters
+from kb.text import STOPWORDS, WORD, fold, normalize_ws, words
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
@@ -27,34 +30,15 @@ _PHRASE = re.compile(r'"([^"]*)"')
 @dataclass
 class ParsedQuery:
     text: str  # what the embedding model sees
-    terms: list[str] = field(default_factory=list)
-    phrases: list[str] = field(default_factory=list)
-
-    def fts_expression(self) -> str | None:
-        """An FTS5 MATCH expression built only from quoted tokens: nothing the user typed is syntax."""
-        parts = []
-        phrase_exprs = []
-        for p in self.phrases:
-            toks = words(p)
-            if toks:
-                phrase_exprs.append('"' + " ".join(toks) + '"')
-        ors = " OR ".join(f'"{t}"' for t in self.terms)
-        if phrase_exprs:
-            parts.extend(phrase_exprs)
-            if ors:
-                parts.append(f"({ors})")
-            return " AND ".join(parts) if len(parts) > 1 else parts[0]
-        return ors or None
-
-    def phrase_expression(self) -> str | None:
-        toks = [" ".join(words(p)) for p in self.phrases]
-        toks = [t for t in toks if t]
-        return " AND ".join(f'"{t}"' for t in toks) or None
+    terms: list[str] = field(default_factory=list)  # folded words, stopwords left out
+    phrases: list[str] = field(default_factory=list)  # "quoted phrases", as typed
+    lexical: LexicalQuery = field(default_factory=LexicalQuery)  # what the store's lexical search takes
 
 
-def parse_query(query: str) -> ParsedQuery:
+def parse_query(query: str, analyzer: Analyzer | None = None) -> ParsedQuery:
     if query is None or not str(query).strip():
         raise InputError("The query is empty", hint="type a few words that describe the problem", field="query")
+    analyzer = analyzer or get_analyzer("en")
     q = str(query).replace("\x00", " ")
     q = q[:MAX_QUERY_CHARS * 5]
     phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if words(p)]
@@ -69,7 +53,8 @@ def parse_query(query: str) -> ParsedQuery:
     if not terms and not phrases:  # only stopwords ("how do I"): search them anyway
         terms = list(dict.fromkeys(w for w in all_words if len(w) <= 40))
     text = normalize_ws(q.replace('"', " "))[:MAX_QUERY_CHARS]
-    return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:MAX_TERMS], phrases=phrases)
+    return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:MAX_TERMS], phrases=phrases,
+                       lexical=analyzer.query(rest[:MAX_QUERY_CHARS * 5], phrases))
 
 
 def _phrase_ok(parsed: ParsedQuery, haystack: str) -> bool:
@@ -79,12 +64,16 @@ def _phrase_ok(parsed: ParsedQuery, haystack: str) -> bool:
     return all(" ".join(words(fold(p))) in hay for p in parsed.phrases)
 
 
-def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), width: int = 220) -> str:
-    """HTML-escaped excerpt of `text` around the densest cluster of matches, matches in <mark>."""
-    stems = {stem(t) for t in terms if t not in STOPWORDS}
-    phrase_words = {stem(w) for p in phrases for w in words(fold(p))}
-    stems |= phrase_words
-    matches = [(m.start(), m.end()) for m in WORD.finditer(text) if stems and stem(fold(m.group())) in stems]
+def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), width: int = 220,
+                 analyzer: Analyzer | None = None) -> str:
+    """HTML-escaped excerpt of `text` around the densest cluster of matches, matches in <mark>.
+
+    A word matches when its analysed form (stem) is one of the query's: what lexical search matched."""
+    analyzer = analyzer or get_analyzer("en")
+    stems = {analyzer.stem(t) for t in terms if t not in STOPWORDS}
+    stems |= {analyzer.stem(w) for p in phrases for w in analyzer.words(p)}
+    matches = [(m.start(), m.end()) for m in WORD.finditer(text)
+               if stems and any(analyzer.stem(w) in stems for w in analyzer.words(m.group()))]
     if len(text) <= width:
         start, end = 0, len(text)
     elif matches:
@@ -124,6 +113,7 @@ class Searcher:
         self.store = store
         self.config = config
         self._embedder = embedder
+        self.analyzer = get_analyzer("en")  # queries are analysed as English until per-language search exists
         self.index = VectorIndex(store, config)
 
     @property
@@ -147,35 +137,37 @@ class Searcher:
         return self.embedder.encode_queries([text])[0]
 
     # -- retrievers (chunk level) ------------------------------------------------------------
-    def lexical(self, parsed: ParsedQuery, limit: int, types=(), tags=()) -> list[tuple[int, float]]:
-        expr = parsed.fts_expression()
-        if not expr:
+    def lexical(self, parsed: ParsedQuery, limit: int, filters: SearchFilters = NO_FILTERS
+                ) -> list[tuple[int, float]]:
+        if not parsed.lexical:
             return []
-        return self.store.lexical_search(expr, limit, types=types, tags=tags)
+        return self.store.lexical_search(parsed.lexical, limit, filters)
 
-    def _allowed(self, parsed: ParsedQuery, types, tags) -> np.ndarray | None:
-        allowed = None
-        if types or tags:
-            allowed = self.store.chunk_ids_where(types=types, tags=tags)
-        phrase = parsed.phrase_expression()
-        if phrase:
-            ids = np.array([c for c, _ in self.store.lexical_search(phrase, 100000)], dtype=np.int64)
-            allowed = ids if allowed is None else np.intersect1d(allowed, ids)
-        return allowed
+    def _allowed(self, parsed: ParsedQuery, filters: SearchFilters) -> np.ndarray | None:
+        """Chunk ids dense search may return (None: all): the filters, and every quoted phrase."""
+        if not filters and not parsed.lexical.phrases:
+            return None
+        return self.store.chunk_ids_where(filters, phrases=parsed.lexical.phrases)
 
-    def dense(self, parsed: ParsedQuery, limit: int, types=(), tags=(), qvec=None) -> list[tuple[int, float]]:
+    def dense(self, parsed: ParsedQuery, limit: int, filters: SearchFilters = NO_FILTERS,
+              qvec=None) -> list[tuple[int, float]]:
         if self.store.vector_dim() is None:
             return []
         self.check_model()
-        allowed = self._allowed(parsed, types, tags)
+        allowed = self._allowed(parsed, filters)
         if allowed is not None and not len(allowed):
             return []
         q = self.encode_query(parsed.text) if qvec is None else qvec
+        if self.config.vector_search == "pgvector":
+            found = self.store.nearest_vectors(q, limit, allowed)
+            if found is not None:
+                return found
         return self.index.search(q, limit, allowed)
 
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
-               tags: Sequence[str] = (), qvec: np.ndarray | None = None, snippets: bool = True) -> list[Hit]:
+               tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
+               snippets: bool = True) -> list[Hit]:
         if mode not in MODES:
             raise InputError(f"Unknown search mode {mode!r}", hint=f"use one of {', '.join(MODES)}", field="mode")
         bad = [t for t in types if t not in DOC_TYPES]
@@ -184,10 +176,11 @@ class Searcher:
         k = int(k or self.config.search_k)
         if k < 1:
             raise InputError("k must be at least 1", field="k")
-        parsed = parse_query(query)
+        parsed = parse_query(query, self.analyzer)
+        filters = SearchFilters.of(types, tags, statuses)
         n_chunks = max(50, k * 8)
-        lex = self.lexical(parsed, n_chunks, types, tags) if mode in ("hybrid", "lexical") else []
-        den = self.dense(parsed, n_chunks, types, tags, qvec) if mode in ("hybrid", "dense") else []
+        lex = self.lexical(parsed, n_chunks, filters) if mode in ("hybrid", "lexical") else []
+        den = self.dense(parsed, n_chunks, filters, qvec) if mode in ("hybrid", "dense") else []
         return self._group(parsed, lex, den, mode, k, snippets)
 
     def _group(self, parsed: ParsedQuery, lex, den, mode: str, k: int, snippets: bool = True) -> list[Hit]:
@@ -226,7 +219,8 @@ class Searcher:
             if parsed.phrases and not _phrase_ok(parsed, f"{meta['title']} {ch.heading} {ch.text}"):
                 continue
             hits.append(Hit(id=d, type=meta["type"], title=meta["title"], score=round(float(scores[c]), 6),
-                            snippet=make_snippet(ch.text, parsed.terms, parsed.phrases) if snippets else "",
+                            snippet=make_snippet(ch.text, parsed.terms, parsed.phrases,
+                                                 analyzer=self.analyzer) if snippets else "",
                             heading=ch.heading,
                             chunk_id=c, chunk_text=ch.text, tags=meta["tags"],
                             dense_score=round(float(den_score[c]), 4) if c in den_score else None,

@@ -1,13 +1,18 @@
 """QA rubric scoring: parse transcripts, redact them, score them against YAML rubrics, store the
 scorecards, and measure agreement with human graders.
 
-    transcripts.py  formats (JSON, JSONL, "Speaker: text", WebVTT) -> Transcript
-    conversation.py a transcript prepared once for scoring: redaction, sentences, lemmas, vectors
-    rubric.py       rubric schema, loading and validation (errors name file, line and field)
-    criteria/       one evaluator per method, registered under versioned names
-    score.py        scorecards: criterion results, section subtotals, total and verdict
-    calibrate.py    agreement with human labels (Cohen's kappa ...) and threshold tuning
-    cli.py          `deskbook qa score` and `deskbook qa eval`
+    transcripts.py   reading transcripts (the model, `Transcript` and `Turn`, is kb.transcript)
+    formats.py       the file formats: JSON, JSONL, "Speaker: text", WebVTT
+    conversation.py  a transcript prepared once for scoring: redaction, sentences, lemmas, vectors
+    phrases.py       rubric phrases (examples, keywords) prepared and embedded once
+    rubric.py        rubrics: loading, checks, tuned copies; rubric_schema.py validates them
+                     (errors name file, line and field)
+    criteria/        one evaluator per method, registered under versioned names
+    score.py         scorecards: criterion results, section subtotals, total and verdict
+    totals.py        the one rule for a total and a verdict (automatic, reviewed, human labels)
+    scorecards.py    stored scorecards with their reviewed totals
+    calibrate.py     agreement with human labels (Cohen's kappa ...) and threshold tuning
+    batch.py         the work behind `deskbook qa score` and `deskbook qa eval`
+    jobs.py          the `qa_score` background job (prescoring imports, stored once per transcript)
+    cli.py           `deskbook qa score`, `deskbook qa eval`, `deskbook qa validate`
 """
-
-from qa_rubrics import settings as _settings  # noqa: F401  (registers the QA settings)

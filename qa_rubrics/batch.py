@@ -60,13 +60,11 @@ def score_inputs(rubric_path: str | Path, inputs: Sequence[str | Path], config, 
     if not transcripts:
         return res
     scorer = Scorer(rubric, config, embedder, store=store)
-    if save and store is not None:
-        from kb.qa_store import save_scorecard
     for t, card in zip(transcripts, scorer.score_many(transcripts, progress=progress, total=len(transcripts)),
                        strict=True):
         res.cards.append(card)
         if save and store is not None:
-            res.stored.append(save_scorecard(store, card.to_dict(), transcript=card.transcript_record(t.source)))
+            res.stored.append(store.save_scorecard(card.to_dict(), transcript=card.transcript_record(t.source)))
     return res
 
 

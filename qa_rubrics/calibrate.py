@@ -27,6 +27,7 @@ from kb.errors import InputError
 from qa_rubrics.criteria import RESULTS
 from qa_rubrics.rubric import Rubric
 from qa_rubrics.score import Scorecard
+from qa_rubrics.totals import Item, total
 
 
 # -- metrics -------------------------------------------------------------------------------------
@@ -85,15 +86,12 @@ def load_labels(path: str | Path, rubric_id: str | None = None) -> dict[str, dic
     return out
 
 
+def _human_items(rubric: Rubric, labels: dict[str, str]) -> list[Item]:
+    return [Item(c.id, c.points, c.critical, labels.get(c.id) or "na") for c in rubric.criteria]
+
+
 def human_total(rubric: Rubric, labels: dict[str, str]) -> float | None:
-    avail = earned = 0.0
-    for c in rubric.criteria:
-        r = labels.get(c.id)
-        if r in (None, "na"):
-            continue
-        avail += c.points
-        earned += c.points if r == "pass" else 0.0
-    return 100.0 * earned / avail if avail else None
+    return total(_human_items(rubric, labels), rubric.pass_mark, digits=None).score
 
 
 @dataclass
@@ -154,12 +152,7 @@ def evaluate(scorecards: Sequence[Scorecard], labels: dict[str, dict[str, str]],
 
 
 def _human_verdict(rubric: Rubric, labels: dict[str, str]) -> str:
-    if any(c.critical and labels.get(c.id) == "fail" for c in rubric.criteria):
-        return "fail"
-    total = human_total(rubric, labels)
-    if total is None:
-        return "na"
-    return "pass" if total >= rubric.pass_mark else "fail"
+    return total(_human_items(rubric, labels), rubric.pass_mark, digits=None).verdict
 
 
 # -- tuning --------------------------------------------------------------------------------------

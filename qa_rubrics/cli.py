@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli import config_for, db_option, echo_json, json_option
+from kb.cli_base import config_for, db_option, echo_json, json_option, open_existing
 
 RUBRIC_HELP = "The rubric (YAML)."
 
@@ -38,15 +38,12 @@ def _defaults(agent, channel, date, customer):
 
 def _open(db: str | None, *, store_flag: bool | None):
     """(config, store or None). The store is used for SOPs (sop_steps) and, with --store, for results."""
-    from kb.store import open_store
+    from kb.storage import open_store
 
-    config = config_for(db)
-    path = config.db_path
     if store_flag:  # --store: create the database if needed
-        return config, open_store(path)
-    if path.exists():
-        return config, open_store(path, create=False)
-    return config, None
+        config = config_for(db)
+        return config, open_store(config.database, pool_size=config.pg_pool_size)
+    return open_existing(db)
 
 
 def _report_failures(failures) -> None:

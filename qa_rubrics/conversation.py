@@ -235,6 +235,3 @@ class Conversation:
         """(start, end, text) of a span in the redacted turn text."""
         a, b = self.maps[turn].span(start, end)
         return a, b, self.redacted[turn][a:b]
-
-    def redact_text(self, turn: int, start: int, end: int) -> str:
-        return self.shown_span(turn, start, end)[2]

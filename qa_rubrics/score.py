@@ -7,7 +7,7 @@ transcript is parsed once by spaCy, redacted, and its sentences embedded once.
 Per criterion: `pass`, `fail` or `na`, a confidence, a score and the evidence (turn, speaker,
 character offsets into the redacted turn text, the text, what it matched). Total: points earned
 over points available, N/A criteria left out of both; a failed critical criterion fails the
-rubric whatever the total. Section subtotals likewise.
+rubric whatever the total (the rule is `qa_rubrics.totals`). Section subtotals likewise.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from qa_rubrics.criteria import Evidence, Outcome
 from qa_rubrics.criteria.semantic import BOILERPLATE, BOILERPLATE_KEEP_BELOW, SemanticOptions
 from qa_rubrics.phrases import PhraseBank
 from qa_rubrics.rubric import Check, Criterion, Rubric, order_of_evaluation
+from qa_rubrics.totals import Item, total
 from qa_rubrics.transcripts import LoadFailure, Transcript
 
 VERDICTS = ("pass", "fail", "na")
@@ -87,7 +88,7 @@ class Scorecard:
         return next(c for c in self.criteria if c.id == cid)
 
     def transcript_record(self, source: str = "") -> dict[str, Any]:
-        """What `kb.qa_store.save_transcript` stores: the redacted turns (the original only if allowed)."""
+        """What the store's `save_transcript` stores: the redacted turns (the original only if allowed)."""
         rec = {"id": self.transcript_id, "agent": self.agent, "channel": self.channel,
                "started_at": self.started_at, "source": source, "turns": self.turns,
                "redacted": self.redacted}
@@ -438,20 +439,8 @@ class Scorer:
             got = sum(r.earned for r in rs)
             sections.append({"id": sec.id, "name": sec.name, "earned": got, "available": avail,
                              "score": round(100.0 * got / avail, 1) if avail else None})
-        applicable = [r for r in results if r.result != "na"]
-        available = sum(r.points for r in applicable)
-        earned = sum(r.earned for r in applicable)
-        score = round(100.0 * earned / available, 1) if available else None
-        critical_fails = [r.id for r in results if r.critical and r.result == "fail"]
-        if critical_fails:
-            verdict = "fail"
-            reason = "critical criterion failed: " + ", ".join(critical_fails)
-        elif score is None:
-            verdict, reason = "na", "no criterion applies to this transcript"
-        elif score >= rubric.pass_mark:
-            verdict, reason = "pass", f"score {score:g} reaches the pass mark {rubric.pass_mark:g}"
-        else:
-            verdict, reason = "fail", f"score {score:g} is below the pass mark {rubric.pass_mark:g}"
+        tot = total((Item(r.id, r.points, r.critical, r.result) for r in results), rubric.pass_mark)
+        score, verdict, reason, earned, available = tot.score, tot.verdict, tot.reason, tot.earned, tot.available
         t = conv.transcript
         turns = [{**turn.to_dict(), "text": red} for turn, red in zip(t.turns, conv.redacted, strict=True)]
         if self.config.redact_pii:  # a speaker label may be a person's name ("Daniel: ...")

@@ -1,4 +1,5 @@
-"""Transcripts: the `Transcript` and `Turn` dataclasses, speaker roles, and reading them from files.
+"""Transcripts for QA: reading them from files (the model itself, `Transcript`, `Turn` and speaker roles, is
+`kb.transcript`, shared with live assist).
 
 The parsers (JSON, JSONL, "Speaker: text", WebVTT) live in `qa_rubrics.formats`; `load_inputs`
 and `load_transcript` below are the entry points. Speaker labels map to the roles `agent` and
@@ -10,85 +11,23 @@ the line.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kb.errors import InputError
+from kb.transcript import (  # noqa: F401  (the one transcript model, shared with live assist)
+    BUILTIN_ALIASES,
+    ROLES,
+    SpeakerMap,
+    Transcript,
+    TranscriptError,
+    Turn,
+    norm_label,
+    parse_time,
+)
 
-ROLES = ("agent", "customer")
 EXTENSIONS = (".json", ".jsonl", ".txt", ".vtt")
-
-_ALIASES: dict[str, str] = {
-    **dict.fromkeys(["agent", "rep", "representative", "advisor", "adviser", "support", "operator", "csr",
-                     "associate", "specialist", "consultant", "staff", "employee",
-                     # German
-                     "mitarbeiter", "mitarbeiterin", "mitarbeiter/in", "mitarbeiter*in", "berater", "beraterin",
-                     "berater/in", "kundenberater", "kundenberaterin", "kundenservice", "kundendienst",
-                     "servicemitarbeiter", "servicemitarbeiterin", "agentin",
-                     # Turkish
-                     "temsilci", "müşteri temsilcisi", "danışman", "müşteri danışmanı", "müşteri hizmetleri",
-                     "çağrı merkezi", "yetkili", "operatör",
-                     "agente", "conseiller", "conseillère"], "agent"),
-    **dict.fromkeys(["customer", "caller", "client", "user", "visitor", "member", "guest", "consumer",
-                     "kunde", "kundin", "kunde/in", "kunde*in", "anrufer", "anruferin", "anrufer/in",
-                     "müşteri", "arayan", "alıcı",
-                     "cliente", "cust"], "customer"),
-}
-
-
-def norm_label(label: str) -> str:
-    """A speaker label for matching: spaces collapsed, no colon, lower case, and the Turkish dotted
-    and dotless i made one letter, as labels are typed both ways ("MÜŞTERİ", "Danisman", "DANIŞMAN")."""
-    key = re.sub(r"\s+", " ", str(label)).strip().strip(":")
-    key = key.replace("İ", "i").replace("I", "i").lower().replace("ı", "i").replace("i̇", "i")
-    return key
-
-
-BUILTIN_ALIASES: dict[str, str] = {norm_label(k): v for k, v in _ALIASES.items()}
-# Typed without Turkish letters, as is common in chat: "Musteri", "Danisman", "Musteri Temsilcisi"
-BUILTIN_ALIASES.update({norm_label(k).translate(str.maketrans("üşçğö", "uscgo")): v for k, v in _ALIASES.items()})
-
-
-class TranscriptError(InputError):
-    """A transcript that cannot be read; the message names the file and line."""
-
-    code = "invalid_transcript"
-
-
-@dataclass
-class Turn:
-    """One turn: who spoke (a role), what they said and, when known, when (seconds from the start)."""
-
-    speaker: str  # agent | customer | other
-    text: str
-    start: float | None = None
-    end: float | None = None
-    label: str = ""  # the speaker as written in the source ("Rep", "Daniel")
-
-    def to_dict(self) -> dict[str, Any]:
-        return {k: v for k, v in asdict(self).items() if v is not None and v != ""}
-
-
-@dataclass
-class Transcript:
-    id: str
-    turns: list[Turn]
-    agent: str = ""
-    started_at: str = ""
-    channel: str = ""
-    source: str = ""  # file (and line, for JSONL) it came from
-    metadata: dict[str, Any] = field(default_factory=dict)
-    customer: str = ""  # the customer's name, when known: redacted from the turns, never stored
-
-    @property
-    def has_times(self) -> bool:
-        return bool(self.turns) and all(t.start is not None for t in self.turns)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "agent": self.agent, "started_at": self.started_at, "channel": self.channel,
-                "turns": [t.to_dict() for t in self.turns], **({"metadata": self.metadata} if self.metadata else {})}
 
 
 @dataclass(frozen=True)
@@ -148,86 +87,6 @@ class LoadFailure:
 
     source: str
     reason: str
-
-
-# -- speakers ------------------------------------------------------------------------------------
-class SpeakerMap:
-    """Resolves speaker labels to roles: aliases, names declared in the file, the agent's name."""
-
-    def __init__(self, aliases: Iterable[str] | dict[str, str] = ()):
-        self.aliases = dict(BUILTIN_ALIASES)
-        extra = aliases.items() if isinstance(aliases, dict) else (_split_alias(a) for a in aliases)
-        for label, role in extra:
-            self.aliases[norm_label(label)] = role
-
-    def role(self, label: str, *, declared: dict[str, str] | None = None, agent_name: str = "",
-             customer_name: str = "") -> str | None:
-        key = norm_label(label)
-        if declared and key in declared:
-            return declared[key]
-        if key in self.aliases:
-            return self.aliases[key]
-        for name, role in ((agent_name, "agent"), (customer_name, "customer")):
-            if name and key in {norm_label(name)} | {norm_label(p) for p in name.split()}:
-                return role
-        # "Agent (Tom)", "Customer 1", "Tom (agent)"
-        for word in re.findall(r"[^\W\d_]+", key):
-            if word in ROLES or (len(word) > 2 and word in self.aliases):
-                return self.aliases.get(word, word)
-        return None
-
-    def resolve(self, labels: Sequence[str], *, declared: dict[str, str] | None = None, agent_name: str = "",
-                customer_name: str = "", where: str = "") -> dict[str, str]:
-        """label -> role for every distinct label; with two speakers, one known role implies the other."""
-        out: dict[str, str | None] = {}
-        for lab in dict.fromkeys(labels):
-            out[lab] = self.role(lab, declared=declared, agent_name=agent_name, customer_name=customer_name)
-        unknown = [lab for lab, r in out.items() if r is None]
-        if unknown:
-            known_roles = {r for r in out.values() if r}
-            if len(unknown) == 1 and len(known_roles) == 1:
-                out[unknown[0]] = "customer" if "agent" in known_roles else "agent"
-            else:
-                raise TranscriptError(
-                    f"{where}: cannot tell whether speaker {unknown[0]!r} is the agent or the customer",
-                    hint=f"add it to the speaker_aliases setting (e.g. '{unknown[0]}=agent'), or declare the "
-                         f"speakers in the file ('# speakers: Dan = agent, Amy = customer')",
-                    field="speaker")
-        return {k: v for k, v in out.items() if v}
-
-
-def _split_alias(item: str) -> tuple[str, str]:
-    label, _, role = str(item).partition("=")
-    role = role.strip().lower()
-    if role not in (*ROLES, "other"):
-        raise InputError(f"speaker_aliases: {item!r} must look like 'Label=agent' or 'Label=customer'",
-                         field="speaker_aliases")
-    return label, role
-
-
-# -- times ---------------------------------------------------------------------------------------
-_TIME = re.compile(r"^(?:(\d+):)?(\d{1,2}):(\d{2}(?:[.,]\d+)?)$")
-
-
-def parse_time(value: Any, where: str = "", field_name: str = "start") -> float | None:
-    """Seconds from a number or a '[hh:]mm:ss[.mmm]' string; None stays None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, bool):
-        raise TranscriptError(f"{where}: {field_name} must be a number of seconds, not {value!r}", field=field_name)
-    if isinstance(value, int | float):
-        if value < 0:
-            raise TranscriptError(f"{where}: {field_name} is negative ({value})", field=field_name)
-        return float(value)
-    m = _TIME.match(str(value).strip())
-    if m:
-        h, mnt, sec = m.groups()
-        return int(h or 0) * 3600 + int(mnt) * 60 + float(sec.replace(",", "."))
-    try:
-        return float(str(value))
-    except ValueError:
-        raise TranscriptError(f"{where}: {field_name} {value!r} is not a time (seconds or hh:mm:ss.mmm)",
-                              field=field_name) from None
 
 
 # -- reading (the parsers are in qa_rubrics.formats) ---------------------------------------------

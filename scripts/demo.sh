@@ -6,6 +6,7 @@ bash scripts/setup.sh
 # shellcheck disable=SC1091
 . "${DESKBOOK_VENV:-.venv}/bin/activate"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1
+export DESKBOOK_CONFIG="${DESKBOOK_CONFIG:-corpus/deskbook.toml}"  # the sample company's settings
 DB="${DESKBOOK_DB:-data/deskbook.db}"
 
 echo "==> indexing corpus/ into $DB" >&2

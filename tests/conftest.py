@@ -1,11 +1,14 @@
 """Layered fixtures: settings -> embedder -> indexed store -> searcher (-> app, later).
 
 The real embedding model and spaCy pipeline are used (they load offline in about a second);
-the sample corpus is indexed once per test session.
+the sample corpus is indexed once per test session. The PostgreSQL backend is tested against a
+real PostgreSQL 16 with pgvector, started once per session by `pgserver` (a pip package) on a
+Unix socket; each test that needs one gets a fresh database on it (`pg_url`).
 """
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from pathlib import Path
 
@@ -37,11 +40,11 @@ def embedder(base_config):
 def corpus_kb(tmp_path_factory, embedder):
     """(config, store) with corpus/sops and corpus/tickets indexed, built once per session."""
     from indexer.pipeline import index_paths
-    from kb.store import open_store
+    from kb.storage import open_store
 
     d = tmp_path_factory.mktemp("corpus_kb")
     config = load_config(data_dir=str(d), db=str(d / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     index_paths(store, embedder, config, [CORPUS / "sops", CORPUS / "tickets"], progress=False)
     return config, store
 
@@ -54,6 +57,52 @@ def corpus_searcher(corpus_kb, embedder):
     return Searcher(store, config, embedder)
 
 
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL 16 with pgvector for the whole session (pgserver: no system install needed).
+
+    Its data folder is in a fresh temporary folder that other users may enter: run as root,
+    pgserver runs PostgreSQL as its own user."""
+    import os
+    import tempfile
+
+    import pgserver
+
+    parent = tempfile.mkdtemp(prefix="deskbook-pg-")
+    os.chmod(parent, 0o755)
+    srv = pgserver.get_server(os.path.join(parent, "data"), cleanup_mode="delete")
+    yield srv
+    srv.cleanup()
+    shutil.rmtree(parent, ignore_errors=True)
+
+
+_DB_NUMBERS = itertools.count(1)
+
+
+def new_pg_url(server) -> str:
+    """The URL of a new, empty database on `server` (the store creates it on first open)."""
+    uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/socket/dir
+    return uri.replace("/postgres?", f"/deskbook_test_{next(_DB_NUMBERS)}?", 1)
+
+
+@pytest.fixture()
+def pg_url(pg_server) -> str:
+    return new_pg_url(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_store(request, tmp_path):
+    """An empty store of each backend: the storage contract tests run against both."""
+    from kb.storage import open_store
+
+    if request.param == "sqlite":
+        store = open_store(tmp_path / "kb.db")
+    else:
+        store = open_store(new_pg_url(request.getfixturevalue("pg_server")))
+    yield store
+    store.close()
+
+
 @pytest.fixture()
 def tiny_dir(tmp_path):
     """A writable copy of tests/data/kb: a few SOPs in each format and two ticket files."""
@@ -62,14 +111,29 @@ def tiny_dir(tmp_path):
     return dst
 
 
+@pytest.fixture(scope="session")
+def tiny_kb_shared(tmp_path_factory, embedder):
+    """(config, store, src_dir) with tests/data/kb indexed once per session: for tests that only read."""
+    from indexer.pipeline import index_paths
+    from kb.storage import open_store
+
+    d = tmp_path_factory.mktemp("tiny_kb_shared")
+    src = d / "kb_src"
+    shutil.copytree(DATA / "kb", src)
+    config = load_config(data_dir=str(d), db=str(d / "kb.db"))
+    store = open_store(config.database)
+    index_paths(store, embedder, config, [src], field_map=TINY_MAP, progress=False)
+    return config, store, src
+
+
 @pytest.fixture()
 def tiny_kb(tmp_path, tiny_dir, embedder):
-    """(config, store, src_dir) with tests/data/kb indexed into a fresh database."""
+    """(config, store, src_dir) with tests/data/kb indexed into a fresh database (for tests that write)."""
     from indexer.pipeline import index_paths
-    from kb.store import open_store
+    from kb.storage import open_store
 
     config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     index_paths(store, embedder, config, [tiny_dir], field_map=TINY_MAP, progress=False)
     return config, store, tiny_dir
 

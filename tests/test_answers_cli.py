@@ -18,7 +18,7 @@ EVAL_KEYS = {"answered_correctly", "wrong_answer", "abstained_answerable", "corr
 @pytest.fixture(scope="module")
 def db(corpus_kb):
     config, _ = corpus_kb
-    return str(config.db_path)
+    return str(config.database)
 
 
 def run(*args):

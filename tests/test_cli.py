@@ -13,7 +13,7 @@ from kb.cli import cli, main
 @pytest.fixture()
 def cli_db(tiny_kb):
     config, store, src = tiny_kb
-    return str(config.db_path), src
+    return str(config.database), src
 
 
 def invoke(*args):

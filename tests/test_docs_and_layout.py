@@ -13,11 +13,33 @@ from tests.conftest import ROOT
 
 
 def test_every_setting_is_documented_in_readme():
-    import qa_rubrics  # noqa: F401 - packages register their settings on import
-
     readme = (ROOT / "README.md").read_text()
     missing = [s.name for s in all_settings() if f"| `{s.name}` |" not in readme]
     assert not missing, f"settings missing from the README's table: {missing}"
+
+
+def test_settings_tables_are_generated_from_the_one_registry():
+    """README.md and docs/*.md show kb.settings as it is: run `python scripts/gen_docs.py` after a change."""
+    proc = subprocess.run([sys.executable, "scripts/gen_docs.py", "--check"], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_settings_are_loaded_explicitly_not_by_import_side_effects():
+    code = ("import kb.config; c = kb.config.load_config(); "
+            "print(c.answer_threshold, c.redact_pii, c.session_hours, c.gap_days, c.web_job_threads)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert out.split() == ["0.55", "True", "12", "90", "auto"]
+
+
+def test_unknown_choice_is_an_error_not_a_default():
+    import pytest
+
+    from kb.config import load_config
+    from kb.errors import ConfigError
+
+    for name, value in (("ann_index", "hsnw"), ("vector_search", "annoy"), ("answer_engine", "gpt")):
+        with pytest.raises(ConfigError, match=name):
+            load_config(**{name: value})
 
 
 def test_import_layers_hold():
@@ -28,15 +50,22 @@ def test_import_layers_hold():
 
 
 def test_kb_imports_no_sibling_at_runtime():
-    code = ("import sys, kb.search, kb.store, kb.cli, kb.ann, kb.structure; "
+    code = ("import sys, kb.search, kb.storage, kb.cli, kb.ann, kb.structure, kb.jobs; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('indexer', 'qa_rubrics', 'webapp')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
     assert out.strip() == "[]"
 
 
 def test_top_level_layout():
-    for name in ("pyproject.toml", "kb", "indexer", "webapp", "qa_rubrics", "tests", "corpus", "README.md"):
+    for name in ("pyproject.toml", "kb", "indexer", "webapp", "qa_rubrics", "insights", "tests", "corpus", "README.md"):
         assert (ROOT / name).exists(), name
+
+
+def test_modules_stay_small():
+    """Split a module once it passes about 400 lines (docs/STYLE: small modules, one concern each)."""
+    big = [(str(p.relative_to(ROOT)), n) for pkg in ("kb", "indexer", "webapp", "qa_rubrics", "insights")
+           for p in (ROOT / pkg).rglob("*.py") if (n := len(p.read_text().splitlines())) > 420]
+    assert not big, big
 
 
 def test_readme_two_commands_match_ci():

@@ -15,17 +15,18 @@ import csv
 import io
 import json
 import random
+import shutil
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
 
+from insights.gaps import content_gaps, failure_reasons
+from insights.health import contradictions, near_duplicates, stale_sops
+from insights.querylog import QueryLog
+from insights.tickets import ticket_coverage
 from kb.config import load_config
-from kb.insights import content_gaps, failure_reasons
-from kb.insights_health import contradictions, near_duplicates, stale_sops
-from kb.insights_tickets import ticket_coverage
-from kb.querylog import QueryLog
 from tests.conftest import CORPUS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -133,24 +134,21 @@ status: published
 
 def _copy_db(store, dest):
     """A private copy of a live SQLite store (the backup API is safe while it is open)."""
-    from kb.store import sqlite3
-
-    target = sqlite3.connect(str(dest))
-    store.db.backup(target)
-    target.close()
+    store.checkpoint()
+    shutil.copy(store.local_path(), dest)
 
 
 @pytest.fixture(scope="module")
 def kb(corpus_kb, embedder, tmp_path_factory):
     """(config, store, planted) over a private copy of the corpus KB, with planted SOPs and tickets."""
     from indexer.pipeline import index_paths
-    from kb.store import open_store
+    from kb.storage import open_store
 
     _, corpus_store = corpus_kb
     d = tmp_path_factory.mktemp("insights_kb")
     _copy_db(corpus_store, d / "kb.db")
     config = load_config(data_dir=str(d), db=str(d / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     extra = d / "extra"
     (extra / "sops").mkdir(parents=True)
     for name, text in (("a.md", CYCLE_A), ("b.md", CYCLE_B), ("old.md", CYCLE_OLD)):
@@ -345,7 +343,7 @@ def test_report_cli_json_and_csv(logged, tmp_path):
     from kb.cli import cli
 
     config, store = logged
-    db = str(config.db_path)
+    db = str(config.database)
     run = CliRunner().invoke
     res = run(cli, ["report", "gaps", "--db", db, "--json", "--as-of", NOW.isoformat()], catch_exceptions=False)
     data = json.loads(res.stdout)

@@ -1,6 +1,6 @@
 """The QA dashboard against a hand computation on six scored and reviewed calls.
 
-Scorecards are written through the QA store API (`kb.qa_store.save_scorecard` / `add_review`), as
+Scorecards are written through the QA store API (`save_scorecard` / `add_review`), as
 `deskbook qa score --store` and the review page write them. The expected numbers below are worked
 out by hand in the comments.
 """
@@ -15,10 +15,9 @@ from xml.etree import ElementTree
 import pytest
 from click.testing import CliRunner
 
-from kb import qa_store
+from insights.qa import qa_dashboard
 from kb.config import load_config
-from kb.store import open_store
-from qa_rubrics.insights import qa_dashboard
+from kb.storage import open_store
 
 P, F, N = "pass", "fail", "na"
 CRITERIA = ("greet", "verify", "follow_sop", "close")
@@ -68,18 +67,18 @@ def qa_db(tmp_path):
     config = load_config(db=str(tmp_path / "qa.db"), teams=["Amara=North", "Ben=North", "Chloe=South"])
     ids = {}
     for tid, agent, day, *_ in CALLS:
-        qa_store.save_transcript(store, {"id": tid, "agent": agent, "started_at": day,
+        store.save_transcript({"id": tid, "agent": agent, "started_at": day,
                                          "turns": [{"speaker": "agent", "text": "Hello"}]})
     # an older scoring of call-2 (superseded: only the newest scorecard per call and rubric counts)
-    qa_store.save_scorecard(store, card("call-2", "Amara", "2026-11-10", 10, F, dict(greet=F, verify=F,
+    store.save_scorecard(card("call-2", "Amara", "2026-11-10", 10, F, dict(greet=F, verify=F,
                             follow_sop=F, close=F), {}, scored_at="2026-11-11T08:00:00Z"))
     for tid, agent, day, score, verdict, results, detail in CALLS:
-        ids[tid] = qa_store.save_scorecard(store, card(tid, agent, day, score, verdict, results, detail))
+        ids[tid] = store.save_scorecard(card(tid, agent, day, score, verdict, results, detail))
     # a call outside the window
-    qa_store.save_transcript(store, {"id": "call-old", "turns": []})
-    qa_store.save_scorecard(store, card("call-old", "Amara", "2026-06-01", 0, F, {c: F for c in CRITERIA}, {}))
+    store.save_transcript({"id": "call-old", "turns": []})
+    store.save_scorecard(card("call-old", "Amara", "2026-06-01", 0, F, {c: F for c in CRITERIA}, {}))
     for (tid, crit), result in REVIEWS.items():
-        qa_store.add_review(store, ids[tid], crit, reviewer="Quinn", result=result)
+        store.add_review(ids[tid], crit, reviewer="Quinn", result=result)
     return config, store
 
 
@@ -137,7 +136,7 @@ def test_report_qa_cli(qa_db):
 
     config, _ = qa_db
     env = {"DESKBOOK_TEAMS": "Amara=North,Ben=North,Chloe=South"}
-    args = ["report", "qa", "--db", str(config.db_path), "--days", "14", "--until", "2026-11-14"]
+    args = ["report", "qa", "--db", str(config.database), "--days", "14", "--until", "2026-11-14"]
     res = CliRunner(env=env).invoke(cli, [*args, "--json"], catch_exceptions=False)
     data = json.loads(res.stdout)
     assert data["scorecards"] == 6 and data["flagged"][0]["criterion"] == "close"

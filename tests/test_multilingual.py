@@ -29,7 +29,7 @@ def ml_embedder(tmp_path_factory):
 def ml_kb(tmp_path_factory, ml_embedder):
     from indexer.pipeline import index_paths
     from kb.search import Searcher
-    from kb.store import open_store
+    from kb.storage import open_store
 
     d = tmp_path_factory.mktemp("ml_kb")
     src = d / "sops"
@@ -37,7 +37,7 @@ def ml_kb(tmp_path_factory, ml_embedder):
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(CORPUS / "sops" / rel, src / rel)
     config = load_config(data_dir=str(d), db=str(d / "kb.db"), model="multilingual")
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     index_paths(store, ml_embedder, config, [src], progress=False)
     return config, store, Searcher(store, config, ml_embedder)
 
@@ -91,13 +91,13 @@ def test_german_and_turkish_questions_find_the_english_sop(ml_kb, question, sop)
 
 def test_changing_to_the_multilingual_model_reembeds(tmp_path, embedder, ml_embedder):
     from indexer.pipeline import index_paths
-    from kb.store import open_store
+    from kb.storage import open_store
 
     src = tmp_path / "sops"
     src.mkdir()
     shutil.copy(CORPUS / "sops" / "orders" / "sop-refunds.md", src)
     config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     first = index_paths(store, embedder, config, [src], progress=False)
     assert store.get_meta("model") == "all-MiniLM-L6-v2" and not first.reembedded_all
     again = index_paths(store, ml_embedder, config.with_overrides(model="multilingual"), [src], progress=False)

@@ -9,11 +9,11 @@ import shutil
 import pytest
 from click.testing import CliRunner
 
-from kb import qa_store
 from kb.cli import cli
-from kb.store import open_store
+from kb.storage import open_store
 from qa_rubrics.calibrate import binary_prf, cohen_kappa
 from qa_rubrics.rubric import load_rubric
+from qa_rubrics.scorecards import get_scorecard
 from tests.conftest import DATA
 
 QA = DATA / "qa"
@@ -29,7 +29,7 @@ def kb_db(tmp_path_factory, embedder):
 
     d = tmp_path_factory.mktemp("qa_cli")
     config = load_config(data_dir=str(d), db=str(d / "kb.db"))
-    index_paths(open_store(config.db_path), embedder, config, [QA / "sops"], progress=False)
+    index_paths(open_store(config.database), embedder, config, [QA / "sops"], progress=False)
     return d / "kb.db"
 
 
@@ -94,7 +94,7 @@ def test_score_command_json_csv_and_skipped_files(kb_db, tmp_path):
     rows = list(csv.DictReader(out_csv.open()))
     assert len(rows) == 5 and rows[0]["greeting"] in ("pass", "fail", "na")
     # nothing was stored
-    assert qa_store.list_scorecards(open_store(kb_db)) == []
+    assert open_store(kb_db).list_scorecards() == []
 
 
 def test_score_store_keeps_results_of_each_rubric_version(kb_db, tmp_path):
@@ -107,9 +107,9 @@ def test_score_store_keeps_results_of_each_rubric_version(kb_db, tmp_path):
     v3 = tmp_path / "rubric-v3.yaml"
     v3.write_text((QA / "rubric.yaml").read_text().replace("version: 2", "version: 3"))
     assert run("qa", "score", "--rubric", str(v3), good, "--db", str(db), "--no-progress").exit_code == 0
-    rows = qa_store.list_scorecards(open_store(db), transcript="good-1", order="scored_at")
+    rows = open_store(db).list_scorecards(transcript="good-1", order="scored_at")
     assert [r["rubric_version"] for r in rows] == [2, 3]
-    stored = qa_store.get_scorecard(open_store(db), rows[0]["id"])
+    stored = get_scorecard(open_store(db), rows[0]["id"])
     assert "jo.bloggs@example.com" not in json.dumps(stored) and "[EMAIL]" in json.dumps(stored)
 
 

@@ -20,11 +20,11 @@ QA = DATA / "qa"
 def qa_kb(tmp_path_factory, embedder):
     """(config, store) with the two test SOPs indexed."""
     from indexer.pipeline import index_paths
-    from kb.store import open_store
+    from kb.storage import open_store
 
     d = tmp_path_factory.mktemp("qa_kb")
     config = load_config(data_dir=str(d), db=str(d / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     index_paths(store, embedder, config, [QA / "sops"], progress=False)
     return config, store
 

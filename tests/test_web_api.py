@@ -56,7 +56,7 @@ def test_openapi_roles_match_what_the_routes_enforce(app, clients):
     assert clients["agent"].api("PUT", f"{API}/sops/sop-refunds", json={"title": "t", "body": "b",
                                                                         "base_version": 1}).status_code == 403
     search = doc["paths"][f"{API}/search"]["get"]
-    assert {p["name"] for p in search["parameters"]} == {"q", "k", "mode", "type", "tag", "log"}
+    assert {p["name"] for p in search["parameters"]} == {"q", "k", "mode", "type", "tag", "status", "log"}
     assert next(p for p in search["parameters"] if p["name"] == "q")["required"] is True
 
 
@@ -145,3 +145,10 @@ def test_documents_list_and_versions(clients):
     assert versions[-1]["created_by"] == "indexer"
     v = m.get(f"{API}/sops/sop-refunds/versions/{versions[-1]['version']}").get_json()
     assert v["title"] == "Refund processing"
+
+
+def test_search_filters_by_status(clients):
+    a = clients["agent"]
+    published = a.get("/api/v1/search?q=refund&status=published&log=false").get_json()["results"]
+    assert published and all(r["type"] == "sop" for r in published)  # tickets have their own statuses
+    assert a.get("/api/v1/search?q=refund&status=archived&log=false").get_json()["results"] == []

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import stat
-
 import pytest
 
 from tests.web_fixtures import *  # noqa: F403
@@ -230,13 +227,13 @@ def test_token_api_calls_are_csrf_exempt_and_never_use_the_cookie(app, clients, 
 
 def test_tokens_are_stored_hashed(app, tokens):
     store = app.extensions["deskbook"].store
-    rows = store.execute("SELECT token_hash, prefix FROM api_tokens").fetchall()
-    stored = " ".join(r[0] + " " + r[1] for r in rows)
+    rows = store._rows("SELECT token_hash, prefix FROM api_tokens")  # the backend's own rows: what is stored
+    stored = " ".join(r["token_hash"] + " " + r["prefix"] for r in rows)
     for t in tokens.values():
         assert t not in stored
-    hashes = store.execute("SELECT password_hash FROM users").fetchall()
-    assert all(h[0].startswith(("scrypt:", "pbkdf2:")) for h in hashes)
-    assert not any(pw in h[0] for h in hashes for pw in PASSWORDS.values())
+    hashes = [r["password_hash"] for r in store._rows("SELECT password_hash FROM users")]
+    assert all(h.startswith(("scrypt:", "pbkdf2:")) for h in hashes)
+    assert not any(pw in h for h in hashes for pw in PASSWORDS.values())
 
 
 def test_token_page_creates_and_revokes(clients, app):
@@ -270,9 +267,9 @@ def test_factory_layers_defaults_instance_and_test_config(web_config, embedder, 
     cfg = load_config(data_dir=str(tmp_path), db=str(tmp_path / "f.db"))
     app1 = create_app(cfg, embedder=embedder)
     assert app1.config["SESSION_COOKIE_HTTPONLY"] and not app1.config["TESTING"]
-    key_file = tmp_path / "secret_key"
-    assert key_file.exists() and stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
-    assert app1.config["SECRET_KEY"] == key_file.read_text().strip()  # made once, kept
+    store = app1.extensions["deskbook"].store
+    key = store.get_meta("secret:web_session_key")  # made once, kept in the database every server shares
+    assert key and app1.config["SECRET_KEY"] == key and len(key) == 64
     (tmp_path / "instance").mkdir()
     (tmp_path / "instance" / "webapp.py").write_text("SESSION_COOKIE_SECURE = True\nMAX_CONTENT_LENGTH = 123\n")
     app2 = create_app(cfg, {"MAX_CONTENT_LENGTH": 456}, embedder=embedder)

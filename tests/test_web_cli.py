@@ -23,8 +23,8 @@ def run(*args, db, input=None):
 
 
 def test_users_add_prints_a_generated_password_and_is_safe_to_rerun(tmp_path):
-    from kb.accounts import Accounts
-    from kb.store import open_store
+    from kb.storage import open_store
+    from webapp.accounts import Accounts
 
     db = tmp_path / "kb.db"
     r = run("users", "add", "alice", "--role", "manager", db=db)

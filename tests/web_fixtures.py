@@ -47,12 +47,12 @@ def web_source(tmp_path_factory) -> Path:
 def web_kb_template(tmp_path_factory, web_source, embedder) -> Path:
     """The web test KB, indexed once; tests copy it (`web_kb`) before writing to it."""
     from indexer.pipeline import index_paths
-    from kb.accounts import Accounts
-    from kb.store import open_store
+    from kb.storage import open_store
+    from webapp.accounts import Accounts
 
     d = tmp_path_factory.mktemp("web_kb_template")
     config = load_config(data_dir=str(d), db=str(d / "kb.db"))
-    store = open_store(config.db_path)
+    store = open_store(config.database)
     index_paths(store, embedder, config, [web_source / "sops", web_source / "tickets"], progress=False)
     # Embed the SOPs' sentences once (kb.answers caches them in <db>.answers.npz, copied with the db).
     from kb.answers import Answerer
@@ -62,7 +62,7 @@ def web_kb_template(tmp_path_factory, web_source, embedder) -> Path:
     acc = Accounts(store)
     for role, pw in PASSWORDS.items():
         acc.add_user(role, role, pw)
-    store.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.checkpoint()
     store.close()
     return d
 

@@ -12,7 +12,6 @@ uploads, insights reports), `analyst` (QA), `insights` (the QA dashboard), `admi
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -20,27 +19,24 @@ from typing import Any
 
 from flask import Flask, jsonify
 
-from webapp import settings as _settings  # noqa: F401  (registers the web settings)
-
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
 
 
-def secret_key(config) -> str:
-    """The `secret_key` setting, else a random key kept in <data_dir>/secret_key (made on first run)."""
+def secret_key(config, store) -> str:
+    """The `secret_key` setting, else a random key kept in the database, made by the first app server
+    that starts: every server sharing the database signs and accepts the same cookies. A key kept
+    by Deskbook 0.1 in `<data_dir>/secret_key` is taken over, so signed-in users stay signed in."""
     if config.secret_key:
         return str(config.secret_key)
-    path = Path(config.data_dir) / "secret_key"
-    if path.exists():
-        key = path.read_text().strip()
-        if key:
-            return key
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(key + "\n")
-    return key
+
+    def make() -> str:
+        legacy = Path(config.data_dir) / "secret_key"
+        if legacy.is_file() and legacy.read_text().strip():
+            return legacy.read_text().strip()
+        return secrets.token_hex(32)
+
+    return store.app_secret("web_session_key", make)
 
 
 def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=None, embedder=None) -> Flask:
@@ -54,10 +50,11 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     from webapp.services import Services
 
     config = config if config is not None else load_config()
+    services = Services(config, store=store, embedder=embedder)
     instance = Path(config.data_dir) / "instance"
     app = Flask(__name__, instance_path=str(instance.resolve()), instance_relative_config=True)
     app.config.update(
-        SECRET_KEY=secret_key(config),
+        SECRET_KEY=secret_key(config, services.store),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=int(config.session_hours)),
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
@@ -72,7 +69,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     if test_config:
         app.config.update(test_config)
 
-    app.extensions["deskbook"] = Services(config, store=store, embedder=embedder)
+    app.extensions["deskbook"] = services
     auth.init_auth(app)
     errors.init_errors(app, auth.login_manager)
     for bp in (auth.bp, agent.bp, manager.bp, analyst.bp, insights.bp, admin.bp, admin.account_bp, api.bp):

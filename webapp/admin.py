@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from kb.accounts import ROLES
 from kb.errors import ConflictError, InputError
+from webapp.accounts import ROLES
 from webapp.auth import guard_blueprint
 from webapp.services import services
 

@@ -42,12 +42,12 @@ def doc_url(doc_id: str, *, chunk: int | None = None, q: str = "", qid: int | No
     return url_for("agent.document", doc_id=doc_id, **args) + ("#match" if chunk is not None else "")
 
 
-def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), tags=(), log: bool = True
-               ) -> dict[str, Any]:
+def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), tags=(), statuses=(),
+               log: bool = True) -> dict[str, Any]:
     svc = services()
     t0 = time.perf_counter()
     k = int(k or svc.config.search_k)
-    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags))
+    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), statuses=tuple(statuses or ()))
     latency = round((time.perf_counter() - t0) * 1000, 2)
     qid = svc.log_call("log_search", q, hits, mode=mode, **who()) if log else None
     results = []
@@ -157,28 +157,29 @@ def document(doc_id: str):
 
 @bp.route("/assist")
 def assist_new():
-    conv = services().conversations.create(current_user.username)
+    conv = services().conversations.create(current_user.user)
     return redirect(url_for("agent.assist_page", conversation_id=conv.id))
 
 
 @bp.route("/assist/<conversation_id>")
 def assist_page(conversation_id: str):
     svc = services()
-    conv = svc.conversations.get_or_create(conversation_id, current_user.username)
+    conv = svc.conversations.get_or_create(conversation_id, current_user.user)
     recent = [c for c in svc.conversations.recent(15) if c.id != conv.id]
     return render_template("agent/assist.html", conv=conv, recent=recent)
 
 
 def assist_update(conv) -> dict[str, Any]:
-    """Run live assist over the conversation's turns (under its lock) and keep the suggestion."""
+    """Run live assist over the conversation's turns at its revision and keep the suggestion
+    (unless another server already kept one for a newer revision)."""
     svc = services()
     result = svc.assistant.update(conv.turns, conv.state)
-    conv.state = result.state.to_dict()
+    state = result.state.to_dict()
     qid = svc.log_call("log_answer", result.need, result.answer, kind="assist", **who())
     sug = {"need": result.need, "topic": result.topic, "topic_changed": result.topic_changed,
            "sops": [{**asdict(s), "url": doc_url(s.id, qid=qid)} for s in result.sops],
-           "answer": answer_dict(result.answer, qid), "state": conv.state}
-    conv.suggestion = sug
+           "answer": answer_dict(result.answer, qid), "state": state}
+    svc.store.save_suggestion(conv.id, conv.revision, state, sug)
     return sug
 
 

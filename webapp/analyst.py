@@ -8,6 +8,8 @@ from flask import Blueprint, Response, flash, redirect, render_template, request
 from flask_login import current_user
 
 from kb.errors import InputError
+from kb.storage.records import SCORECARD_ORDERS
+from qa_rubrics.scorecards import get_scorecard
 from webapp.auth import guard_blueprint
 from webapp.qa import (
     TRANSCRIPT_SUFFIXES,
@@ -27,8 +29,6 @@ PAGE = 50
 
 @bp.route("/")
 def queue():
-    from kb.qa_store import ORDERS, list_scorecards
-
     svc = services()
     error = None
     try:
@@ -36,18 +36,18 @@ def queue():
     except InputError as exc:
         filters, error = {}, exc
     order = request.args.get("order", "score")
-    order = order if order in ORDERS else "score"
+    order = order if order in SCORECARD_ORDERS else "score"
     show_all = request.args.get("all") == "1"
     page = max(1, request.args.get("page", 1, type=int))
-    rows = list_scorecards(svc.store, **filters, latest_only=not show_all, order=order, limit=PAGE + 1,
+    rows = svc.store.list_scorecards(**filters, latest_only=not show_all, order=order, limit=PAGE + 1,
                            offset=(page - 1) * PAGE)
     more = len(rows) > PAGE
-    known = list_scorecards(svc.store, latest_only=True, limit=5000)
+    known = svc.store.list_scorecards(latest_only=True, limit=5000)
     agents = sorted({r["agent"] for r in known if r["agent"]})
     rubrics = sorted({r["rubric_id"] for r in known})
     return render_template("analyst/queue.html", rows=rows[:PAGE], filters=filters, order=order, show_all=show_all,
                            page=page, more=more, agents=agents, rubrics=rubrics, error=error,
-                           jobs=svc.jobs.list(kind="score")[:5])
+                           jobs=svc.jobs.list(kind="qa_score")[:5])
 
 
 @bp.route("/import", methods=["GET", "POST"])
@@ -64,8 +64,8 @@ def import_page():
         else:
             flash(f"Received: {job.title}. Prescoring in the background.")
             return redirect(url_for("analyst.import_page", job=job.id))
-    jobs = svc.jobs.list(kind="score") if current_user.role == "admin" else svc.jobs.list(
-        owner=current_user.username, kind="score")
+    jobs = svc.jobs.list(kind="qa_score") if current_user.role == "admin" else svc.jobs.list(
+        owner=current_user.username, kind="qa_score")
     return render_template("analyst/import.html", rubrics=rubrics, jobs=jobs[:20], error=error,
                            suffixes=", ".join(TRANSCRIPT_SUFFIXES), highlight=request.args.get("job", ""),
                            rubrics_dir=svc.config.rubrics_dir), (400 if error else 200)
@@ -73,8 +73,6 @@ def import_page():
 
 @bp.route("/reviews/<int:scorecard_id>")
 def review(scorecard_id: int):
-    from kb.qa_store import get_scorecard
-
     card = get_scorecard(services().store, scorecard_id)
     spans = review_spans(card)
     turns = [{"speaker": t.get("speaker", ""), "html": highlight_text(t.get("text", ""), spans.get(i, [])),
@@ -84,8 +82,6 @@ def review(scorecard_id: int):
 
 @bp.route("/reviews/<int:scorecard_id>/criteria/<criterion_id>", methods=["POST"])
 def review_criterion(scorecard_id: int, criterion_id: str):
-    from kb.qa_store import add_review, get_scorecard
-
     store = services().store
     result = request.form.get("result", "")
     if request.form.get("action") == "confirm":
@@ -94,7 +90,7 @@ def review_criterion(scorecard_id: int, criterion_id: str):
         if auto is None:
             raise InputError(f"Scorecard {scorecard_id} has no criterion {criterion_id!r}", field="criterion")
         result = auto
-    add_review(store, scorecard_id, criterion_id, reviewer=current_user.username, result=result,
+    store.add_review(scorecard_id, criterion_id, reviewer=current_user.username, result=result,
                comment=request.form.get("comment", "").strip())
     flash(f"Saved your review of {criterion_id}: {result}.")
     return redirect(url_for("analyst.review", scorecard_id=scorecard_id) + f"#crit-{criterion_id}")

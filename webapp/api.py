@@ -54,12 +54,14 @@ def me():
                    Param("mode", enum=MODES, default="hybrid"),
                    Param("type", enum=("sop", "ticket"), many=True, help="only these document types"),
                    Param("tag", many=True, help="only documents with all these tags"),
+                   Param("status", many=True, help="only documents with one of these statuses (e.g. published)"),
                    Param("log", "boolean", default=True,
                          help="log the query for the manager reports (the search page sends false while typing)")],
            response=ref("SearchResults"))
 def search():
     p = g.params
-    return jsonify(agent.run_search(p["q"], k=p["k"], mode=p["mode"], types=p["type"], tags=p["tag"], log=p["log"]))
+    return jsonify(agent.run_search(p["q"], k=p["k"], mode=p["mode"], types=p["type"], tags=p["tag"],
+                                    statuses=p["status"], log=p["log"]))
 
 
 @api.route("/answer", "POST", summary="A suggested answer, with confidence and citations, or an abstention",
@@ -80,7 +82,7 @@ def assist():
 @api.route("/assist/conversations", "POST", summary="Start a live-assist conversation (optionally with your own id)",
            roles=EVERYONE, tag="assist", body=ref("NewConversation"), response=ref("Conversation"), status=201)
 def conversation_create():
-    conv = services().conversations.create(current_user.username, g.body.get("id"))
+    conv = services().conversations.create(current_user.user, g.body.get("id"))
     return created(conv.to_dict())
 
 
@@ -108,21 +110,20 @@ def conversation_get(conversation_id: str):
                        "turns of a call under the call's own id.")
 def conversation_turns(conversation_id: str):
     svc = services()
-    conv = svc.conversations.get_or_create(conversation_id, current_user.username)
+    svc.conversations.get_or_create(conversation_id, current_user.user)
     turns = agent.normalize_turns(g.body["turns"]) if g.body.get("turns") else agent.turns_from_text(
         g.body.get("text", ""))
-    with conv.lock:
-        svc.conversations.add_turns(conv, turns)
-        if conv.turns:
-            agent.assist_update(conv)
-    return jsonify(conv.to_dict())
+    conv = svc.conversations.add_turns(conversation_id, turns)
+    if conv.turns:
+        agent.assist_update(conv)
+    return jsonify(svc.conversations.get(conversation_id).to_dict())
 
 
 @api.route("/feedback", "POST", summary="Helpful / not helpful, on the answer or on one result of a logged query",
            roles=EVERYONE, tag="agent", body=ref("Feedback"), response=ref("Ok"), errors=(404,))
 def feedback():
     svc = services()
-    if svc.querylog is None:  # pragma: no cover - kb.querylog ships with Deskbook
+    if svc.querylog is None:  # pragma: no cover - insights.querylog ships with Deskbook
         raise NotFoundError("Feedback is not recorded: the query log is not available")
     svc.log_call("record_feedback", g.body["query_id"], bool(g.body["helpful"]), doc_id=g.body.get("doc_id") or "",
                  user_id=str(current_user.id), strict=True)

@@ -88,18 +88,16 @@ def qa_score():
                    Param("limit", "integer", default=50, minimum=1, maximum=1000),
                    Param("offset", "integer", default=0, minimum=0)])
 def qa_scorecards():
-    from kb.qa_store import list_scorecards
-
     p = g.params
     filters = {k: p[k] for k in ("agent", "rubric", "verdict", "since", "until") if p[k]}
-    return jsonify(list_scorecards(services().store, **filters, latest_only=not p["all"], order=p["order"],
+    return jsonify(services().store.list_scorecards(**filters, latest_only=not p["all"], order=p["order"],
                                    limit=p["limit"], offset=p["offset"]))
 
 
 @api.route("/qa/scorecards/<int:scorecard_id>", summary="One scorecard: transcript, auto results, evidence, reviews",
            roles=ANALYSTS, tag="qa", response=ref("Scorecard"), errors=(404,))
 def qa_scorecard(scorecard_id: int):
-    from kb.qa_store import get_scorecard
+    from qa_rubrics.scorecards import get_scorecard
 
     return jsonify(get_scorecard(services().store, scorecard_id))
 
@@ -108,10 +106,8 @@ def qa_scorecard(scorecard_id: int):
            summary="Confirm or override one criterion (stored beside the automatic result)", roles=ANALYSTS,
            tag="qa", body=ref("ReviewRequest"), response=ref("HumanReview"), status=201, errors=(404,))
 def qa_review(scorecard_id: int):
-    from kb.qa_store import add_review
-
     b = g.body
-    return created(add_review(services().store, scorecard_id, b["criterion_id"], reviewer=current_user.username,
+    return created(services().store.add_review(scorecard_id, b["criterion_id"], reviewer=current_user.username,
                               result=b["result"], comment=b.get("comment", "")))
 
 

@@ -17,8 +17,8 @@ from typing import Any
 from flask import Blueprint, g, request
 from flask_login import current_user
 
-from kb.accounts import ROLES
 from kb.errors import InputError
+from webapp.accounts import ROLES
 from webapp.errors import HINTS, error_json
 
 ALL_ROLES = ROLES

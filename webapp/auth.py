@@ -1,7 +1,8 @@
 """Sign-in, roles and CSRF.
 
-- Pages: a session cookie (Flask-Login), set by the sign-in form. The session id includes the
-  user's *session key*, which changes when the password changes, so a reset signs the user out
+- Pages: a session cookie (Flask-Login), set by the sign-in form. It carries a random session id
+  whose hash is stored in the database (`webapp.accounts`), so every app server that shares the
+  database accepts it, and signing out, disabling the user or resetting the password ends it
   everywhere.
 - API: `Authorization: Bearer <token>` (tokens from `deskbook users token NAME` or the "API
   tokens" page). A request that carries a Bearer header is authenticated by the token only, never
@@ -17,14 +18,13 @@ from __future__ import annotations
 
 import threading
 import time
-from functools import wraps
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
-from kb.accounts import ROLES, User
+from webapp.accounts import ROLES, User
 from webapp.services import services
 
 login_manager = LoginManager()
@@ -42,14 +42,15 @@ ACCESS: dict[str, tuple[str, ...]] = {
 
 
 class WebUser(UserMixin):
-    """A kb.accounts.User as Flask-Login wants it."""
+    """A webapp.accounts.User as Flask-Login wants it (with the id of its sign-in session)."""
 
-    def __init__(self, user: User, *, via_token: bool = False):
+    def __init__(self, user: User, *, via_token: bool = False, session_id: str = ""):
         self.user = user
         self.via_token = via_token
+        self.session_id = session_id
 
     def get_id(self) -> str:
-        return f"{self.user.id}:{self.user.session_key}"
+        return self.session_id
 
     @property
     def is_active(self) -> bool:
@@ -73,14 +74,8 @@ def bearer_token() -> str | None:
 def _load_user(session_id: str):
     if bearer_token() is not None:
         return None  # a Bearer request is authenticated by its token only (see _load_from_request)
-    try:
-        uid, key = session_id.split(":", 1)
-        user = services().accounts.get_user(int(uid))
-    except Exception:  # noqa: BLE001 - a stale or forged id is simply "not signed in"
-        return None
-    if user.session_key != key or not user.active:
-        return None
-    return WebUser(user)
+    user = services().accounts.session_user(session_id)
+    return WebUser(user, session_id=session_id) if user else None
 
 
 @login_manager.request_loader
@@ -105,10 +100,6 @@ def init_auth(app) -> None:
         if request.blueprint == "api" and (bearer_token() is not None or not current_user.is_authenticated):
             return  # no session to ride on: the route answers 401 itself
         csrf.protect()
-
-
-def has_role(*roles: str) -> bool:
-    return current_user.is_authenticated and current_user.can(*roles)
 
 
 def guard_blueprint(bp: Blueprint, area: str) -> None:
@@ -202,7 +193,7 @@ def login():
                 throttle.clear(*keys)
                 session.clear()
                 session.permanent = True
-                login_user(WebUser(user))
+                login_user(WebUser(user, session_id=services().accounts.start_session(user)))
                 return redirect(nxt or home_for(user))
     status = 401 if error else 200
     return render_template("login.html", error=error, username=username, next=nxt or ""), status
@@ -210,27 +201,12 @@ def login():
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    if current_user.is_authenticated:
+        services().accounts.end_session(getattr(current_user, "session_id", ""))
     logout_user()
     session.clear()
     flash("You are signed out.")
     return redirect(url_for("auth.login"))
-
-
-def roles_required(*roles: str):
-    """A decorator for single views outside a guarded blueprint."""
-
-    def deco(fn):
-        @wraps(fn)
-        def wrapper(*a, **kw):
-            if not current_user.is_authenticated:
-                return login_manager.unauthorized()
-            if not current_user.can(*roles):
-                abort(403)
-            return fn(*a, **kw)
-
-        return wrapper
-
-    return deco
 
 
 def username() -> str:

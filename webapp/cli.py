@@ -1,4 +1,4 @@
-"""`deskbook serve` and `deskbook users ...`: thin commands over create_app and kb.accounts."""
+"""`deskbook serve` and `deskbook users ...`: thin commands over create_app and webapp.accounts."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import sys
 
 import click
 
-from kb.accounts import ROLES
-from kb.cli import config_for, db_option, echo_json, json_option
-from webapp import settings as _settings  # noqa: F401  (registers the web settings before config loads)
+from kb.cli_base import config_for, db_option, echo_json, json_option
+from webapp.accounts import ROLES
 
 
 def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> None:
@@ -27,14 +26,18 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
 
         click.echo("==> loading the model and the search index", err=True)
         _ = svc.embedder
-        svc.searcher.index.refresh()
+        if config.vector_search == "pgvector":
+            svc.store.ensure_vector_index()
+        else:
+            svc.searcher.index.refresh()
         # The answer engine's sentence vectors are cached in a file beside the database; building
         # that cache the first time takes a while, so it runs beside the server, not before it.
         threading.Thread(target=svc.warm, name="deskbook-warm", daemon=True).start()
     counts = svc.store.count_documents()
     users = svc.accounts.count_users()
+    jobs = f"{svc.worker.threads if svc.worker else 0} job thread(s)"
     click.echo(f"Deskbook on http://{host}:{port}/  ({counts.get('sop', 0)} SOPs, {counts.get('ticket', 0)} tickets, "
-               f"{users} users; database {config.db_path})", err=True)
+               f"{users} users; {svc.store.backend} database {svc.store.url.split('@')[-1]}; {jobs})", err=True)
     if not users:
         click.echo("No users yet: create one with `deskbook users add NAME --role admin`.", err=True)
     waitress_serve(app, host=host, port=port, threads=threads, ident="deskbook", clear_untrusted_proxy_headers=True)
@@ -54,11 +57,11 @@ def serve_command(host, port, threads, no_warm, db):
 
 
 def _accounts(db):
-    from kb.accounts import Accounts
-    from kb.store import open_store
+    from kb.storage import open_store
+    from webapp.accounts import Accounts
 
     config = config_for(db)
-    return Accounts(open_store(config.db_path))
+    return Accounts(open_store(config.database, pool_size=config.pg_pool_size), session_hours=config.session_hours)
 
 
 @click.group("users")

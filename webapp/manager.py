@@ -196,8 +196,8 @@ def uploads():
         job = start_upload(svc, request.files.getlist("files"), by=current_user.username)
         flash(f"Upload received: indexing {job.title.removeprefix('Upload: ')} in the background.")
         return redirect(url_for("manager.uploads", job=job.id))
-    jobs = svc.jobs.list(kind="upload") if current_user.role == "admin" else svc.jobs.list(
-        owner=current_user.username, kind="upload")
+    jobs = svc.jobs.list(kind="index_upload") if current_user.role == "admin" else svc.jobs.list(
+        owner=current_user.username, kind="index_upload")
     return render_template("manager/uploads.html", jobs=jobs[:20], allowed=", ".join(ALLOWED),
                            highlight=request.args.get("job", ""), max_mb=svc.config.upload_max_mb)
 

@@ -1,8 +1,9 @@
 """The shared services of one web app: built once in `create_app`, kept in `app.extensions["deskbook"]`.
 
-The embedding model, the FAISS index, the answer engine and the QA scorers load once per
-process, not per request. The store hands out one SQLite connection per thread, so waitress's
-worker threads share these objects safely.
+The embedding model, the FAISS index and the answer engine load once per process, not per request.
+The store hands out one connection per thread (SQLite) or from a pool (PostgreSQL), so waitress's
+threads share these objects safely. With SQLite (or `web_job_threads` > 0) this process also runs
+background jobs, from the same database queue `deskbook worker` processes use.
 """
 
 from __future__ import annotations
@@ -14,31 +15,36 @@ from typing import Any
 
 from flask import current_app
 
-from kb.accounts import Accounts
+from webapp.accounts import Accounts
 from webapp.conversations import Conversations
-from webapp.jobs import JobRunner
+from webapp.jobs import Jobs
 
 log = logging.getLogger("deskbook.web")
 
 
 class Services:
     def __init__(self, config, *, store=None, embedder=None):
+        from kb.jobs import Worker, web_job_threads
         from kb.search import Searcher
-        from kb.store import open_store
+        from kb.storage import open_store
 
         self.config = config
-        self.store = store if store is not None else open_store(config.db_path)
+        self.store = store if store is not None else open_store(config.database, pool_size=config.pg_pool_size)
         self._embedder = embedder
         self.searcher = Searcher(self.store, config, embedder)
-        self.accounts = Accounts(self.store)
-        self.jobs = JobRunner()
-        self.conversations = Conversations()
+        self.accounts = Accounts(self.store, session_hours=config.session_hours)
+        self.jobs = Jobs(self.store, config)
+        self.conversations = Conversations(self.store, config)
         self._answerer = None
         self._assistant = None
         self._lock = threading.RLock()
         self._search_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
         self._querylog = None
-        self.scorers: dict[tuple[str, float], Any] = {}  # QA scorers by (rubric file, mtime): webapp.qa
+        self.worker = None
+        threads = web_job_threads(config, self.store.backend)
+        if threads:
+            self.worker = Worker(self.store, config, embedder=embedder, searcher=self.searcher)
+            self.worker.start(threads)
 
     # -- models ------------------------------------------------------------------------------
     @property
@@ -76,35 +82,38 @@ class Services:
     def warm(self) -> None:
         """Load the model, the FAISS index and the answer cache now (`deskbook serve` runs this at start)."""
         _ = self.embedder
-        self.searcher.index.refresh()
+        if self.config.vector_search == "pgvector":
+            self.store.ensure_vector_index()
+        else:
+            self.searcher.index.refresh()
         try:
             self.answerer.warm()
         except Exception:  # noqa: BLE001 - warming is an optimisation; the first request will do it
             log.exception("could not warm the answer engine")
 
     # -- search with a small cache (typing sends the same query again and again) ------------------
-    def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...]) -> list[dict]:
-        key = (query, k, mode, types, tags, self.store.vectors_generation())
+    def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
+               statuses: tuple[str, ...] = ()) -> list[dict]:
+        key = (query, k, mode, types, tags, statuses, self.store.vectors_generation())
         with self._lock:
             hit = self._search_cache.get(key)
             if hit is not None:
                 self._search_cache.move_to_end(key)
                 return hit
-        hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags)]
+        hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags,
+                                                          statuses=statuses)]
         with self._lock:
             self._search_cache[key] = hits
             while len(self._search_cache) > 512:
                 self._search_cache.popitem(last=False)
         return hits
 
-    # -- query log (kb.querylog): what was asked, clicked, found helpful ---------------------------
+    # -- query log (insights.querylog): what was asked, clicked, found helpful ------------------------
     @property
     def querylog(self):
         if self._querylog is None:
-            try:
-                from kb.querylog import QueryLog
-            except ImportError:  # pragma: no cover - the module ships with Deskbook
-                return None
+            from insights.querylog import QueryLog
+
             self._querylog = QueryLog(self.store, self.config)
         return self._querylog
 
@@ -125,7 +134,8 @@ class Services:
             return None
 
     def close(self) -> None:
-        self.jobs.shutdown()
+        if self.worker is not None:
+            self.worker.stop()
 
 
 def services() -> Services:

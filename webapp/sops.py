@@ -157,6 +157,3 @@ def mark_reviewed(services, doc_id: str, *, by: str, review_by: str = "", today:
     return services.store.update_document_fields(doc_id, by=by, note=f"reviewed; next review by {new}",
                                                  review_by=new)
 
-
-def version_doc(store, doc_id: str, version: int) -> Document:
-    return store.get_version(doc_id, int(version))

@@ -129,8 +129,16 @@ class FaissBackend:
         self.faiss.write_index(self.index, str(path))
 
 
+KINDS = ("auto", "flat", "hnsw", "ivf", "numpy")
+
+
 def choose_kind(setting: str, n: int, hnsw_min: int) -> str:
-    if setting in ("flat", "hnsw", "ivf", "numpy"):
+    """The index type for `n` vectors; an unknown `ann_index` value is an error, never a silent `auto`."""
+    if setting not in KINDS:
+        from kb.errors import ConfigError
+
+        raise ConfigError(f"Unknown ann_index {setting!r}", hint=f"use one of {', '.join(KINDS)}", field="ann_index")
+    if setting != "auto":
         return setting
     return "hnsw" if n >= hnsw_min else "flat"
 

@@ -1,6 +1,7 @@
 """The dense index of a knowledge base: a FAISS file derived from the stored vectors.
 
-- Saved next to the database (`<db>.faiss` plus `<db>.faiss.json` describing it), written to a
+- Saved where derived files go (`kb.storage.derived_path`: beside a SQLite file as `<db>.faiss`,
+  else in `<data_dir>/derived/`, one per app server), with a `.json` describing it, written to a
   temporary file and renamed, so readers never see half a file.
 - Self-describing: model, dimension, index type, the highest chunk id and the store's
   vectors generation are recorded; a file made with another model or dimension is rebuilt.
@@ -28,8 +29,10 @@ class VectorIndex:
         self.store = store
         self.config = config
         self.model_name = model_name or store.get_meta("model") or ""
-        self.path = Path(str(store.path) + ".faiss")
-        self.meta_path = Path(str(store.path) + ".faiss.json")
+        from kb.storage import derived_path
+
+        self.path = derived_path(store, config.data_dir, "faiss")
+        self.meta_path = Path(str(self.path) + ".json")
         self.main = None
         self.meta: dict = {}
         self.delta: NumpyBackend | None = None
@@ -79,7 +82,7 @@ class VectorIndex:
 
     def _update_delta(self, dim: int) -> None:
         max_id = int(self.meta.get("max_id", 0))
-        deleted_since = int(self.store.get_meta("vectors_deleted", "0") or 0) - int(self.meta.get("deleted", 0))
+        deleted_since = self.store.vectors_deleted() - int(self.meta.get("deleted", 0))
         delta = NumpyBackend(dim)
         for ids, vecs in self.store.iter_vectors(min_id=max_id):
             delta.add(ids, vecs)
@@ -98,7 +101,7 @@ class VectorIndex:
             if dim is None:
                 return {}
             gen = self.store.vectors_generation()
-            deleted = int(self.store.get_meta("vectors_deleted", "0") or 0)
+            deleted = self.store.vectors_deleted()
             n = self.store.vector_count()
             kind = choose_kind(self.config.ann_index, n, self.config.ann_hnsw_min)
             if kind == "numpy":

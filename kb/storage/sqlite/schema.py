@@ -1,10 +1,16 @@
-"""Named, ordered schema migrations, recorded in the `schema_migrations` table.
+"""The SQLite schema: named, ordered migrations per package, recorded in the `schema_migrations` table.
 
-Append new migrations at the end; never edit one that has shipped. A database that records a
-migration this code does not know was written by a newer Deskbook and is refused.
+Each package of the schema has its own migrations, named `<package>.<nnnn>_<what>`: `kb` (documents,
+versions, chunks, lexical index), `qa`, `accounts`, `querylog`, `jobs` and `assist`. The PostgreSQL
+backend has the same names (kb/storage/postgres/schema.py). Append new migrations at the end; never
+edit one that has shipped. A database that records a migration this code does not know was written
+by a newer Deskbook and is refused. Deskbook 0.1 named its four migrations without a package; they
+are renamed on the first start (`LEGACY`).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 CORE = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -70,7 +76,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
 );
 """
 
-# Web app sign-in (kb/accounts.py): users with hashed passwords and roles, API tokens stored hashed.
+# Web app sign-in (webapp/accounts.py): users with hashed passwords and roles, API tokens stored hashed.
 ACCOUNTS = """
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -96,7 +102,7 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens(user_id);
 """
 
-# Manager insights (kb/querylog.py): every search and answer request, clicks and feedback,
+# Manager insights (insights/querylog.py): every search and answer request, clicks and feedback,
 # SOP views, and the vectors of logged queries (by content hash, so a query is embedded once).
 INSIGHTS = """
 CREATE TABLE IF NOT EXISTS query_log (
@@ -221,11 +227,112 @@ CREATE TRIGGER IF NOT EXISTS qa_scorecards_frozen BEFORE UPDATE ON qa_scorecards
 CREATE TRIGGER IF NOT EXISTS qa_criterion_results_frozen BEFORE UPDATE ON qa_criterion_results BEGIN SELECT RAISE(ABORT, 'automatic results are never changed: add a review'); END;
 """
 
-# (name, sql) in order. The vector table depends on the model's dimension and is created by the
-# store when the first vectors are written (see SqliteStore.ensure_vector_table).
-MIGRATIONS: list[tuple[str, str]] = [
-    ("0001_core", CORE),
-    ("0002_qa", QA),
-    ("0003_accounts", ACCOUNTS),
-    ("0004_insights", INSIGHTS),
+
+def _analysed_lexical_index(store: Any) -> None:
+    """Documents get a language; the lexical index holds the analysed token stream (kb.analysis) instead of
+    FTS5's own Porter stemming, so that SQLite and PostgreSQL match the same words."""
+    from kb.storage.sql.documents import lexical_columns, row_to_chunk, row_to_document
+
+    store._exec("ALTER TABLE documents ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+    store._exec("ALTER TABLE document_versions ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+    store._exec("DROP TABLE IF EXISTS chunks_fts")
+    store._exec("CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text, "
+                "tokenize = 'unicode61 remove_diacritics 0')")
+    store._exec("CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_vocab USING fts5vocab(chunks_fts, 'row')")
+    docs = {r["id"]: row_to_document(r) for r in store._rows("SELECT * FROM documents")}
+    rows = []
+    for r in store._rows("SELECT * FROM chunks ORDER BY id"):
+        ch = row_to_chunk(r)
+        rows.append((ch.id, *lexical_columns(docs[ch.doc_id], ch)))
+    store._many("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)", rows)
+
+
+QA_IDEMPOTENCY = """
+-- A scorecard stored by a background job carries a key (job, transcript): a retried job stores it once.
+ALTER TABLE qa_scorecards ADD COLUMN idempotency_key TEXT;
+CREATE UNIQUE INDEX IF NOT EXISTS qa_scorecards_idempotency ON qa_scorecards(idempotency_key)
+    WHERE idempotency_key IS NOT NULL
+"""
+
+SESSIONS = """
+-- Server-side sign-in sessions (the cookie holds a random id; its SHA-256 is stored): every app server
+-- accepts them, and signing out or a password reset ends them everywhere.
+CREATE TABLE IF NOT EXISTS web_sessions (
+    id_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at REAL NOT NULL,
+    last_seen REAL NOT NULL,
+    expires_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS web_sessions_user ON web_sessions(user_id);
+CREATE INDEX IF NOT EXISTS web_sessions_expiry ON web_sessions(expires_at)
+"""
+
+JOBS = """
+-- Background jobs (imports, QA prescoring, ...): claimed by workers with a lease (epoch seconds).
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,    -- claim order
+    id TEXT NOT NULL UNIQUE,                  -- random: it appears in URLs
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL DEFAULT '{}',       -- JSON
+    owner TEXT NOT NULL DEFAULT '',
+    title TEXT NOT NULL DEFAULT '',
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    max_attempts INTEGER NOT NULL DEFAULT 3,
+    done INTEGER NOT NULL DEFAULT 0,
+    total INTEGER NOT NULL DEFAULT 0,
+    message TEXT NOT NULL DEFAULT '',
+    result TEXT NOT NULL DEFAULT '{}',        -- JSON
+    error TEXT,                               -- JSON {code, message}
+    claimed_by TEXT NOT NULL DEFAULT '',
+    lease_until REAL,
+    idempotency_key TEXT UNIQUE,
+    created_at TEXT NOT NULL,
+    started_at TEXT,
+    finished_at TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_claim ON jobs(status, seq);
+CREATE INDEX IF NOT EXISTS jobs_owner ON jobs(owner, kind, seq);
+CREATE TABLE IF NOT EXISTS job_files (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    job_id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    content BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS job_files_job ON job_files(job_id)
+"""
+
+CONVERSATIONS = """
+-- Live-assist conversations: turns, the assist state and the latest suggestion (JSON).
+CREATE TABLE IF NOT EXISTS assist_conversations (
+    id TEXT PRIMARY KEY,
+    owner INTEGER,                            -- the user id of who started it
+    created_by TEXT NOT NULL DEFAULT '',
+    turns TEXT NOT NULL DEFAULT '[]',
+    state TEXT,
+    suggestion TEXT,
+    revision INTEGER NOT NULL DEFAULT 0,
+    suggestion_revision INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assist_conversations_updated ON assist_conversations(updated_at)
+"""
+
+# In order. The vector table depends on the model's dimension and is created by the store when the
+# first vectors are written (see SqliteStore._create_vector_table).
+MIGRATIONS: list[tuple[str, Any]] = [
+    ("kb.0001_core", CORE),
+    ("qa.0001_tables", QA),
+    ("accounts.0001_users", ACCOUNTS),
+    ("querylog.0001_tables", INSIGHTS),
+    ("kb.0002_language_analysed_text", _analysed_lexical_index),
+    ("qa.0002_idempotency", QA_IDEMPOTENCY),
+    ("accounts.0002_sessions", SESSIONS),
+    ("jobs.0001_queue", JOBS),
+    ("assist.0001_conversations", CONVERSATIONS),
 ]
+
+LEGACY = {"0001_core": "kb.0001_core", "0002_qa": "qa.0001_tables", "0003_accounts": "accounts.0001_users",
+          "0004_insights": "querylog.0001_tables"}

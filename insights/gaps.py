@@ -2,21 +2,20 @@
 
 - `content_gaps`: logged requests that failed (the answer abstained, the best match scored below
   `gap_score_threshold`, nothing was found, or it was marked not helpful and nothing helpful),
-  grouped by meaning (`kb.insights_cluster`), each group with its size, the distinct agents
+  grouped by meaning (`insights.cluster`), each group with its size, the distinct agents
   who hit it, a weekly trend, representative queries (nearest the group's centroid) and the
   closest existing SOP section. Sorted by distinct agents, then size.
 
-Ticket coverage (past tickets no SOP covers, as proposed SOP topics) is in `kb.insights_tickets`,
-and builds on the pieces here (`SopVectors`, `weekly_trend`, the grouping of `kb.insights_cluster`).
+Ticket coverage (past tickets no SOP covers, as proposed SOP topics) is in `insights.tickets`,
+and builds on the pieces here (`SopVectors`, `weekly_trend`, the grouping of `insights.cluster`).
 
-SOP health (stale, near-duplicate and contradicting SOPs) is in `kb.insights_health`; the QA
-dashboard in `qa_rubrics.insights`. Every report is a dataclass with `to_dict()` (JSON) and
+SOP health (stale, near-duplicate and contradicting SOPs) is in `insights.health`; the QA
+dashboard in `insights.qa`. Every report is a dataclass with `to_dict()` (JSON) and
 `rows()` (flat rows for tables and CSV), so the command line and the web pages share them.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -24,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from kb import insights_settings  # noqa: F401  (registers the settings)
-from kb.charts import Chart, bar_chart, line_chart
-from kb.insights_cluster import Clustering, cluster_vectors, representatives, top_terms
-from kb.querylog import LogEntry, QueryLog, iso, parse_ts
+from insights.charts import Chart, bar_chart, line_chart
+from insights.cluster import Clustering, cluster_vectors, representatives, top_terms
+from insights.querylog import LogEntry, QueryLog, iso, parse_ts
+from kb.storage import SearchFilters
 
-MAX_MICRO = 2000  # k-means micro-clusters before average linkage (see kb.insights_cluster)
+MAX_MICRO = 2000  # k-means micro-clusters before average linkage (see insights.cluster)
 MAX_LISTED = 500  # distinct queries / ticket ids listed per group
 
 
@@ -47,7 +46,7 @@ class SopVectors:
     """The SOP chunk vectors of a knowledge base, loaded once per report."""
 
     def __init__(self, store, *, include_archived: bool = True):
-        ids = [int(c) for c in store.chunk_ids_where(types=["sop"])]
+        ids = [int(c) for c in store.chunk_ids_where(SearchFilters.of(types=["sop"]))]
         self.ids, self.X = store.get_vectors(ids)
         info = store.chunk_docs([int(c) for c in self.ids])
         chunks = store.get_chunks_by_ids([int(c) for c in self.ids])
@@ -167,10 +166,6 @@ class GapReport:
                  "closest_sop_similarity": g.closest_sop.similarity if g.closest_sop else None,
                  "representative": " | ".join(r["query"] for r in g.representative)} for g in self.groups]
 
-    def trend_rows(self) -> list[dict[str, Any]]:
-        return [{"rank": g.rank, "label": g.label, "week": t["week"], "count": t["count"]}
-                for g in self.groups for t in g.trend]
-
     def charts(self, top: int = 5) -> list[Chart]:
         """Groups by distinct agents (bar) and the weekly trend of the top groups (line)."""
         return [bar_chart([(g.label, g.agents) for g in self.groups], title="Content gaps: distinct agents per topic",
@@ -289,6 +284,3 @@ class _LazyEmbedder:
             self._e = self.factory(self.config)
         return self._e.encode_queries(texts)
 
-
-def dumps(report: Any) -> str:
-    return json.dumps(report.to_dict(), indent=2, ensure_ascii=False, default=str)

@@ -1,7 +1,7 @@
 """The QA dashboard: scores per agent, team, rubric and criterion, agreement with human reviewers, and
 which SOPs agents fail to follow.
 
-`qa_dashboard(store, config)` reads the stored scorecards (`kb.qa_store`; the newest scorecard per
+`qa_dashboard(store, config)` reads the stored scorecards (the store's `QAStore`; the newest scorecard per
 transcript and rubric, calls in the window by call date) and returns a `QaDashboard`:
 
 - score distribution (histogram) and weekly trend (mean score) overall, per agent, per team (the
@@ -26,11 +26,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from kb import (
-    insights_settings,  # noqa: F401  (registers the settings)
-    qa_store,
-)
-from kb.charts import Chart, bar_chart, histogram, line_chart
+from insights.charts import Chart, bar_chart, histogram, line_chart
 from qa_rubrics.calibrate import cohen_kappa
 
 NO_TEAM = "(none)"
@@ -204,10 +200,10 @@ def qa_dashboard(store, config, *, days: int | None = None, until: str | date | 
     n_days = int(config.qa_dashboard_days if days is None else days)
     end = date.fromisoformat(str(until)[:10]) if until else datetime.now(UTC).date()
     start = end - timedelta(days=n_days - 1) if n_days > 0 else None
-    cards = qa_store.list_scorecards(store, rubric=rubric, since=start.isoformat() if start else None,
+    cards = store.list_scorecards(rubric=rubric, since=start.isoformat() if start else None,
                                      until=end.isoformat(), latest_only=True, order="scored_at", limit=10 ** 9)
     ids = {c["id"] for c in cards}
-    rows = [r for r in qa_store.export_rows(store, rubric=rubric, since=start.isoformat() if start else None,
+    rows = [r for r in store.export_rows(rubric=rubric, since=start.isoformat() if start else None,
                                             until=end.isoformat()) if r["scorecard_id"] in ids]
     teams = team_map(config.teams)
     notes: list[str] = []
@@ -287,7 +283,7 @@ def _sop_signal(store, rows: list[dict[str, Any]]) -> list[SopSignal]:
     final = {(r["scorecard_id"], r["criterion_id"]): r["final_result"] for r in rows}
     acc: dict[str, dict[str, Any]] = {}
     for sid in cards:
-        card = qa_store.get_scorecard(store, sid)
+        card = store.get_scorecard(sid)
         for c in card["criteria"]:
             detail = c.get("detail") or {}
             if c["method"] != "sop_steps" or not detail.get("sop"):

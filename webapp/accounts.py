@@ -1,4 +1,5 @@
-"""Accounts for the web app: users with roles and hashed passwords, and API tokens stored hashed.
+"""Accounts for the web app: users with roles and hashed passwords, API tokens stored hashed, and
+server-side sign-in sessions.
 
 - Roles: `agent` (search, answers, live assist), `analyst` (QA review), `manager` (SOPs, uploads),
   `admin` (everything, and users). What each role may open is decided by the web app; this module
@@ -9,8 +10,11 @@
 - API tokens are random (`dbk_` + 32 url-safe bytes) and stored as their SHA-256 (a token has far
   more entropy than a password, so a fast hash is the right tool and allows lookup by hash). The
   token is shown once, when it is made.
+- Sessions: a sign-in makes a random session id (kept in the signed cookie; its SHA-256 is stored),
+  valid on every app server that shares the database, until it expires (`session_hours`, renewed
+  on use), the user signs out, or the password is reset.
 
-The tables come from the `0003_accounts` migration (kb/migrations.py).
+Storage is `kb.storage` (`AccountStore`); this module is the logic.
 """
 
 from __future__ import annotations
@@ -18,12 +22,14 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from kb.errors import ConflictError, InputError, NotFoundError
+from kb.storage import now_iso
 
 ROLES = ("agent", "analyst", "manager", "admin")
 MIN_PASSWORD = 8
@@ -84,9 +90,11 @@ def hash_token(token: str) -> str:
 
 
 def _now() -> str:
-    from kb.store import now_iso
-
     return now_iso()
+
+
+def hash_session(session_id: str) -> str:
+    return hashlib.sha256(("session:" + session_id).encode("utf-8")).hexdigest()
 
 
 def _user(row: Any) -> User:
@@ -113,10 +121,11 @@ def check_password(password: str) -> str:
 
 
 class Accounts:
-    """Users and API tokens in the knowledge-base database (thread-safe: the store's connection is per thread)."""
+    """Users, API tokens and sessions, stored in the database (any app server sees the same)."""
 
-    def __init__(self, store):
+    def __init__(self, store, *, session_hours: float = 12):
         self.store = store
+        self.session_seconds = float(session_hours) * 3600
 
     # -- users -------------------------------------------------------------------------------
     def add_user(self, username: str, role: str, password: str | None = None, *,
@@ -130,26 +139,22 @@ class Accounts:
         check_role(role)
         password = password if password is not None else generate_password()
         check_password(password)
-        if self.find_user(username) is not None:
+        try:
+            uid = self.store.add_user(username, role, generate_password_hash(password), display_name or username)
+        except ConflictError:
             raise ConflictError(f"A user named {username!r} already exists",
                                 hint="choose another name, or reset the password (`deskbook users add NAME "
-                                     "--role ROLE --reset-password`)", field="username")
-        ts = _now()
-        with self.store.transaction() as db:
-            cur = db.execute("INSERT INTO users(username, role, password_hash, display_name, created_at, "
-                             "password_changed_at) VALUES (?,?,?,?,?,?)",
-                             (username, role, generate_password_hash(password), display_name or username, ts, ts))
-            uid = cur.lastrowid
+                                     "--role ROLE --reset-password`)", field="username") from None
         return self.get_user(uid), password
 
     def get_user(self, user_id: int) -> User:
-        row = self.store.execute("SELECT * FROM users WHERE id = ?", (int(user_id),)).fetchone()
+        row = self.store.get_user(int(user_id))
         if row is None:
             raise NotFoundError(f"No user with id {user_id}")
         return _user(row)
 
     def find_user(self, username: str) -> User | None:
-        row = self.store.execute("SELECT * FROM users WHERE username = ?", ((username or "").strip(),)).fetchone()
+        row = self.store.find_user(username)
         return _user(row) if row else None
 
     def user(self, username: str) -> User:
@@ -159,10 +164,10 @@ class Accounts:
         return u
 
     def list_users(self) -> list[User]:
-        return [_user(r) for r in self.store.execute("SELECT * FROM users ORDER BY username")]
+        return [_user(r) for r in self.store.list_users()]
 
     def count_users(self) -> int:
-        return self.store.execute("SELECT count(*) FROM users").fetchone()[0]
+        return self.store.count_users()
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user when the name and password match an active account, else None (same cost either way)."""
@@ -172,7 +177,7 @@ class Accounts:
             return None
         if not check_password_hash(user.password_hash, password or "") or not user.active:
             return None
-        self.store.execute("UPDATE users SET last_login = ? WHERE id = ?", (_now(), user.id))
+        self.store.update_user(user.id, last_login=_now())
         return user
 
     def set_password(self, username: str, password: str | None = None) -> tuple[User, str]:
@@ -180,58 +185,87 @@ class Accounts:
         user = self.user(username)
         password = password if password is not None else generate_password()
         check_password(password)
-        self.store.execute("UPDATE users SET password_hash = ?, password_changed_at = ? WHERE id = ?",
-                           (generate_password_hash(password), _now(), user.id))
+        with self.store.transaction():
+            self.store.update_user(user.id, password_hash=generate_password_hash(password), password_changed_at=_now())
+            self.store.delete_user_sessions(user.id)
         return self.get_user(user.id), password
 
     def set_role(self, username: str, role: str) -> User:
         user = self.user(username)
-        self.store.execute("UPDATE users SET role = ? WHERE id = ?", (check_role(role), user.id))
+        self.store.update_user(user.id, role=check_role(role))
         return self.get_user(user.id)
 
     def set_active(self, username: str, active: bool) -> User:
         user = self.user(username)
-        self.store.execute("UPDATE users SET active = ? WHERE id = ?", (1 if active else 0, user.id))
+        with self.store.transaction():
+            self.store.update_user(user.id, active=bool(active))
+            if not active:
+                self.store.delete_user_sessions(user.id)
         return self.get_user(user.id)
+
+    # -- sessions ----------------------------------------------------------------------------
+    def start_session(self, user: User) -> str:
+        """A new sign-in session for `user`: the id to keep in the cookie (only its hash is stored)."""
+        session_id = secrets.token_urlsafe(32)
+        now = time.time()
+        self.store.purge_sessions(now)
+        self.store.create_session(hash_session(session_id), user.id, now + self.session_seconds)
+        return session_id
+
+    def session_user(self, session_id: str) -> User | None:
+        """The active user of a live session (renewed: it lasts `session_hours` after its last use), else None."""
+        if not session_id:
+            return None
+        h = hash_session(session_id)
+        row = self.store.get_session(h)
+        now = time.time()
+        if row is None or row["expires_at"] < now:
+            return None
+        try:
+            user = self.get_user(row["user_id"])
+        except NotFoundError:
+            return None
+        if not user.active:
+            return None
+        if now - row["last_seen"] > 60:  # at most one write a minute per session
+            self.store.touch_session(h, now + self.session_seconds)
+        return user
+
+    def end_session(self, session_id: str) -> None:
+        if session_id:
+            self.store.delete_session(hash_session(session_id))
 
     # -- API tokens --------------------------------------------------------------------------
     def create_token(self, username: str, name: str = "") -> tuple[str, ApiToken]:
         """A new API token for the user: (the token, shown once; its stored record)."""
         user = self.user(username)
         token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        with self.store.transaction() as db:
-            cur = db.execute("INSERT INTO api_tokens(user_id, name, token_hash, prefix, created_at) VALUES (?,?,?,?,?)",
-                             (user.id, (name or "").strip()[:100], hash_token(token), token[:10], _now()))
-            tid = cur.lastrowid
+        tid = self.store.add_token(user.id, (name or "").strip()[:100], hash_token(token), token[:10])
         return token, self.get_token(tid)
 
     def get_token(self, token_id: int) -> ApiToken:
-        row = self.store.execute("SELECT * FROM api_tokens WHERE id = ?", (int(token_id),)).fetchone()
+        row = self.store.get_token(int(token_id))
         if row is None:
             raise NotFoundError(f"No API token with id {token_id}")
         return _token(row)
 
     def list_tokens(self, user_id: int) -> list[ApiToken]:
-        return [_token(r) for r in self.store.execute(
-            "SELECT * FROM api_tokens WHERE user_id = ? ORDER BY id DESC", (int(user_id),))]
+        return [_token(r) for r in self.store.list_tokens(int(user_id))]
 
     def revoke_token(self, token_id: int, *, user_id: int | None = None) -> None:
         tok = self.get_token(token_id)
         if user_id is not None and tok.user_id != user_id:
             raise NotFoundError(f"No API token with id {token_id}")
-        self.store.execute("UPDATE api_tokens SET revoked = 1 WHERE id = ?", (tok.id,))
+        self.store.revoke_token(tok.id)
 
     def user_for_token(self, token: str) -> User | None:
         """The active user an unrevoked token belongs to, else None."""
         if not token or not token.startswith(TOKEN_PREFIX):
             return None
-        row = self.store.execute(
-            "SELECT t.id AS tid, u.* FROM api_tokens t JOIN users u ON u.id = t.user_id "
-            "WHERE t.token_hash = ? AND t.revoked = 0", (hash_token(token),)).fetchone()
+        row = self.store.token_user(hash_token(token))
         if row is None or not row["active"]:
             return None
         now = _now()
-        last = self.store.execute("SELECT last_used FROM api_tokens WHERE id = ?", (row["tid"],)).fetchone()[0]
-        if last[:16] != now[:16]:  # at most one write a minute per token, not one per request
-            self.store.execute("UPDATE api_tokens SET last_used = ? WHERE id = ?", (now, row["tid"]))
+        if (row["token_last_used"] or "")[:16] != now[:16]:  # at most one write a minute per token
+            self.store.touch_token(row["token_id"], now)
         return _user(row)

@@ -1,26 +1,18 @@
-"""`deskbook report gaps|tickets|stale|duplicates|contradictions|purge` (and `qa`, from qa_rubrics).
+"""`deskbook report gaps|tickets|stale|duplicates|contradictions|qa|purge`: manager insights from the command line.
 
-Each command parses its options and calls one function of `kb.insights` / `kb.insights_health`;
-`--json` prints the whole report, `--csv OUT` writes its main table (`-` for standard output).
-`report qa` is found through the `deskbook.reports` entry-point group, which `qa_rubrics`
-fills, so `kb` never imports `qa_rubrics`.
+Mounted on the root command through the `deskbook.cli` entry points (pyproject.toml). Each command
+parses its options and calls one function of `insights.gaps`, `insights.tickets`, `insights.health`
+or `insights.qa`; `--json` prints the whole report, `--csv OUT` writes its main table (`-` for
+standard output).
 """
 
 from __future__ import annotations
 
-import sys
-from importlib.metadata import entry_points
-from pathlib import Path
-
 import click
 
-from kb import insights_settings  # noqa: F401  (registers the settings)
-from kb.charts import to_csv
-
-
-def csv_option(f):
-    return click.option("--csv", "csv_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
-                        help="Also write the report's table as CSV to this file ('-': standard output).")(f)
+from insights.charts import to_csv
+from kb.cli_base import csv_option, db_option, echo_json, json_option, open_kb
+from kb.cli_base import write_csv as _write_csv
 
 
 def days_option(default_help: str):
@@ -31,20 +23,12 @@ def days_option(default_help: str):
 
 def write_csv(path: str | None, rows: list[dict], columns: list[str] | None = None) -> None:
     """Write rows as CSV to `path` ('-' = stdout); nothing when path is None."""
-    if not path:
-        return
-    text = to_csv(rows, columns)
-    if path == "-":
-        click.echo(text, nl=False)
-    else:
-        Path(path).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {len(rows)} rows to {path}", err=True)
+    if path:
+        _write_csv(path, to_csv(rows, columns), len(rows))
 
 
 def emit(report, as_json: bool, csv_out: str | None, text_fn) -> None:
     """The one output path of every report command."""
-    from kb.cli import echo_json
-
     if as_json:
         echo_json(report.to_dict())
     elif csv_out != "-":
@@ -52,49 +36,17 @@ def emit(report, as_json: bool, csv_out: str | None, text_fn) -> None:
     write_csv(csv_out, report.rows())
 
 
-class ReportGroup(click.Group):
-    """kb's reports, plus those registered under the `deskbook.reports` entry points (e.g. `qa`)."""
-
-    _loaded = False
-
-    def _load(self) -> None:
-        if self._loaded:
-            return
-        self._loaded = True
-        for ep in sorted(entry_points(group="deskbook.reports"), key=lambda e: e.name):
-            if ep.name in self.commands:
-                continue
-            try:
-                self.add_command(ep.load(), ep.name)
-            except ImportError as exc:
-                click.echo(f"warning: report {ep.name!r} unavailable: {exc}", err=True)
-
-    def list_commands(self, ctx):
-        self._load()
-        return super().list_commands(ctx)
-
-    def get_command(self, ctx, name):
-        self._load()
-        return super().get_command(ctx, name)
-
-
-@click.group("report", cls=ReportGroup)
+@click.group("report")
 def report_group() -> None:
     """Manager insights: content gaps, uncovered tickets, stale, duplicate and contradicting SOPs, QA."""
 
 
 def _open(db):
-    from kb.cli import open_kb
-
     return open_kb(db)
 
 
 def _db_json(f):
-    """--db and --json, as every deskbook command has them (defined here: kb.cli imports this module)."""
-    f = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(f)
-    return click.option("--db", "db", type=click.Path(dir_okay=False), default=None, envvar="DESKBOOK_DB",
-                        help="SQLite database (default: the `db` setting, or DESKBOOK_DB, or "
-                             "<data_dir>/deskbook.db).")(f)
+    return db_option(json_option(f))
 
 
 # -- gaps ----------------------------------------------------------------------------------------
@@ -107,7 +59,7 @@ def _db_json(f):
 @_db_json
 def gaps_command(days, min_size, as_of, csv_out, db, as_json):
     """Failed searches and answers grouped by meaning, most agents first."""
-    from kb.insights import content_gaps
+    from insights.gaps import content_gaps
 
     config, store = _open(db)
     report = content_gaps(store, config, days=days, now=as_of, min_size=min_size)
@@ -140,7 +92,7 @@ def _print_gaps(r) -> None:
 @_db_json
 def tickets_command(days, min_size, drafts, csv_out, db, as_json):
     """Past tickets no SOP covers, grouped into proposed SOP topics."""
-    from kb.insights_tickets import ticket_coverage
+    from insights.tickets import ticket_coverage
 
     config, store = _open(db)
     report = ticket_coverage(store, config, days=days, min_size=min_size)
@@ -173,7 +125,7 @@ def tickets_command(days, min_size, drafts, csv_out, db, as_json):
 @_db_json
 def stale_command(days, today, csv_out, db, as_json):
     """SOPs past their review date, and SOPs nobody opened recently."""
-    from kb.insights_health import stale_sops
+    from insights.health import stale_sops
 
     config, store = _open(db)
     report = stale_sops(store, config, days=days, today=today)
@@ -199,7 +151,7 @@ def stale_command(days, today, csv_out, db, as_json):
 @_db_json
 def duplicates_command(threshold, csv_out, db, as_json):
     """Sections of two SOPs that say nearly the same thing, side by side."""
-    from kb.insights_health import near_duplicates
+    from insights.health import near_duplicates
 
     config, store = _open(db)
     report = near_duplicates(store, config, threshold=threshold)
@@ -235,7 +187,7 @@ def _side_by_side(a: str, b: str, width: int = 60) -> None:
 @_db_json
 def contradictions_command(threshold, sentence_threshold, csv_out, db, as_json):
     """Similar rules in two SOPs that differ in a number, amount, time limit or yes/no."""
-    from kb.insights_health import contradictions
+    from insights.health import contradictions
 
     config, store = _open(db)
     report = contradictions(store, config, section_threshold=threshold, sentence_threshold=sentence_threshold)
@@ -258,8 +210,7 @@ def contradictions_command(threshold, sentence_threshold, csv_out, db, as_json):
 @_db_json
 def purge_command(days, db, as_json):
     """Delete logged requests, feedback and SOP views older than the retention period."""
-    from kb.cli import echo_json
-    from kb.querylog import QueryLog
+    from insights.querylog import QueryLog
 
     config, store = _open(db)
     out = QueryLog(store, config).purge(days)
@@ -271,10 +222,6 @@ def purge_command(days, db, as_json):
                                                              " (retention is off)"))
 
 
-def register(cli) -> None:
-    """Mount `report` on the root group."""
-    cli.add_command(report_group)
+from insights.cli_qa import qa_report  # noqa: E402  (the QA dashboard: `deskbook report qa`)
 
-
-if __name__ == "__main__":  # pragma: no cover
-    report_group(sys.argv[1:])
+report_group.add_command(qa_report, "qa")

@@ -2,7 +2,7 @@
 
 Each ticket's best SOP match is the highest cosine between its chunk vectors and every SOP chunk.
 Tickets below `ticket_coverage_threshold` + `CANDIDATE_MARGIN` are grouped by meaning
-(`kb.insights_cluster`), and a group whose members' median best-SOP similarity is below
+(`insights.cluster`), and a group whose members' median best-SOP similarity is below
 `ticket_coverage_threshold` is a proposed SOP topic, with its representative tickets, their
 resolutions and a Markdown draft to start from. The group decides, not each ticket: a ticket
 that shares a word with an unrelated SOP ("gift wrap" and the gift-card SOP) still joins its topic.
@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from kb.charts import Chart, bar_chart
-from kb.insights import MAX_LISTED, MAX_MICRO, SopMatch, SopVectors, clustering_dict, weekly_trend, window
-from kb.insights_cluster import cluster_vectors, group_sums, representatives, top_terms
-from kb.querylog import iso
+from insights.charts import Chart, bar_chart
+from insights.cluster import cluster_vectors, group_sums, representatives, top_terms
+from insights.gaps import MAX_LISTED, MAX_MICRO, SopMatch, SopVectors, clustering_dict, weekly_trend, window
+from insights.querylog import iso
 
 CANDIDATE_MARGIN = 0.1  # tickets up to this much above the threshold are grouped too
 
@@ -73,9 +73,7 @@ class TicketCoverageReport:
 def _ticket_rows(store, since: str | None) -> dict[str, dict[str, Any]]:
     """ticket id -> {title, created_at, chunk ids}, tickets created since `since` (all when None)."""
     out: dict[str, dict[str, Any]] = {}
-    for doc_id, title, created, cid in store.execute(
-            "SELECT d.id, d.title, coalesce(json_extract(d.metadata, '$.created_at'), ''), c.id "
-            "FROM documents d JOIN chunks c ON c.doc_id = d.id WHERE d.type = 'ticket' ORDER BY d.id, c.ord"):
+    for doc_id, title, created, cid in store.ticket_chunks():
         if since and created and (_safe_iso(created) or since) < since:
             continue
         t = out.setdefault(doc_id, {"title": title, "created_at": created, "chunks": []})

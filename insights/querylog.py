@@ -1,6 +1,6 @@
 """The query log: every search and answer request, what was clicked, what helped, which SOPs were opened.
 
-Manager insights (`kb.insights`) read it to find content gaps and unused SOPs. What is stored:
+Manager insights (`insights.gaps`) read it to find content gaps and unused SOPs. What is stored:
 
 - `query_log`: one row per search or answer request: the query **after PII redaction**
   (`kb.redact`, the same redaction as QA transcripts: cards, e-mails, phones, IBANs and, with
@@ -14,7 +14,7 @@ Manager insights (`kb.insights`) read it to find content gaps and unused SOPs. W
   insights reports, so a query is embedded once however often it was asked.
 
 Rows older than `querylog_retention_days` are removed by `purge` (`deskbook report purge`).
-This module writes only its own tables, through the store's connection and transactions.
+The rows are kept by the store (`kb.storage` `QueryLogStore`); this module redacts and shapes them.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from kb import insights_settings  # noqa: F401  (registers the settings)
-from kb.errors import InputError, NotFoundError
+from kb.errors import InputError
 from kb.models import content_hash
 from kb.redact import redact
 
@@ -151,16 +150,13 @@ class QueryLog:
             dense = [r.dense_score for r in (_result(x) for x in results) if r.dense_score is not None]
             top_score = max(dense) if dense else None
         h = content_hash(red.lower())
-        with self.store.transaction() as db:
-            cur = db.execute(
-                "INSERT INTO query_log(ts, kind, query, query_hash, mode, user_id, agent, results, top_score, "
-                "abstained, confidence, redactions) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (iso(ts), kind, red, h, mode, str(user_id or ""), str(agent or ""),
-                 json.dumps([asdict(r) for r in items]), None if top_score is None else float(top_score),
-                 int(bool(abstained)), None if confidence is None else float(confidence), n_red))
-            if vector is not None and n_red == 0:
-                self._put_vectors(db, {h: np.asarray(vector, dtype=np.float32)}, self._model_name())
-            return int(cur.lastrowid)
+        row = {"ts": iso(ts), "kind": kind, "query": red, "query_hash": h, "mode": mode, "user_id": str(user_id or ""),
+               "agent": str(agent or ""), "results": json.dumps([asdict(r) for r in items]),
+               "top_score": None if top_score is None else float(top_score), "abstained": int(bool(abstained)),
+               "confidence": None if confidence is None else float(confidence), "redactions": n_red}
+        keep = (h, self._model_name(), np.asarray(vector, dtype=np.float32)) if vector is not None and n_red == 0 \
+            else None
+        return self.store.log_query(row, vector=keep)
 
     def log_search(self, query: str, hits: Sequence[Any], *, mode: str = "hybrid", **kw) -> int | None:
         """Log a `Searcher.search` call and its hits."""
@@ -181,12 +177,7 @@ class QueryLog:
                ts: str | datetime | None = None) -> None:
         if not self.config.querylog_enabled:
             return
-        with self.store.transaction() as db:
-            if db.execute("SELECT 1 FROM query_log WHERE id = ?", (int(query_id),)).fetchone() is None:
-                raise NotFoundError(f"No logged query with id {query_id}",
-                                    hint="it may have been purged (querylog_retention_days)")
-            db.execute("INSERT INTO query_events(query_id, ts, kind, doc_id, user_id) VALUES (?,?,?,?,?)",
-                       (int(query_id), iso(ts), kind, str(doc_id or ""), str(user_id or "")))
+        self.store.add_query_event(int(query_id), kind, str(doc_id or ""), str(user_id or ""), iso(ts))
 
     def record_click(self, query_id: int, doc_id: str, *, user_id: str = "", ts: str | datetime | None = None) -> None:
         """Someone opened result `doc_id` of logged request `query_id`."""
@@ -202,47 +193,24 @@ class QueryLog:
         """A document was opened (from search, an answer, a browse page, the editor ...)."""
         if not self.config.querylog_enabled:
             return
-        self.store.execute("INSERT INTO doc_views(ts, doc_id, user_id, source) VALUES (?,?,?,?)",
-                           (iso(ts), str(doc_id), str(user_id or ""), str(source or "")))
+        self.store.add_doc_view(str(doc_id), str(user_id or ""), str(source or ""), iso(ts))
 
     # -- reading -----------------------------------------------------------------------------
-    @staticmethod
-    def _window(since, until, col: str = "ts") -> tuple[str, list[str]]:
-        where, params = ["1=1"], []
-        if since is not None:
-            where.append(f"{col} >= ?")
-            params.append(iso(since))
-        if until is not None:
-            where.append(f"{col} < ?")
-            params.append(iso(until))
-        return " AND ".join(where), params
-
     def entries(self, since: str | datetime | None = None, until: str | datetime | None = None, *,
                 failed_below: float | None = None) -> list[LogEntry]:
         """Logged requests in [since, until), oldest first, with their clicks and feedback.
 
         `failed_below`: only requests that may have failed (abstained, top_score below this, no
-        results, or marked not helpful), selected in SQL so a large log is not read whole.
+        results, or marked not helpful), selected by the store so a large log is not read whole.
         """
-        cond, params = self._window(since, until)
-        qcond, qparams = self._window(since, until, "q.ts")
-        sql = f"SELECT * FROM query_log WHERE {cond}"
-        if failed_below is not None:
-            sql += (" AND (abstained = 1 OR top_score < ? OR results = '[]' OR id IN "
-                    "(SELECT query_id FROM query_events WHERE kind = 'not_helpful'))")
-            params = [*params, float(failed_below)]
-        rows = self.store.execute(sql + " ORDER BY ts, id", params).fetchall()
-        events: dict[int, list[tuple[str, str]]] = {}
-        for qid, kind, doc in self.store.execute(
-                f"SELECT e.query_id, e.kind, e.doc_id FROM query_events e JOIN query_log q ON q.id = e.query_id "
-                f"WHERE {qcond}", qparams):
-            events.setdefault(qid, []).append((kind, doc))
+        rows, events = self.store.query_rows(None if since is None else iso(since),
+                                             None if until is None else iso(until), failed_below=failed_below)
         out = []
         for r in rows:
-            ev = events.get(r["id"], [])
+            ev = events.get(int(r["id"]), [])
             out.append(LogEntry(
-                id=r["id"], ts=r["ts"], kind=r["kind"], query=r["query"], query_hash=r["query_hash"], mode=r["mode"],
-                user_id=r["user_id"], agent=r["agent"],
+                id=int(r["id"]), ts=r["ts"], kind=r["kind"], query=r["query"], query_hash=r["query_hash"],
+                mode=r["mode"], user_id=r["user_id"], agent=r["agent"],
                 results=[LoggedResult(**x) for x in json.loads(r["results"])], top_score=r["top_score"],
                 abstained=bool(r["abstained"]), confidence=r["confidence"],
                 clicks=[d for k, d in ev if k == "click"], helpful=[d for k, d in ev if k == "helpful"],
@@ -250,23 +218,20 @@ class QueryLog:
         return out
 
     def count(self, since: str | datetime | None = None, until: str | datetime | None = None) -> int:
-        cond, params = self._window(since, until)
-        return self.store.execute(f"SELECT count(*) FROM query_log WHERE {cond}", params).fetchone()[0]
+        return self.store.count_queries(None if since is None else iso(since), None if until is None else iso(until))
 
     def count_unscored(self, since: str | datetime | None = None, until: str | datetime | None = None) -> int:
         """Requests without a similarity score (lexical-only searches, answers logged without one)."""
-        cond, params = self._window(since, until)
-        return self.store.execute(f"SELECT count(*) FROM query_log WHERE {cond} AND top_score IS NULL",
-                                  params).fetchone()[0]
+        return self.store.count_queries(None if since is None else iso(since), None if until is None else iso(until),
+                                        unscored=True)
 
     def last_views(self, doc_ids: Iterable[str] | None = None) -> dict[str, str]:
         """doc id -> time of its last recorded view."""
-        rows = self.store.execute("SELECT doc_id, max(ts) FROM doc_views GROUP BY doc_id")
         wanted = set(doc_ids) if doc_ids is not None else None
-        return {d: t for d, t in rows if wanted is None or d in wanted}
+        return {d: t for d, t in self.store.last_views().items() if wanted is None or d in wanted}
 
     def view_count(self) -> int:
-        return self.store.execute("SELECT count(*) FROM doc_views").fetchone()[0]
+        return self.store.view_count()
 
     # -- query vectors (derived, rebuildable) -------------------------------------------------
     def _model_name(self) -> str:
@@ -276,35 +241,23 @@ class QueryLog:
             return stored
         return "all-MiniLM-L6-v2" if self.config.model in ("", "default") else str(self.config.model)
 
-    def _put_vectors(self, db, vectors: dict[str, np.ndarray], model: str) -> None:
-        db.executemany("INSERT OR REPLACE INTO query_vectors(query_hash, model, vector) VALUES (?,?,?)",
-                       [(h, model, np.ascontiguousarray(v, dtype=np.float32).tobytes()) for h, v in vectors.items()])
-
     def vectors(self, texts_by_hash: dict[str, str], embedder, *, batch: int = 512) -> dict[str, np.ndarray]:
         """Vectors of the given (redacted) queries: from the cache, the rest embedded once and cached."""
         model = getattr(embedder, "name", None) or self._model_name()
         hashes = list(texts_by_hash)
-        out: dict[str, np.ndarray] = {}
-        for i in range(0, len(hashes), 500):
-            part = hashes[i:i + 500]
-            for h, blob in self.store.execute(
-                    f"SELECT query_hash, vector FROM query_vectors WHERE model = ? AND query_hash IN "
-                    f"({','.join('?' * len(part))})", [model, *part]):
-                out[h] = np.frombuffer(blob, dtype=np.float32)
+        out = self.store.query_vectors(model, hashes)
         todo = [h for h in hashes if h not in out]
         for i in range(0, len(todo), batch):
             part = todo[i:i + batch]
             vecs = embedder.encode_queries([texts_by_hash[h] for h in part])
             fresh = dict(zip(part, vecs, strict=True))
-            with self.store.transaction() as db:
-                self._put_vectors(db, fresh, model)
+            self.store.put_query_vectors(model, fresh)
             out.update(fresh)
         return out
 
     def put_vectors(self, vectors: dict[str, np.ndarray], model: str | None = None) -> None:
         """Store query vectors by query hash (used by benchmarks and imports)."""
-        with self.store.transaction() as db:
-            self._put_vectors(db, vectors, model or self._model_name())
+        self.store.put_query_vectors(model or self._model_name(), vectors)
 
     # -- retention ---------------------------------------------------------------------------
     def purge(self, retention_days: int | None = None, *, now: str | datetime | None = None) -> dict[str, int]:
@@ -313,16 +266,4 @@ class QueryLog:
         if days <= 0:
             return {"queries": 0, "events": 0, "views": 0, "vectors": 0}
         cutoff = iso(parse_ts(iso(now)) - timedelta(days=days))
-        with self.store.transaction() as db:
-            n_events = db.execute("DELETE FROM query_events WHERE query_id IN "
-                                  "(SELECT id FROM query_log WHERE ts < ?) OR ts < ?", (cutoff, cutoff)).rowcount
-            n_queries = db.execute("DELETE FROM query_log WHERE ts < ?", (cutoff,)).rowcount
-            n_views = db.execute("DELETE FROM doc_views WHERE ts < ?", (cutoff,)).rowcount
-            n_vectors = db.execute("DELETE FROM query_vectors WHERE query_hash NOT IN "
-                                   "(SELECT query_hash FROM query_log)").rowcount
-        return {"queries": n_queries, "events": n_events, "views": n_views, "vectors": n_vectors,
-                "cutoff": cutoff}  # type: ignore[dict-item]
-
-
-def query_log(store, config) -> QueryLog:
-    return QueryLog(store, config)
+        return {**self.store.purge_querylog(cutoff), "cutoff": cutoff}  # type: ignore[dict-item]

@@ -1,16 +1,14 @@
 """`deskbook report qa`: the QA dashboard from the command line.
 
-Registered under the `deskbook.reports` entry-point group (pyproject.toml), which `kb.cli_reports`
-reads, so that `kb` never imports `qa_rubrics`. The command parses options and calls
-`qa_rubrics.insights.qa_dashboard`.
+Part of `deskbook report` (insights.cli). The command parses options and calls `insights.qa.qa_dashboard`.
 """
 
 from __future__ import annotations
 
 import click
 
-from kb.cli import db_option, echo_json, json_option, open_kb
-from kb.cli_reports import csv_option, write_csv
+from insights.charts import to_csv
+from kb.cli_base import csv_option, db_option, echo_json, json_option, open_kb, write_csv
 
 TABLES = ("criteria", "agents", "teams", "rubrics", "trend", "histogram", "sops", "steps")
 
@@ -35,7 +33,7 @@ def _num(x, digits: int = 1) -> str:
 @json_option
 def qa_report(days, until, rubric, table, csv_out, db, as_json):
     """QA dashboard: scores per agent, team and rubric, most failed criteria, kappa, SOPs not followed."""
-    from qa_rubrics.insights import qa_dashboard
+    from insights.qa import qa_dashboard
 
     config, store = open_kb(db)
     dash = qa_dashboard(store, config, days=days, until=until, rubric=rubric)
@@ -43,7 +41,9 @@ def qa_report(days, until, rubric, table, csv_out, db, as_json):
         echo_json(dash.to_dict())
     elif csv_out != "-":
         _print(dash)
-    write_csv(csv_out, dash.rows(table))
+    rows = dash.rows(table)
+    if csv_out:
+        write_csv(csv_out, to_csv(rows), len(rows))
 
 
 def _print(d) -> None:

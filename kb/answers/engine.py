@@ -1,0 +1,203 @@
+"""The extractive engine: `Answerer` (build once per process) and `get_answerer` (the configured engine)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from kb.answers.compose import Composition
+from kb.answers.model import Answer, Passage, Source
+from kb.answers.ranking import Ranking, confidence
+from kb.answers.units import Unit, VectorCache, _stems, sop_units, ticket_units
+from kb.models import Document
+from kb.storage import SearchFilters
+from kb.text import load_spacy
+
+ENGINES = ("extractive", "llm")
+SEARCH_K = 20
+
+
+@dataclass
+class _SopMatrix:
+    generation: int
+    chunk_ids: np.ndarray
+    doc_ids: list[str]  # one per document, in the order of `starts`
+    starts: np.ndarray  # row where each document's chunks begin
+    matrix: np.ndarray
+    row_of: dict[int, int]
+
+
+# -- the engine -----------------------------------------------------------------------------------
+class Answerer(Ranking, Composition):
+    """Builds extractive answers over one knowledge base. Build once per process and reuse."""
+
+    def __init__(self, searcher, config=None, *, cache: VectorCache | None = None):
+        self.searcher = searcher
+        self.store = searcher.store
+        self.config = config or searcher.config
+        self._sops: _SopMatrix | None = None
+        self._docs: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()  # [doc, stems, units or None]
+        self._lock = threading.RLock()
+        self._cache = cache  # default: in memory and in <db>.answers.npz
+
+    # -- shared pieces ---------------------------------------------------------------------------
+    @property
+    def nlp(self):
+        return load_spacy(self.config.spacy_model)
+
+    @property
+    def cache(self) -> VectorCache:
+        if self._cache is None:
+            from kb.storage import derived_path
+
+            self._cache = VectorCache(derived_path(self.store, self.config.data_dir, "answers.npz"),
+                                      getattr(self.searcher.embedder, "name", ""))
+        return self._cache
+
+    def _sop_matrix(self) -> _SopMatrix:
+        gen = self.store.vectors_generation()
+        with self._lock:
+            if self._sops is not None and self._sops.generation == gen:
+                return self._sops
+            ids = self.store.chunk_ids_where(SearchFilters.of(types=["sop"]))
+            ids, mat = self.store.get_vectors(ids.tolist())
+            info = self.store.chunk_docs(ids.tolist())
+            order = sorted(range(len(ids)), key=lambda i: (info[int(ids[i])]["doc_id"], int(ids[i])))
+            ids, mat = ids[order], mat[order] if len(order) else mat
+            docs, starts = [], []
+            for row, cid in enumerate(ids.tolist()):
+                d = info[cid]["doc_id"]
+                if not docs or docs[-1] != d:
+                    docs.append(d)
+                    starts.append(row)
+            self._sops = _SopMatrix(gen, ids, docs, np.array(starts, dtype=np.int64), mat,
+                                    {c: r for r, c in enumerate(ids.tolist())})
+            return self._sops
+
+    def _doc(self, doc_id: str) -> tuple[Document, set[str]]:
+        """A document and the stems of its words (cached by content hash)."""
+        doc = self.store.get_document(doc_id)
+        key = (doc_id, doc.hash)
+        with self._lock:
+            hit = self._docs.get(key)
+            if hit:
+                self._docs.move_to_end(key)
+                return hit[0], hit[1]
+        entry: list[Any] = [doc, _stems(f"{doc.title}\n{doc.body}"), None]
+        with self._lock:
+            self._docs[key] = entry
+            while len(self._docs) > 2000:
+                self._docs.popitem(last=False)
+        return doc, entry[1]
+
+    def _units(self, doc_id: str) -> tuple[Document, list[Unit]]:
+        """A document and its sentences/steps (split once, on first use)."""
+        doc, _ = self._doc(doc_id)
+        with self._lock:
+            entry = self._docs.get((doc_id, doc.hash))
+        if entry is not None and entry[2] is not None:
+            return doc, entry[2]
+        units = sop_units(doc, self.nlp) if doc.type == "sop" else ticket_units(doc, self.nlp)
+        if entry is not None:
+            entry[2] = units
+        return doc, units
+
+    def warm(self) -> int:
+        """Embed the sentences and steps of every SOP now (the web app calls this at start-up)."""
+        n = 0
+        for doc_id in self._sop_matrix().doc_ids:
+            _, units = self._units(doc_id)
+            self.cache.vectors(self.searcher.embedder, [u.text for u in units])
+            n += len(units)
+        self.cache.save()
+        return n
+
+    # -- answering -------------------------------------------------------------------------------
+    def answer(self, question: str, *, qvec: np.ndarray | None = None, prefer: str | None = None) -> Answer:
+        """An extractive answer to `question` (in the customer's words).
+
+        `qvec` replaces the question's own embedding (live assist passes a weighted conversation
+        vector); `prefer` names an SOP to keep as the main source (live assist, within a topic).
+        """
+        from kb.search import parse_query
+
+        t0 = time.perf_counter()
+        parsed = parse_query(question)  # raises InputError on an empty question
+        if qvec is None:
+            qvec = self.searcher.encode_query(parsed.text)
+        hits = self.searcher.search(question, k=SEARCH_K, qvec=qvec, snippets=False)
+        ranked, tickets = self._rank(qvec, hits, prefer)
+        if prefer:  # live assist keeps the current topic's SOP first
+            ranked.sort(key=lambda r: r["id"] != prefer)
+        evidence = self._evidence(question, ranked, tickets)
+        conf = confidence(evidence)
+        threshold = float(self.config.answer_threshold)
+        sources = [Source(d["id"], d["type"], d["title"], round(d["score"], 4), d.get("heading", ""),
+                          d.get("status", "")) for d in ranked]
+        sources += [Source(t["id"], "ticket", t["title"], round(t["cos"], 4), "Resolution", t["status"])
+                    for t in tickets[:5] if all(t["id"] != s.id for s in sources)]
+        ans = Answer(question=question, answer="", confidence=round(conf, 4), abstained=True, sources=sources,
+                     evidence=evidence)
+        if not ranked or conf < threshold:
+            closest = [s for s in sources if s.type == "sop"][:3] or sources[:3]
+            lines = ["No confident answer found. Closest procedures:"]
+            lines += [f"- {s.title} ({s.id})" for s in closest]
+            ans.answer = "\n".join(lines) if closest else "No confident answer found: the knowledge base has nothing close."
+        else:
+            self._compose(ans, ranked[0], qvec, question, tickets)
+        self.cache.save()
+        ans.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+        return ans
+
+    def passages(self, ans: Answer, qvec: np.ndarray, limit: int = 5) -> list[Passage]:
+        """Source passages behind `ans`, best first (what a generative engine is given to read):
+        the main SOP's chosen section, the best chunk of the next SOPs, past tickets' resolutions."""
+        out: list[Passage] = []
+        sm = self._sop_matrix()
+        main_heading = ans.citations[0].heading if ans.citations else ""
+        sops = [s for s in ans.sources if s.type == "sop"][:3]
+        tickets = [s for s in ans.sources if s.type == "ticket"]
+        chosen = sops[:max(1, limit - min(2, len(tickets)))]  # the SOPs first, two tickets if there are
+        chosen += tickets[:limit - len(chosen)]
+        for s in chosen:
+            doc = self._doc(s.id)[0]
+            if doc.type == "ticket":
+                i = doc.body.find("Resolution:\n")
+                text = doc.body[i + len("Resolution:\n"):] if i >= 0 else doc.body
+                out.append(Passage(len(out) + 1, doc.id, "ticket", doc.title, "Resolution", text.strip()[:1200]))
+                continue
+            chunks = self.store.get_chunks(doc.id)
+            if not chunks:
+                continue
+            if not out and main_heading:
+                picked = [c for c in chunks if c.heading == main_heading] or chunks[:1]
+                heading = main_heading
+            else:
+                rows = [(float(sm.matrix[sm.row_of[c.id]] @ qvec), c) for c in chunks if c.id in sm.row_of]
+                best = max(rows, key=lambda r: r[0])[1] if rows else chunks[0]
+                picked, heading = [best], best.heading
+            text = "\n".join(c.text for c in picked)
+            out.append(Passage(len(out) + 1, doc.id, "sop", doc.title, heading, text[:2000]))
+        return out
+
+
+def get_answerer(searcher, config=None):
+    """The configured engine: `Answerer`, or `kb.llm.GenerativeAnswerer` around one."""
+    from kb.errors import ConfigError
+
+    config = config or searcher.config
+    engine = str(config.answer_engine)
+    if engine not in ENGINES:
+        raise ConfigError(f"Unknown answer engine {engine!r}", hint="set answer_engine to extractive or llm",
+                          field="answer_engine")
+    answerer = Answerer(searcher, config)
+    if engine == "llm":
+        from kb.llm import GenerativeAnswerer
+
+        return GenerativeAnswerer(answerer, config)
+    return answerer

@@ -1,0 +1,98 @@
+"""Ranking the candidate SOPs for a question and the confidence model over the retrieval evidence."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from kb.answers.units import _stems
+
+# Fitted by `python bench/bench_answers.py calibrate` on corpus/eval/queries.jsonl + out_of_scope.jsonl.
+CONFIDENCE_MODEL = {"bias": -6.185, "unit": 3.501, "margin": 5.85, "coverage": 5.006}
+N_CANDIDATES = 4  # SOPs scored in full (sentence vectors) per answer
+
+
+class Ranking:
+    """The Answerer's ranking half (mixed into `kb.answers.engine.Answerer`)."""
+
+    def _rank(self, qvec: np.ndarray, hits, prefer: str | None = None) -> tuple[list[dict], list[dict]]:
+        """Candidate SOPs, best first, with their evidence; and the most similar tickets."""
+        sm = self._sop_matrix()
+        rrf_max = 2.0 / (float(self.config.rrf_k) + 1.0)
+        rrf = {h.id: h.score / rrf_max for h in hits if h.type == "sop"}
+        chunk_cos = sm.matrix @ qvec if len(sm.chunk_ids) else np.zeros(0, np.float32)
+        best_chunk = np.maximum.reduceat(chunk_cos, sm.starts) if len(sm.starts) else np.zeros(0)
+        doc_chunk = dict(zip(sm.doc_ids, best_chunk.tolist(), strict=True))
+        pre = {d: c + rrf.get(d, 0.0) / 3 for d, c in doc_chunk.items()}
+
+        # tickets: their stored vectors give their similarity and the SOP they are nearest to
+        t_hits = [h for h in hits if h.type == "ticket" and h.chunk_id is not None][:10]
+        tickets: list[dict] = []
+        votes: dict[str, float] = {}
+        if t_hits:
+            ids, tv = self.store.get_vectors([h.chunk_id for h in t_hits])
+            row = {int(c): i for i, c in enumerate(ids.tolist())}
+            t_cos = tv @ qvec if len(ids) else np.zeros(0)
+            # one matrix-vector product per ticket: a small matrix-matrix product goes through
+            # multi-threaded BLAS, which costs tens of ms on a busy machine
+            nearest = [int(np.argmax(sm.matrix @ v)) for v in tv] if len(ids) and len(sm.chunk_ids) else None
+            for h in t_hits:
+                if h.chunk_id not in row:
+                    continue
+                i = row[h.chunk_id]
+                cos = float(t_cos[i])
+                d = None
+                if nearest is not None:
+                    d = sm.doc_ids[int(np.searchsorted(sm.starts, nearest[i], side="right") - 1)]
+                    votes[d] = votes.get(d, 0.0) + cos
+                tickets.append({"id": h.id, "title": h.title, "cos": cos, "chunk_id": h.chunk_id, "status": "",
+                                "sop": d})
+            tickets.sort(key=lambda t: -t["cos"])
+
+        cands = sorted(pre, key=lambda d: -pre[d])[:N_CANDIDATES]
+        if prefer in pre and prefer not in cands:
+            cands.append(prefer)
+        ranked = []
+        for d in cands:
+            doc, units = self._units(d)
+            u = self.cache.vectors(self.searcher.embedder, [x.text for x in units]) @ qvec if units else np.zeros(0)
+            unit = float(u.max()) if len(u) else doc_chunk[d]
+            score = doc_chunk[d] + unit + rrf.get(d, 0.0) / 3 + 0.1 * votes.get(d, 0.0)
+            ranked.append({"id": d, "type": "sop", "title": doc.title, "status": doc.status, "score": score,
+                           "chunk": doc_chunk[d], "unit": unit, "rrf": rrf.get(d, 0.0), "votes": votes.get(d, 0.0)})
+        if not ranked and tickets:  # a knowledge base of tickets only
+            for t in tickets[:N_CANDIDATES]:
+                ranked.append({"id": t["id"], "type": "ticket", "title": t["title"], "status": "", "score": t["cos"],
+                               "chunk": t["cos"], "unit": t["cos"], "rrf": 0.0, "votes": 0.0})
+        ranked.sort(key=lambda r: -r["score"])
+        return ranked, tickets
+
+    def _evidence(self, question: str, ranked: list[dict], tickets: list[dict]) -> dict[str, Any]:
+        """The features of the confidence model, for the first of `ranked`: its best sentence cosine,
+        its margin over the next SOP, and the share of the question's words that it or the three
+        most similar past tickets contain (words the knowledge base knows in this context)."""
+        if not ranked:
+            return {"main": None, "unit": 0.0, "chunk": 0.0, "margin": 0.0, "coverage": 0.0, "votes": 0.0}
+        top = ranked[0]
+        q_stems = _stems(question)
+        doc_stems = self._doc(top["id"])[1].union(*(self._doc(t["id"])[1] for t in tickets[:3]))
+        margin = top["score"] - (max(r["score"] for r in ranked[1:]) if len(ranked) > 1 else 0.0)
+        return {
+            "main": top["id"],
+            "unit": round(top["unit"], 4),
+            "chunk": round(top["chunk"], 4),
+            "margin": round(min(1.0, max(0.0, margin)), 4),
+            "coverage": round(len(q_stems & doc_stems) / len(q_stems), 4) if q_stems else 0.0,
+            "votes": round(top["votes"], 4),
+        }
+
+
+def confidence(evidence: dict[str, Any], model: dict[str, float] | None = None) -> float:
+    """P(the main source is right), from the evidence, by the fitted logistic model."""
+    if not evidence.get("main"):
+        return 0.0
+    m = model or CONFIDENCE_MODEL
+    z = m["bias"] + sum(m[k] * float(evidence.get(k, 0.0)) for k in m if k != "bias")
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))

