@@ -31,15 +31,28 @@ LABELLED_WEIGHT = 10.0  # a sentence from a graded conversation counts as much a
 ROUNDS = 2  # multiple-instance rounds (re-pick each passing conversation's best sentence)
 
 
+def centred(X: np.ndarray, center: np.ndarray | None) -> np.ndarray:
+    """Vectors moved so that the bank's mean is the origin, then unit length again.
+
+    Sentence embeddings share a large common component (all-MiniLM-L6-v2 a little, the multilingual
+    E5 model a lot: any two sentences are at cosine 0.7-0.9 there); removing it gives every model
+    the same geometry, so the same regularisation works for both."""
+    if center is None or not len(X):
+        return X
+    Z = X - center
+    return (Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-9)).astype(np.float32)
+
+
 @dataclass
 class TrainingSet:
-    """Positive and negative sentence vectors with weights."""
+    """Positive and negative sentence vectors with weights (`center`: see `centred`)."""
 
     Xp: np.ndarray
     wp: np.ndarray
     Xn: np.ndarray
     wn: np.ndarray
     info: dict[str, Any] = field(default_factory=dict)
+    center: np.ndarray | None = None
 
 
 @dataclass
@@ -51,24 +64,30 @@ class CriterionModel:
     threshold: float = 0.0
     source: str = "prior"  # prior | learned
     info: dict[str, Any] = field(default_factory=dict)
+    center: np.ndarray | None = None
 
     def decision(self, X: np.ndarray) -> np.ndarray:
         if not len(X):
             return np.zeros(0, dtype=np.float32)
-        return (X @ self.coef + self.intercept - self.threshold).astype(np.float32)
+        return (centred(X, self.center) @ self.coef + self.intercept - self.threshold).astype(np.float32)
 
     def probability(self, X: np.ndarray) -> np.ndarray:
         return 1.0 / (1.0 + np.exp(-self.decision(X)))
 
     def to_arrays(self, prefix: str) -> dict[str, np.ndarray]:
-        return {f"{prefix}/coef": self.coef.astype(np.float32),
-                f"{prefix}/bias": np.array([self.intercept, self.threshold], dtype=np.float64)}
+        out = {f"{prefix}/coef": self.coef.astype(np.float32),
+               f"{prefix}/bias": np.array([self.intercept, self.threshold], dtype=np.float64)}
+        if self.center is not None:
+            out[f"{prefix}/center"] = self.center.astype(np.float32)
+        return out
 
     @classmethod
     def from_arrays(cls, arrays, prefix: str, info: dict[str, Any] | None = None) -> CriterionModel:
         bias = arrays[f"{prefix}/bias"]
+        center = arrays.get(f"{prefix}/center")
         return cls(np.asarray(arrays[f"{prefix}/coef"], dtype=np.float32), float(bias[0]), float(bias[1]),
-                   source="learned", info=info or {})
+                   source="learned", info=info or {},
+                   center=None if center is None else np.asarray(center, dtype=np.float32))
 
 
 def prior_training(example_vecs: np.ndarray, counter_vecs: np.ndarray, bank, bank_vecs: np.ndarray,
@@ -87,8 +106,9 @@ def prior_training(example_vecs: np.ndarray, counter_vecs: np.ndarray, bank, ban
     if len(counter_vecs):
         Xn = np.vstack([Xn, counter_vecs])
         wn = np.r_[wn, np.full(len(counter_vecs), COUNTER_WEIGHT)]
+    center = bank_vecs.mean(axis=0).astype(np.float32)
     return TrainingSet(Xp.astype(np.float32), wp, Xn.astype(np.float32), wn,
-                       info={"in_class_acts": sorted(in_class), "act_fit": fit})
+                       info={"in_class_acts": sorted(in_class), "act_fit": fit}, center=center)
 
 
 def fit(ts: TrainingSet, *, C: float = C_PRIOR, start: CriterionModel | None = None) -> CriterionModel:
@@ -96,7 +116,7 @@ def fit(ts: TrainingSet, *, C: float = C_PRIOR, start: CriterionModel | None = N
     the solver (a model trained on nearly the same data converges in a few steps from there)."""
     from sklearn.linear_model import LogisticRegression
 
-    X = np.vstack([ts.Xp, ts.Xn])
+    X = centred(np.vstack([ts.Xp, ts.Xn]), ts.center)
     y = np.r_[np.ones(len(ts.Xp)), np.zeros(len(ts.Xn))]
     w = np.r_[ts.wp * (ts.wn.sum() / max(ts.wp.sum(), 1e-9)), ts.wn]
     clf = LogisticRegression(C=C, max_iter=3000, warm_start=start is not None)
@@ -106,7 +126,8 @@ def fit(ts: TrainingSet, *, C: float = C_PRIOR, start: CriterionModel | None = N
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         clf.fit(X, y, sample_weight=w)
-    return CriterionModel(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), info=dict(ts.info))
+    return CriterionModel(clf.coef_[0].astype(np.float32), float(clf.intercept_[0]), info=dict(ts.info),
+                          center=ts.center)
 
 
 def learn(prior: TrainingSet, labelled: list[tuple[np.ndarray, str]], *, C: float = C_PRIOR,
@@ -128,7 +149,7 @@ def learn(prior: TrainingSet, labelled: list[tuple[np.ndarray, str]], *, C: floa
         parts_n = [prior.Xn] + neg
         w_n = [prior.wn] + [np.full(len(X), labelled_weight) for X in neg]
         ts = TrainingSet(np.vstack(parts_p), np.concatenate(w_p), np.vstack(parts_n), np.concatenate(w_n),
-                         info=dict(prior.info))
+                         info=dict(prior.info), center=prior.center)
         model = fit(ts, C=C, start=start)
         start = model
     model.source = "learned"

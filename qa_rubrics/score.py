@@ -57,7 +57,6 @@ class Scorer:
 
     def __init__(self, rubric: Rubric, config, embedder=None, *, store=None, searcher=None,
                  semantic_options: SemanticOptions | None = None, nlp=None, learned=None):
-        from kb.text import load_spacy
 
         self.rubric = rubric
         self.config = config
@@ -65,7 +64,7 @@ class Scorer:
         self.store = store
         self._searcher = searcher
         self.semantic_options = semantic_options or SemanticOptions()
-        self.nlp = nlp or load_spacy(config.spacy_model, full=True)
+        self.nlp = nlp or _pipeline_for(rubric, config)
         self._phrases: PhraseBank | None = None
         self._kw_cache: dict[str, list[tuple[str, str]]] = {}
         self._sop_cache: dict[tuple[str, int], tuple] = {}
@@ -376,6 +375,14 @@ class Scorer:
                          available=available, sections=sections, criteria=results, agent=t.agent,
                          channel=t.channel, started_at=t.started_at, turns=turns, original_turns=original,
                          redacted=bool(self.config.redact_pii))
+
+
+def _pipeline_for(rubric: Rubric, config):
+    """The spaCy pipeline for the rubric's language: the configured one for English, else that
+    language's sentence splitter (no English name model over German or Turkish text)."""
+    from kb.text import nlp_for_language
+
+    return nlp_for_language(rubric.language, config.spacy_model, full=True)
 
 
 _PRIORS: dict[tuple, object] = {}
