@@ -84,6 +84,9 @@ def score_stats(key: str, cards: list[dict[str, Any]], weeks: list[str]) -> Scor
                       _r(verdicts["pass"] / decided) if decided else None, trend)
 
 
+NO_AGENT = "(no agent given)"
+
+
 @dataclass
 class CriterionStats:
     rubric: str
@@ -98,8 +101,9 @@ class CriterionStats:
     trend: list[dict[str, Any]]  # [{"week", "n", "pass_rate"}]
     reviewed: int = 0
     agreement: float | None = None  # share of reviewed calls where the machine and the reviewer agree
-    kappa: float | None = None
+    kappa: float | None = None  # only with at least kappa_min_reviews reviews (else see `kappa_note`)
     flagged: bool = False  # kappa below kappa_flag_threshold with enough reviews: score this one by hand
+    kappa_note: str = ""  # "3 reviews, needs 5": why no kappa is shown
 
 
 @dataclass
@@ -187,8 +191,9 @@ class QaDashboard:
             bar_chart([(f"{c.rubric}: {c.criterion}", c.kappa or 0.0) for c in
                        sorted((c for c in self.criteria if c.kappa is not None), key=lambda c: c.kappa)],
                       title="Machine-human agreement (Cohen's kappa), lowest first", value_label="kappa", x_max=1.0),
-            bar_chart([(s.sop, round(100 * (s.fail_rate or 0), 1)) for s in self.sops],
-                      title="SOPs agents fail to follow (% of calls)", value_label="fail %", x_max=100),
+            bar_chart([(s.sop, round(100 * (s.fail_rate or 0), 1)) for s in self.sops if s.failed],
+                      title="SOPs agents fail to follow (% of calls where the SOP applied)", value_label="fail %",
+                      x_max=100),
         ]
 
     _scores: list[float] = field(default_factory=list, repr=False)
@@ -221,7 +226,10 @@ def qa_dashboard(store, config, *, days: int | None = None, until: str | date | 
             groups[key_fn(c)].append(c)
         return sorted((score_stats(k, v, weeks) for k, v in groups.items()), key=lambda s: s.key)
 
-    agents = grouped(lambda c: c.get("agent") or "(unknown)")
+    agents = grouped(lambda c: c.get("agent") or NO_AGENT)
+    if any(not c.get("agent") for c in cards):
+        notes.append(f"{sum(1 for c in cards if not c.get('agent'))} scored call(s) name no agent: they are counted "
+                     f"under {NO_AGENT}; give the agent in the transcript's header or on the import form.")
     for s in agents:
         s.team = teams.get(s.key.lower(), NO_TEAM)
     team_list = grouped(lambda c: teams.get((c.get("agent") or "").lower(), NO_TEAM))
@@ -249,13 +257,18 @@ def qa_dashboard(store, config, *, days: int | None = None, until: str | date | 
             dec = cnt["pass"] + cnt["fail"]
             trend.append({"week": wk, "n": dec, "pass_rate": _r(cnt["pass"] / dec) if dec else None})
         reviewed = [r for r in items if r["human_result"]]
+        # kappa on a handful of reviews says nothing: shown from kappa_min_reviews on
         kappa = cohen_kappa([r["auto_result"] for r in reviewed], [r["human_result"] for r in reviewed]) \
-            if reviewed else None
+            if len(reviewed) >= max(kmin, 1) else None
+        note = "" if len(reviewed) >= max(kmin, 1) else \
+            f"{len(reviewed)} review{'s' if len(reviewed) != 1 else ''}, needs {kmin}"
+        if kappa is None and not note:
+            note = "one answer throughout: kappa is undefined"
         agree = (sum(1 for r in reviewed if r["auto_result"] == r["human_result"]) / len(reviewed)) if reviewed else None
         criteria.append(CriterionStats(
             rub, cid, items[0]["section_id"], items[0]["method"], len(items), res["pass"], res["fail"], res["na"],
             _r(res["fail"] / decided) if decided else None, trend, len(reviewed), _r(agree), _r(kappa),
-            bool(kappa is not None and len(reviewed) >= kmin and kappa < kthr)))
+            bool(kappa is not None and kappa < kthr), note))
     criteria.sort(key=lambda c: (c.rubric, c.criterion))
     most_failed = sorted((c for c in criteria if c.failed), key=lambda c: (-(c.fail_rate or 0), -c.failed,
                                                                             c.rubric, c.criterion))[:top]
@@ -279,19 +292,21 @@ def qa_dashboard(store, config, *, days: int | None = None, until: str | date | 
 
 def _sop_signal(store, rows: list[dict[str, Any]]) -> list[SopSignal]:
     """sop_steps criteria grouped by the SOP that applied: fail rate and skipped steps."""
-    cards = sorted({r["scorecard_id"] for r in rows if r["method"] == "sop_steps" and r["auto_result"] != "na"})
+    # the final result counts: a reviewer may find a failure the machine left N/A, or the reverse
+    cards = sorted({r["scorecard_id"] for r in rows if r["method"] == "sop_steps" and r["final_result"] != "na"})
     final = {(r["scorecard_id"], r["criterion_id"]): r["final_result"] for r in rows}
     acc: dict[str, dict[str, Any]] = {}
     for sid in cards:
         card = store.get_scorecard(sid)
         for c in card["criteria"]:
             detail = c.get("detail") or {}
-            if c["method"] != "sop_steps" or not detail.get("sop"):
+            sop = detail.get("sop") or detail.get("closest_sop")
+            if c["method"] != "sop_steps" or not sop:
                 continue
             result = final.get((sid, c["id"]), c["result"])
             if result == "na":
                 continue
-            a = acc.setdefault(detail["sop"], {"title": detail.get("title", ""), "calls": 0, "failed": 0,
+            a = acc.setdefault(sop, {"title": detail.get("title", ""), "calls": 0, "failed": 0,
                                                "criteria": set(), "steps": {}})
             a["calls"] += 1
             a["failed"] += result == "fail"

@@ -118,12 +118,15 @@ SETTINGS: tuple[Setting, ...] = (
                 "Extra speaker labels and their roles, as 'Label=agent' or 'Label=customer' (comma-separated in "
                 "DESKBOOK_SPEAKER_ALIASES). Added to the built-in aliases (Agent, Rep, Advisor, Customer, Caller, "
                 "Client, Kunde ...)."),
+        Setting("qa_review_confidence", 0.7,
+                "Verdicts whose confidence is below this are marked \"needs review\" (the review queue can list "
+                "them first). For `semantic` criteria the confidence is max(p, 1 - p) of the classifier's "
+                "probability p, so 0.7 marks 0.3 < p < 0.7."),
         Setting("qa_semantic_threshold", 0.55,
-                "Default threshold of `semantic` criteria that set none (similarity of the best sentence, after "
-                "the counter-example, question and negation adjustments)."),
+                "`semantic.v1` only (rubrics that pin it): default threshold on the similarity of the best sentence. "
+                "The current `semantic` method needs none (see docs/qa.md)."),
         Setting("qa_semantic_slope", 20.0,
-                "Steepness of the logistic curve that turns a semantic similarity into a score between 0 and 1 "
-                "(score 0.5 at the threshold); `deskbook qa eval --tune` fits it per criterion."),
+                "`semantic.v1` only: steepness of the logistic curve that turns its similarity into a score."),
         Setting("qa_sop_min_similarity", 0.35,
                 "`sop_steps` without `sop:`: the best SOP found from the customer's turns must reach this cosine "
                 "similarity, otherwise the criterion is N/A."),

@@ -99,13 +99,17 @@ def _print_cards(res) -> None:
     r = res.rubric
     click.echo(f"Rubric {r.id} v{r.version} (pass mark {r.pass_mark:g})")
     click.echo(f"{'transcript':<24} {'score':>6} {'verdict':<8} failed criteria")
+    unsure = 0
     for c in res.cards:
-        failed = [x.id + ("!" if x.critical else "") for x in c.criteria if x.result == "fail"]
+        failed = [x.id + ("!" if x.critical else "") + ("?" if x.needs_review else "") for x in c.criteria
+                  if x.result == "fail"]
+        unsure += sum(1 for x in c.criteria if x.needs_review)
         score = f"{c.score:.1f}" if c.score is not None else "-"
         click.echo(f"{c.transcript_id:<24} {score:>6} {c.verdict:<8} {', '.join(failed)}")
     n_pass = sum(1 for c in res.cards if c.verdict == "pass")
     tail = f"; {len(res.stored)} stored" if res.stored else ""
-    click.echo(f"{len(res.cards)} scored, {n_pass} passed, {len(res.failures)} skipped{tail}. (! = critical)")
+    click.echo(f"{len(res.cards)} scored, {n_pass} passed, {len(res.failures)} skipped{tail}; {unsure} verdict(s) "
+               "need review. (! = critical, ? = needs review)")
 
 
 @qa_group.command("eval")

@@ -61,9 +61,20 @@ def is_negated(tokens) -> bool:
     return False
 
 
+_PLACEHOLDER = re.compile(r"\[([A-Z][A-Z_]{1,20})\]")
+
+
+def _placeholder(m: re.Match) -> str:
+    """A redaction placeholder as words: "[NAME]" reads as the stand-in name (as names do before
+    redaction), "[EMAIL]" as "email" ..., so stored (redacted) and live text look the same to the model."""
+    kind = m.group(1)
+    return NAME_STANDIN if kind == "NAME" else kind.lower().replace("_", " ")
+
+
 def clean_text(text: str) -> str:
     """What the embedding model should see: no links, handles, e-mails, emoji; text-speak spelled out."""
-    t = _SYSTEM.sub("", text)
+    t = _PLACEHOLDER.sub(_placeholder, text)
+    t = _SYSTEM.sub("", t)
     t = _URL.sub(" ", t)
     t = _EMAIL.sub(" an email address ", t)
     t = _HANDLE.sub(" ", t)

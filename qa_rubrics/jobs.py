@@ -16,21 +16,34 @@ from typing import Any
 
 from kb.errors import DeskbookError
 
+LEARNED_FILE = "__rubric_learned__.npz"  # sent by the web app with a rubric tuned by `deskbook qa eval --tune`
 
-def _scorer(ctx, rubric_text: str, rubric_name: str):
-    """One Scorer per rubric text and worker process (its phrases are embedded once)."""
+
+def _scorer(ctx, rubric_text: str, rubric_name: str, model_id: int | None = None, learned_bytes: bytes | None = None):
+    """One Scorer per rubric text (or learned model) and worker process (its phrases are embedded once)."""
     from kb.models import content_hash
-    from qa_rubrics.rubric import load_rubric
+    from qa_rubrics.learned import LearnedModels
+    from qa_rubrics.retrain import load_model
+    from qa_rubrics.rubric import parse_rubric
     from qa_rubrics.score import Scorer
 
-    key = "qa-scorer:" + content_hash(rubric_text)
+    key = "qa-scorer:" + (f"model-{model_id}" if model_id else content_hash(rubric_text))
     scorer = ctx.cache.get(key)
     if scorer is None:
-        with tempfile.TemporaryDirectory(prefix="deskbook-rubric-") as tmp:
-            path = Path(tmp) / (Path(rubric_name).name or "rubric.yaml")
-            path.write_text(rubric_text, encoding="utf-8")
-            rubric = load_rubric(path)
-        scorer = Scorer(rubric, ctx.config, ctx.embedder, store=ctx.store, searcher=ctx.searcher)
+        if model_id:
+            active = load_model(ctx.store, int(model_id))
+            rubric, learned = active.rubric, active.learned or LearnedModels()
+        else:
+            rubric = parse_rubric(rubric_text, Path(rubric_name).name or "rubric.yaml")
+            learned = LearnedModels()
+            if rubric.learned and learned_bytes:
+                import hashlib
+
+                if hashlib.sha256(learned_bytes).hexdigest() != rubric.learned["sha256"]:
+                    raise DeskbookError(f"{rubric_name}: the learned classifiers sent with the job do not match "
+                                        "learned.sha256", hint="re-run `deskbook qa eval --tune`")
+                learned = LearnedModels.from_bytes(learned_bytes, source=f"{rubric_name} (learned)")
+        scorer = Scorer(rubric, ctx.config, ctx.embedder, store=ctx.store, searcher=ctx.searcher, learned=learned)
         for old in [k for k in ctx.cache if k.startswith("qa-scorer:")]:
             del ctx.cache[old]
         ctx.cache[key] = scorer
@@ -38,9 +51,12 @@ def _scorer(ctx, rubric_text: str, rubric_name: str):
 
 
 def score_transcripts(ctx) -> dict[str, Any]:
-    from qa_rubrics.transcripts import LoadFailure, load_inputs
+    from qa_rubrics.transcripts import LoadFailure, TranscriptDefaults, load_inputs
 
     p = ctx.payload
+    d = p.get("defaults") or {}
+    defaults = TranscriptDefaults(agent=d.get("agent", ""), channel=d.get("channel", ""),
+                                  started_at=d.get("started_at", ""), customer=d.get("customer", ""))
     store = ctx.store
     ids: list[int] = []
     failures: list[str] = []
@@ -48,15 +64,23 @@ def score_transcripts(ctx) -> dict[str, Any]:
     ctx.progress(0, 0, "reading transcripts")
     with tempfile.TemporaryDirectory(prefix="deskbook-transcripts-") as tmp:
         paths = []
+        learned_bytes = None
         for name, data in ctx.files():
+            if name == LEARNED_FILE:
+                learned_bytes = data
+                continue
             path = Path(tmp) / Path(name).name
             path.write_bytes(data)
             paths.append(path)
-        items = list(load_inputs(paths, aliases=p.get("aliases") or ()))
+        items = list(load_inputs(paths, aliases=p.get("aliases") or (), defaults=defaults))
     transcripts = [t for t in items if not isinstance(t, LoadFailure)]
     failures += [f.reason.replace(tmp + "/", "") for f in items if isinstance(f, LoadFailure)]
     ctx.progress(0, len(transcripts), "preparing the rubric")
-    scorer = _scorer(ctx, p["rubric_text"], p.get("rubric_name", "rubric.yaml"))
+    if not transcripts:
+        raise DeskbookError("No transcript could be read from the files" + (": " + "; ".join(failures[:5])
+                                                                             if failures else ""),
+                            hint="each file must hold a transcript: JSON, JSONL, 'Speaker: text' lines or WebVTT")
+    scorer = _scorer(ctx, p["rubric_text"], p.get("rubric_name", "rubric.yaml"), p.get("model_id"), learned_bytes)
     for i, t in enumerate(transcripts):
         ctx.progress(i, len(transcripts), f"scoring {t.id} ({i + 1} of {len(transcripts)})")
         source = t.source.replace(tmp + "/", "")
@@ -79,4 +103,34 @@ def score_transcripts(ctx) -> dict[str, Any]:
     summary = (f"{len(ids)} transcript(s) scored with {p.get('rubric_id', '')} v{p.get('rubric_version', '')}: "
                f"{verdicts['pass']} pass, {verdicts['fail']} fail, {verdicts['na']} n/a"
                + (f"; {len(failures)} skipped" if failures else ""))
-    return {"summary": summary, "scorecard_ids": ids, "errors": failures, "rubric": p.get("rubric_id", ""), **verdicts}
+    if not ids:
+        raise DeskbookError("No transcript was scored: " + "; ".join(failures[:5]))
+    no_agent = sum(1 for t in transcripts if not t.agent)
+    if no_agent:
+        summary += f"; {no_agent} without an agent (flagged in the review queue)"
+    return {"summary": summary, "scorecard_ids": ids, "errors": failures, "rubric": p.get("rubric_id", ""),
+            "no_agent": no_agent, **verdicts}
+
+
+def retrain_rubric(ctx) -> dict[str, Any]:
+    """The `qa_retrain` job: learn from the stored reviews of a rubric; a candidate model to adopt or discard."""
+    from qa_rubrics.retrain import retrain
+    from qa_rubrics.rubric import parse_rubric
+
+    p = ctx.payload
+    rubric = parse_rubric(p["rubric_text"], Path(p.get("rubric_name", "rubric.yaml")).name)
+    ctx.progress(0, 0, "reading the reviews")
+
+    def step(stage: str, n: int, total: int) -> None:
+        ctx.progress(n, total, f"{stage} {n} of {total}")
+
+    out = retrain(ctx.store, rubric, ctx.config, ctx.embedder, by=ctx.job.owner or "", progress=step)
+    rep = out["report"]
+    learned = rep.get("adopted") or []
+    if out["model_id"] is None:
+        summary = (f"Nothing to learn yet from {rep['reviewed_conversations']} reviewed conversation(s): "
+                   "no criterion's cross-validated agreement rose")
+    else:
+        summary = (f"Candidate {rubric.id} v{out['version']} from {rep['reviewed_conversations']} reviewed "
+                   f"conversation(s): learned {', '.join(learned)}; adopt or discard it")
+    return {"summary": summary, "model_id": out["model_id"], "version": out["version"], "report": rep}

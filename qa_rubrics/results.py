@@ -29,11 +29,12 @@ class CriterionResult:
     reason: str = ""
     detail: dict[str, Any] = field(default_factory=dict)
     raw: float | None = None
+    needs_review: bool = False  # the confidence is under `qa_review_confidence`
 
     def to_dict(self) -> dict[str, Any]:
         out = {"id": self.id, "result": self.result, "confidence": round(self.confidence, 4),
-               "score": round(self.score, 4), "points": self.points, "earned": self.earned,
-               "section": self.section, "method": self.method, "critical": self.critical,
+               "needs_review": self.needs_review, "score": round(self.score, 4), "points": self.points,
+               "earned": self.earned, "section": self.section, "method": self.method, "critical": self.critical,
                "evidence": self.evidence, "reason": self.reason}
         if self.detail:
             out["detail"] = self.detail

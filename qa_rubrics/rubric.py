@@ -209,16 +209,25 @@ def order_of_evaluation(rubric: Rubric) -> list[Criterion]:
 # -- writing a tuned copy ------------------------------------------------------------------------
 def write_tuned_copy(rubric: Rubric, values: dict[str, dict[str, float]], out_path: str | Path,
                      note: str = "", learned: dict[str, Any] | None = None, version: int | None = None) -> Path:
-    """Copy the rubric's YAML text with new `threshold` (and `slope`) values per criterion, and
-    optionally a `learned:` block (classifiers learned from labels) and a new `version`.
-
-    The original file is never touched; comments and layout are kept: existing lines are edited
-    in place, missing keys are inserted after the criterion's `method:` line.
-    """
+    """Write `tuned_text` to `out_path` (never over the rubric itself) and check that it loads."""
     out = Path(out_path)
     if rubric.path and out.resolve() == Path(rubric.path).resolve():
         raise InputError("--tune would overwrite the rubric itself", hint="write the tuned copy to another file",
                          field="tune")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(tuned_text(rubric, values, note=note, learned=learned, version=version), encoding="utf-8")
+    load_rubric(out)  # the copy must still validate (and its learned file match its hash)
+    return out
+
+
+def tuned_text(rubric: Rubric, values: dict[str, dict[str, float]], *, note: str = "",
+               learned: dict[str, Any] | None = None, version: int | None = None) -> str:
+    """The rubric's YAML text with new `threshold` (and `slope`) values per criterion, and optionally a
+    `learned:` block (classifiers learned from labels) and a new `version`.
+
+    Comments and layout are kept: existing lines are edited in place, missing keys are inserted
+    after the criterion's `method:` line; the result is validated.
+    """
     lines = rubric.text.splitlines()
     edits: dict[int, str] = {}
     inserts: dict[int, list[str]] = {}
@@ -269,10 +278,9 @@ def write_tuned_copy(rubric: Rubric, values: dict[str, dict[str, float]], out_pa
     if -1 in inserts:
         new_lines = inserts[-1] + new_lines
     header = [f"# {line}" for line in note.splitlines()] if note else []
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(header + new_lines) + "\n", encoding="utf-8")
-    load_rubric(out)  # the copy must still validate (and its learned file match its hash)
-    return out
+    text = "\n".join(header + new_lines) + "\n"
+    parse_rubric(text, rubric.path or "<tuned rubric>")  # must still validate
+    return text
 
 
 def _yaml_scalar(v: Any) -> str:

@@ -354,7 +354,8 @@ class Scorer:
                 confidence=float(o.confidence), score=float(o.score), points=crit.points,
                 earned=earned if o.result != "na" else 0.0, critical=crit.critical,
                 evidence=self._shown_evidence(conv, o.evidence), reason=o.reason,
-                detail=self._shown_detail(conv, o.detail), raw=o.raw))
+                detail=self._shown_detail(conv, o.detail), raw=o.raw,
+                needs_review=float(o.confidence) < float(self.config.qa_review_confidence)))
         sections = []
         for sec in rubric.sections:
             rs = [r for r in results if r.section == sec.id and r.result != "na"]

@@ -46,7 +46,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     are opened and loaded here, once.
     """
     from kb.config import load_config
-    from webapp import admin, agent, analyst, api, auth, errors, insights, manager
+    from webapp import admin, agent, analyst, api, auth, errors, insights, manager, qa_learning
     from webapp.services import Services
 
     config = config if config is not None else load_config()
@@ -72,7 +72,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     app.extensions["deskbook"] = services
     auth.init_auth(app)
     errors.init_errors(app, auth.login_manager)
-    for bp in (auth.bp, agent.bp, manager.bp, analyst.bp, insights.bp, admin.bp, admin.account_bp, api.bp):
+    for bp in (auth.bp, agent.bp, manager.bp, analyst.bp, insights.bp, qa_learning.bp, admin.bp, admin.account_bp, api.bp):
         app.register_blueprint(bp)
 
     @app.route("/healthz")

@@ -14,6 +14,7 @@ from webapp.auth import guard_blueprint
 from webapp.qa import (
     TRANSCRIPT_SUFFIXES,
     export_csv,
+    import_defaults,
     list_rubrics,
     review_filters,
     review_spans,
@@ -40,7 +41,8 @@ def queue():
     show_all = request.args.get("all") == "1"
     page = max(1, request.args.get("page", 1, type=int))
     rows = svc.store.list_scorecards(**filters, latest_only=not show_all, order=order, limit=PAGE + 1,
-                           offset=(page - 1) * PAGE)
+                                     offset=(page - 1) * PAGE,
+                                     review_confidence=float(svc.config.qa_review_confidence))
     more = len(rows) > PAGE
     known = svc.store.list_scorecards(latest_only=True, limit=5000)
     agents = sorted({r["agent"] for r in known if r["agent"]})
@@ -57,16 +59,18 @@ def import_page():
     error = None
     if request.method == "POST":
         try:
-            job = start_import(svc, request.files.getlist("files"), request.form.get("rubric", ""),
-                               by=current_user.username)
+            job, problems = start_import(svc, request.files.getlist("files"), request.form.get("rubric", ""),
+                                         by=current_user.username, defaults=import_defaults(request.form))
         except InputError as exc:
             error = exc
         else:
             flash(f"Received: {job.title}. Prescoring in the background.")
+            for p in problems[:10]:
+                flash(f"Skipped: {p}")
             return redirect(url_for("analyst.import_page", job=job.id))
     jobs = svc.jobs.list(kind="qa_score") if current_user.role == "admin" else svc.jobs.list(
         owner=current_user.username, kind="qa_score")
-    return render_template("analyst/import.html", rubrics=rubrics, jobs=jobs[:20], error=error,
+    return render_template("analyst/import.html", rubrics=rubrics, jobs=jobs[:20], error=error, form=request.form,
                            suffixes=", ".join(TRANSCRIPT_SUFFIXES), highlight=request.args.get("job", ""),
                            rubrics_dir=svc.config.rubrics_dir), (400 if error else 200)
 
@@ -77,7 +81,8 @@ def review(scorecard_id: int):
     spans = review_spans(card)
     turns = [{"speaker": t.get("speaker", ""), "html": highlight_text(t.get("text", ""), spans.get(i, [])),
               "start": t.get("start")} for i, t in enumerate(card["turns"])]
-    return render_template("analyst/review.html", card=card, turns=turns)
+    return render_template("analyst/review.html", card=card, turns=turns,
+                           review_confidence=float(services().config.qa_review_confidence))
 
 
 @bp.route("/reviews/<int:scorecard_id>/criteria/<criterion_id>", methods=["POST"])

@@ -34,7 +34,8 @@ SCHEMAS.update({
         "id": {"type": "integer"}, "transcript_id": {"type": "string"}, "rubric_id": {"type": "string"},
         "rubric_version": {"type": "integer"}, "agent": {"type": "string"}, "channel": {"type": "string"},
         "started_at": {"type": "string"}, "scored_at": {"type": "string"}, "score": {"type": "number", "nullable": True},
-        "verdict": {"type": "string"}, "reviews": {"type": "integer"}}},
+        "verdict": {"type": "string"}, "reviews": {"type": "integer"},
+        "needs_review": {"type": "integer", "description": "unreviewed verdicts under qa_review_confidence"}}},
     "Evidence": {"type": "object", "properties": {
         "turn": {"type": "integer"}, "speaker": {"type": "string"}, "start": {"type": "integer"},
         "end": {"type": "integer"}, "text": {"type": "string"}, "matched": {"type": "string"},
@@ -67,11 +68,16 @@ def qa_rubrics():
            roles=ANALYSTS, tag="qa", status=202, response=ref("Job"), errors=(404,),
            body={"multipart": {"type": "object", "required": ["files", "rubric"], "properties": {
                "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-               "rubric": {"type": "string"}}}})
+               "rubric": {"type": "string"},
+               "agent": {"type": "string", "description": "for files that name no agent"},
+               "channel": {"type": "string"}, "date": {"type": "string", "description": "YYYY-MM-DD or ISO 8601"},
+               "customer": {"type": "string", "description": "the customer's name: redacted, never stored"}}}})
 def qa_import():
-    job = start_import(services(), request.files.getlist("files"), request.form.get("rubric", ""),
-                       by=current_user.username)
-    return created(job.to_dict(), 202)
+    from webapp.qa import import_defaults
+
+    job, problems = start_import(services(), request.files.getlist("files"), request.form.get("rubric", ""),
+                                 by=current_user.username, defaults=import_defaults(request.form))
+    return created({**job.to_dict(), "problems": problems}, 202)
 
 
 @api.route("/qa/score", "POST", summary="Score transcripts sent as JSON in the background", roles=ANALYSTS, tag="qa",
@@ -83,15 +89,18 @@ def qa_score():
 
 @api.route("/qa/scorecards", summary="The review queue: scorecards, filtered, lowest scores first by default",
            roles=ANALYSTS, tag="qa", response=array(ref("ScorecardSummary")),
-           params=[*FILTERS, Param("order", enum=("score", "-score", "scored_at", "-scored_at"), default="score"),
+           params=[*FILTERS, Param("order", enum=("score", "-score", "scored_at", "-scored_at", "review"), default="score",
+                                   help="review: scorecards with the most unsure, unreviewed verdicts first"),
                    Param("all", "boolean", default=False, help="every scoring, not only the latest per transcript"),
                    Param("limit", "integer", default=50, minimum=1, maximum=1000),
                    Param("offset", "integer", default=0, minimum=0)])
 def qa_scorecards():
     p = g.params
     filters = {k: p[k] for k in ("agent", "rubric", "verdict", "since", "until") if p[k]}
-    return jsonify(services().store.list_scorecards(**filters, latest_only=not p["all"], order=p["order"],
-                                   limit=p["limit"], offset=p["offset"]))
+    svc = services()
+    return jsonify(svc.store.list_scorecards(**filters, latest_only=not p["all"], order=p["order"],
+                                             limit=p["limit"], offset=p["offset"],
+                                             review_confidence=float(svc.config.qa_review_confidence)))
 
 
 @api.route("/qa/scorecards/<int:scorecard_id>", summary="One scorecard: transcript, auto results, evidence, reviews",
@@ -118,3 +127,41 @@ def qa_export():
     filters = {k: p[k] for k in ("agent", "rubric", "verdict", "since", "until") if p[k]}
     return Response(export_csv(services().store, **filters), mimetype="text/csv",
                     headers={"Content-Disposition": "attachment; filename=deskbook-qa-scores.csv"})
+
+
+LEARNERS = ("analyst", "manager")
+SCHEMAS.update({
+    "LearnedModel": {"type": "object", "properties": {
+        "id": {"type": "integer"}, "rubric_id": {"type": "string"}, "version": {"type": "integer"},
+        "status": {"type": "string", "enum": ["candidate", "adopted", "discarded", "superseded"]},
+        "trained_on": {"type": "integer"}, "created_by": {"type": "string"}, "created_at": {"type": "string"},
+        "decided_by": {"type": "string"}, "decided_at": {"type": "string", "nullable": True},
+        "report": {"type": "object", "description": "per criterion: support, passes, fails, kappa_before, "
+                                                    "kappa_after (cross-validated), adopted, reason"}}},
+})
+
+
+@api.route("/qa/models", summary="Classifiers learned from reviews, newest first", roles=LEARNERS, tag="qa",
+           params=[Param("rubric", help="a rubric id")], response=array(ref("LearnedModel")))
+def qa_models():
+    return jsonify(services().store.list_qa_models(g.params["rubric"] or None))
+
+
+@api.route("/qa/rubrics/<rubric_id>/retrain", "POST",
+           summary="Learn from the stored reviews of a rubric in the background (a candidate model to adopt or discard)",
+           roles=LEARNERS, tag="qa", status=202, response=ref("Job"), errors=(404,))
+def qa_retrain(rubric_id: str):
+    from webapp.qa_learning import start_retrain
+
+    return created(start_retrain(services(), rubric_id, by=current_user.username).to_dict(), 202)
+
+
+@api.route("/qa/models/<int:model_id>/<decision>", "POST", summary="Adopt or discard a candidate model",
+           roles=LEARNERS, tag="qa", response=ref("LearnedModel"), errors=(404,))
+def qa_decide(model_id: int, decision: str):
+    from kb.errors import InputError
+
+    if decision not in ("adopt", "discard"):
+        raise InputError(f"Unknown decision {decision!r}", hint="adopt or discard", field="decision")
+    return jsonify(services().store.decide_qa_model(model_id, "adopted" if decision == "adopt" else "discarded",
+                                                    by=current_user.username))

@@ -36,6 +36,7 @@ ACCESS: dict[str, tuple[str, ...]] = {
     "manager": ("manager",),  # SOP list, editor, history, uploads
     "analyst": ("analyst",),  # QA import, review queue, review screen, export
     "insights": ("analyst", "manager"),  # the QA dashboard
+    "qa_learning": ("analyst", "manager"),  # retrain rubrics from reviews, adopt or discard
     "admin": (),  # users
     "account": ROLES,  # one's own API tokens
 }

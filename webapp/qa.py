@@ -24,6 +24,7 @@ from kb.errors import DeskbookError, InputError, NotFoundError
 from kb.storage.records import EXPORT_COLUMNS
 
 TRANSCRIPT_SUFFIXES = (".json", ".jsonl", ".txt", ".vtt")
+LEARNED_FILE = "__rubric_learned__.npz"  # a tuned rubric file's classifiers, sent with the scoring job
 
 
 @dataclass
@@ -88,19 +89,63 @@ def read_transcript_files(files: list[FileStorage]) -> list[tuple[str, bytes]]:
     return out
 
 
-def _queue_scoring(services, info: RubricInfo, files: list[tuple[str, bytes]], *, label: str, by: str):
-    payload = {"rubric_id": info.id, "rubric_version": info.version, "rubric_name": Path(info.path).name,
-               "rubric_text": Path(info.path).read_text(encoding="utf-8"),
-               "aliases": list(services.config.speaker_aliases or ())}
+def _queue_scoring(services, info: RubricInfo, files: list[tuple[str, bytes]], *, label: str, by: str,
+                   defaults=None):
+    """Queue a `qa_score` job with the rubric as scoring uses it now: the file, or the model adopted for it."""
+    from qa_rubrics.retrain import active_rubric
+    from qa_rubrics.rubric import load_rubric
+
+    rubric = load_rubric(info.path)
+    active = active_rubric(services.store, rubric)
+    if active.model_id is None and rubric.learned:  # tuned with `deskbook qa eval --tune`: the classifiers travel too
+        from qa_rubrics.learned import learned_path
+
+        files = [*files, (LEARNED_FILE, learned_path(rubric).read_bytes())]
+    payload = {"rubric_id": info.id, "rubric_version": active.rubric.version, "rubric_name": Path(info.path).name,
+               "rubric_text": Path(info.path).read_text(encoding="utf-8"), "model_id": active.model_id,
+               "aliases": list(services.config.speaker_aliases or ()),
+               "defaults": dict(defaults.__dict__) if defaults is not None else {}}
     return services.jobs.submit("qa_score", by, label, payload, files=files)
 
 
-def start_import(services, files: list[FileStorage], rubric_id: str, *, by: str):
-    """Queue uploaded transcript files to be prescored in the background; returns the Job."""
+def import_defaults(form) -> Any:
+    """Agent, channel, date and customer from the import form (for files that do not name them)."""
+    from qa_rubrics.transcripts import TranscriptDefaults
+
+    return TranscriptDefaults.from_values(agent=form.get("agent"), channel=form.get("channel"),
+                                          date=form.get("date") or None, customer=form.get("customer"), where="date")
+
+
+def check_transcript_files(items: list[tuple[str, bytes]], aliases) -> list[str]:
+    """Read the files as the job will (nothing is kept): the problems found. None holding a transcript is
+    an error here, on the import page, not a job that ends with nothing scored."""
+    import tempfile
+
+    from qa_rubrics.transcripts import LoadFailure, load_inputs
+
+    with tempfile.TemporaryDirectory(prefix="deskbook-check-") as tmp:
+        paths = []
+        for name, data in items:
+            path = Path(tmp) / name
+            path.write_bytes(data)
+            paths.append(path)
+        found = list(load_inputs(paths, aliases=aliases))
+    problems = [f.reason.replace(tmp + "/", "") for f in found if isinstance(f, LoadFailure)]
+    if not any(not isinstance(f, LoadFailure) for f in found):
+        raise InputError("No transcript found in the file(s): " + "; ".join(problems[:5] or ["the files are empty"]),
+                         hint="each file must hold a transcript: JSON or JSONL with 'turns', 'Speaker: text' lines, "
+                              "or WebVTT cues with <v Speaker> tags", field="files")
+    return problems
+
+
+def start_import(services, files: list[FileStorage], rubric_id: str, *, by: str, defaults=None):
+    """Queue uploaded transcript files to be prescored in the background; returns (Job, problems found)."""
     info = find_rubric(services.config, rubric_id)
     items = read_transcript_files(files)
-    return _queue_scoring(services, info, items, by=by,
-                          label=f"Score {len(items)} file(s) with {info.id}: " + ", ".join(n for n, _ in items)[:160])
+    problems = check_transcript_files(items, services.config.speaker_aliases or ())
+    job = _queue_scoring(services, info, items, by=by, defaults=defaults,
+                         label=f"Score {len(items)} file(s) with {info.id}: " + ", ".join(n for n, _ in items)[:160])
+    return job, problems
 
 
 def start_scoring_json(services, transcripts: list[dict[str, Any]], rubric_id: str, *, by: str):

@@ -11,7 +11,7 @@ from typing import Any
 DOC_STATUSES = ("draft", "published", "archived")
 JOB_STATUSES = ("queued", "running", "done", "failed")
 QA_RESULTS = ("pass", "fail", "na")
-SCORECARD_ORDERS = ("score", "-score", "scored_at", "-scored_at")
+SCORECARD_ORDERS = ("score", "-score", "scored_at", "-scored_at", "review")  # review: most unsure verdicts first
 # The QA export: one row per scorecard x criterion, the automatic result beside the latest review.
 EXPORT_COLUMNS = ("scorecard_id", "transcript_id", "rubric_id", "rubric_version", "scored_at", "agent", "channel",
                   "started_at", "score", "verdict", "criterion_id", "section_id", "method", "points", "auto_result",

@@ -45,10 +45,10 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
     f_ev = anchor(first.evidence)
     conf = min(first.confidence, then.confidence)
     if f_ev.position() < t_ev.position():
-        return Outcome("pass", 1.0, conf, [f_ev, t_ev], reason=f"'{first_id}' (turn {f_ev.turn}) came before "
-                                                               f"'{then_id}' (turn {t_ev.turn})")
+        return Outcome("pass", 1.0, conf, [f_ev, t_ev], reason=f"'{first_id}' (turn {f_ev.turn + 1}) came before "
+                                                               f"'{then_id}' (turn {t_ev.turn + 1})")
     return Outcome("fail", 0.0, conf, [t_ev, f_ev],
-                   reason=f"'{then_id}' (turn {t_ev.turn}) came before '{first_id}' (turn {f_ev.turn})")
+                   reason=f"'{then_id}' (turn {t_ev.turn + 1}) came before '{first_id}' (turn {f_ev.turn + 1})")
 
 
 METHOD = register(Method(

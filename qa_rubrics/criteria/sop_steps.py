@@ -3,7 +3,8 @@
 The SOP is the one named by `sop:`, or else the best SOP found by searching the knowledge base
 with each of the customer's first two substantive turns (numbers, e-mails and quotes removed);
 the SOP with the highest cosine similarity to one of them must reach `qa_sop_min_similarity`,
-otherwise the criterion is N/A (no procedure clearly applies). SOPs within 0.05 of the best
+otherwise the criterion is N/A ("no procedure identified"); a searched SOP of which the agent said
+no step at all is N/A too (the call was more likely about something else), never a fail. SOPs within 0.05 of the best
 are candidates too (a customer's words often fit two procedures); the one whose steps the
 agent's words follow best is taken.
 
@@ -136,7 +137,9 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
         return Outcome("na", 0.0, 1.0, reason="no knowledge base to read SOPs from (give --db)")
     candidates, info, problem = _candidates(check, ctx)
     if not candidates:
-        return Outcome("na", 0.0, 0.6 if info.get("found_by") == "search" else 1.0, reason=problem, detail=info)
+        return Outcome("na", 0.0, 0.6 if info.get("found_by") == "search" else 1.0,
+                       reason=f"no procedure identified: {problem}" if info.get("found_by") == "search" else problem,
+                       detail=info)
     # Several SOPs may fit what the customer said about equally well: the one the agent's
     # words follow best is the one that applies.
     matches = []
@@ -149,6 +152,11 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
                                               "in a call", detail=info)
     fraction, sim, m = max(matches, key=lambda x: (x[0], x[1]))
     doc = m["doc"]
+    if info.get("found_by") == "search" and m["found"] == 0:
+        # the customer's words pointed at this SOP, but the agent said nothing of any of its steps:
+        # more likely another matter than a procedure ignored from start to end
+        return Outcome("na", 0.0, 0.6, reason=f"no procedure identified: the closest SOP is {doc.id}, but none of "
+                                               "its steps was heard", detail={**info, "closest_sop": doc.id})
     min_fraction = float(check.params.get("min_fraction", 0.6))
     detail = {"sop": doc.id, "sop_version": doc.version, "title": doc.title, **info,
               "steps": m["steps"], "found": m["found"], "counted": m["counted"], "fraction": round(fraction, 4),

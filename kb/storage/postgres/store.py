@@ -321,7 +321,7 @@ class PostgresStore(SharedSql):
                      r["end_char"], r["content_hash"], r["lex_title"], r["lex_heading"], r["lex_text"]) for r in rows])
 
     def _reset_sequences(self) -> None:
-        for table, col in (("chunks", "id"), ("qa_scorecards", "id"), ("qa_reviews", "id"), ("users", "id"),
+        for table, col in (("chunks", "id"), ("qa_scorecards", "id"), ("qa_reviews", "id"), ("qa_models", "id"), ("users", "id"),
                            ("api_tokens", "id"), ("query_log", "id"), ("query_events", "id"), ("doc_views", "id"),
                            ("jobs", "seq"), ("job_files", "id")):
             self._exec(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "

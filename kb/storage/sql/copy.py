@@ -25,6 +25,7 @@ COPY_ORDER: dict[str, str] = {
     "qa_scorecards": "id",
     "qa_criterion_results": "scorecard_id, ord",
     "qa_reviews": "id",
+    "qa_models": "id",
     "query_log": "id",
     "query_events": "id",
     "doc_views": "id",

@@ -28,6 +28,7 @@ ORDERS = {
     "-score": "s.score IS NULL, s.score DESC, s.id ASC",
     "scored_at": "s.scored_at ASC, s.id ASC",
     "-scored_at": "s.scored_at DESC, s.id DESC",
+    "review": "needs_review DESC, s.score IS NULL, s.score ASC, s.id ASC",
 }
 
 
@@ -69,8 +70,9 @@ def _card_row(r: dict[str, Any]) -> dict[str, Any]:
     d = dict(r)
     d.pop("idempotency_key", None)
     d["sections"] = json.loads(d.get("sections") or "[]")
-    if "reviews" in d:
-        d["reviews"] = int(d["reviews"])
+    for key in ("reviews", "needs_review"):
+        if key in d:
+            d[key] = int(d[key])
     return d
 
 
@@ -149,9 +151,12 @@ class QaSql:
     def list_scorecards(self, *, agent: str | None = None, rubric: str | None = None,
                         rubric_version: int | None = None, verdict: str | None = None, since: str | None = None,
                         until: str | None = None, transcript: str | None = None, latest_only: bool = False,
-                        order: str = "-scored_at", limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+                        order: str = "-scored_at", limit: int = 100, offset: int = 0,
+                        review_confidence: float = 0.7) -> list[dict[str, Any]]:
         """Scorecard summaries, filtered (agent, rubric, verdict, date range on the call date) and ordered by
-        `order` (score, -score, scored_at, -scored_at). `latest_only`: the newest per transcript and rubric."""
+        `order` (score, -score, scored_at, -scored_at, review). `latest_only`: the newest per transcript and
+        rubric. `needs_review` counts the criteria whose automatic confidence is under `review_confidence`
+        and that nobody has reviewed yet; order `review` lists those first."""
         if order not in ORDERS:
             raise InputError(f"Unknown order {order!r}", hint=f"use one of {', '.join(ORDERS)}", field="order")
         where, params = _where(agent, rubric, rubric_version, verdict, since, until, transcript)
@@ -159,9 +164,13 @@ class QaSql:
             where += (" AND " if where else " WHERE ") + (
                 "s.id = (SELECT max(s2.id) FROM qa_scorecards s2 WHERE s2.transcript_id = s.transcript_id "
                 "AND s2.rubric_id = s.rubric_id)")
-        sql = (f"SELECT s.*, (SELECT count(*) FROM qa_reviews r WHERE r.scorecard_id = s.id) AS reviews "
-               f"FROM qa_scorecards s{where} ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?")
-        return [_card_row(r) for r in self._rows(sql, [*params, int(limit), int(offset)])]
+        sql = (f"SELECT * FROM (SELECT s.*, (SELECT count(*) FROM qa_reviews r WHERE r.scorecard_id = s.id) AS reviews, "
+               "(SELECT count(*) FROM qa_criterion_results c WHERE c.scorecard_id = s.id AND c.confidence < ? "
+               "AND NOT EXISTS (SELECT 1 FROM qa_reviews r2 WHERE r2.scorecard_id = s.id "
+               f"AND r2.criterion_id = c.criterion_id)) AS needs_review FROM qa_scorecards s{where}) s "
+               f"ORDER BY {ORDERS[order]} LIMIT ? OFFSET ?")
+        rows = self._rows(sql, [float(review_confidence), *params, int(limit), int(offset)])
+        return [_card_row(r) for r in rows]
 
     def get_scorecard(self, scorecard_id: int) -> dict[str, Any]:
         """A scorecard with its transcript turns, criterion results (auto) and reviews (human) per criterion."""

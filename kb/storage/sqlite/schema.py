@@ -320,6 +320,28 @@ CREATE TABLE IF NOT EXISTS assist_conversations (
 CREATE INDEX IF NOT EXISTS assist_conversations_updated ON assist_conversations(updated_at)
 """
 
+QA_MODELS = """
+-- Classifiers learned from the analysts' reviews, per rubric: a candidate until someone adopts or discards
+-- it. `rubric_text` is the rubric as scored with the model (the next version number); `learned` the
+-- classifier file (qa_rubrics.learned); `report` the cross-validated agreement before and after (JSON).
+CREATE TABLE IF NOT EXISTS qa_models (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    rubric_id TEXT NOT NULL,
+    base_hash TEXT NOT NULL,                  -- the rubric file's hash the model was learned for
+    version INTEGER NOT NULL,
+    rubric_text TEXT NOT NULL,
+    learned BLOB,
+    report TEXT NOT NULL DEFAULT '{}',
+    trained_on INTEGER NOT NULL DEFAULT 0,
+    status TEXT NOT NULL CHECK (status IN ('candidate', 'adopted', 'discarded', 'superseded')),
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    decided_by TEXT NOT NULL DEFAULT '',
+    decided_at TEXT
+);
+CREATE INDEX IF NOT EXISTS qa_models_rubric ON qa_models(rubric_id, status, id)
+"""
+
 # In order. The vector table depends on the model's dimension and is created by the store when the
 # first vectors are written (see SqliteStore._create_vector_table).
 MIGRATIONS: list[tuple[str, Any]] = [
@@ -332,6 +354,7 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("accounts.0002_sessions", SESSIONS),
     ("jobs.0001_queue", JOBS),
     ("assist.0001_conversations", CONVERSATIONS),
+    ("qa.0003_models", QA_MODELS),
 ]
 
 LEGACY = {"0001_core": "kb.0001_core", "0002_qa": "qa.0001_tables", "0003_accounts": "accounts.0001_users",
