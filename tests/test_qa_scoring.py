@@ -302,7 +302,15 @@ def test_sop_steps_found_by_search_or_na(scorer):
     off_topic = T(("customer", "What lovely sunny weather we are having in Leeds today, isn't it?"),
                   ("agent", "Yes, it is lovely."))
     r, _ = one(scorer, crit, off_topic)
-    assert r.result == "na" and "no SOP clearly applies" in r.reason
+    assert r.result == "na" and "no procedure identified" in r.reason and "no SOP clearly applies" in r.reason
+    assert r.evidence == []
+    # the customer's words point at an SOP, but the agent said nothing of its steps: N/A, never a fail
+    unrelated = T(("customer", "Hi, I forgot my password and the reset email never arrives in my inbox."),
+                  ("agent", "Our opening hours are nine to five on weekdays."),
+                  ("customer", "Oh, ok then."))
+    r, _ = one(scorer, crit, unrelated)
+    assert r.result == "na" and r.reason.startswith("no procedure identified: the closest SOP is")
+    assert r.evidence == [] and r.detail["closest_sop"] == "sop-test-password"
 
 
 def test_sop_steps_without_a_knowledge_base_is_na(scorer):

@@ -130,3 +130,57 @@ def test_sample_corpus_parses_completely():
         failures = [i.reason for i in items if isinstance(i, LoadFailure)]
         assert not failures, failures
         assert all(t.turns for t in items)
+
+
+# -- what an import knows: header block, CLI flags ------------------------------------------------
+def test_header_block_gives_agent_channel_date_and_customer(tmp_path):
+    from qa_rubrics.transcripts import load_transcript
+
+    f = tmp_path / "c.txt"
+    f.write_text("# id: call-9\n# agent: Amara Okafor\n# channel: phone\n# date: 2026-10-14T13:31:00Z\n"
+                 "# customer: Jo Pritchard\nAmara: Hello, Brightcart.\nJo: Hi, my parcel is late.\n", encoding="utf-8")
+    t = load_transcript(f)
+    assert (t.id, t.agent, t.channel, t.started_at, t.customer) == (
+        "call-9", "Amara Okafor", "phone", "2026-10-14T13:31:00Z", "Jo Pritchard")
+    assert [x.speaker for x in t.turns] == ["agent", "customer"]  # the names in the header say who is who
+    v = tmp_path / "c.vtt"
+    v.write_text("WEBVTT\n\nNOTE\nagent: Tom Fletcher\nchannel: phone\ndate: 2026-10-15\n\n1\n"
+                 "00:00:00.000 --> 00:00:02.000\n<v Agent>Hello.\n", encoding="utf-8")
+    t = load_transcript(v)
+    assert (t.agent, t.channel, t.started_at) == ("Tom Fletcher", "phone", "2026-10-15")
+
+
+def test_a_bad_date_in_the_header_names_the_line(tmp_path):
+    from qa_rubrics.transcripts import TranscriptError, load_transcript
+
+    f = tmp_path / "c.txt"
+    f.write_text("# agent: A\n# date: 14/10/2026\nAgent: hi\nCustomer: hello\n", encoding="utf-8")
+    with pytest.raises(TranscriptError) as exc:
+        load_transcript(f)
+    assert "line 2" in exc.value.message and "is not a date" in exc.value.message
+
+
+def test_cli_flags_fill_what_files_do_not_say(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from kb.cli import cli
+
+    (tmp_path / "a.txt").write_text("Agent: Hello, how can I help?\nCustomer: My parcel is late.\n", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("# agent: Priya Nair\nAgent: Hi!\nCustomer: Hello.\n", encoding="utf-8")
+    rubric = tmp_path / "r.yaml"
+    rubric.write_text("id: r\nversion: 1\npass_mark: 50\nsections:\n  - id: s\n    criteria:\n"
+                      "      - id: hello\n        question: Did the agent greet?\n        points: 1\n"
+                      "        method: keyword\n        keywords: [hello, hi]\n", encoding="utf-8")
+    args = ["qa", "score", "--rubric", str(rubric), str(tmp_path / "a.txt"), str(tmp_path / "b.txt"), "--json",
+            "--no-progress", "--no-store", "--db", str(tmp_path / "none.db")]
+    res = CliRunner().invoke(cli, [*args, "--agent", "Tom Fletcher", "--channel", "Phone", "--date", "2026-10-01"],
+                             catch_exceptions=False)
+    cards = {c["transcript_id"]: c for c in json.loads(res.stdout)}
+    assert cards["a"]["agent"] == "Tom Fletcher" and cards["b"]["agent"] == "Priya Nair"  # the file wins
+    assert cards["a"]["channel"] == "phone" and cards["a"]["started_at"] == "2026-10-01"
+    warned = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert "name no agent (a)" in warned.stderr
+    bad = CliRunner().invoke(cli, [*args, "--date", "yesterday"])
+    assert bad.exit_code != 0 and "--date" in str(bad.exception) and "is not a date" in str(bad.exception)

@@ -70,15 +70,16 @@ def _norm(text: str) -> tuple[str, list[int]]:
 
 def find_quote(quote: str, texts: list[str], turns: list[int]) -> tuple[int, int, int] | None:
     """(turn, start, end) of `quote` in the first of `turns` whose text holds it, else None."""
-    q, _ = _norm(quote.strip().strip('"').strip())
-    q = q.rstrip(" .!?,;:")
-    if len(q) < 2:
+    full, _ = _norm(quote.strip().strip('"').strip())
+    bare = full.rstrip(" .!?,;:…")  # models often drop or add the final punctuation
+    if len(bare) < 2:
         return None
-    for t in turns:
-        norm, pos = _norm(texts[t])
-        k = norm.find(q)
-        if k >= 0:
-            return t, pos[k], pos[k + len(q) - 1] + 1
+    for q in dict.fromkeys((full, bare)):
+        for t in turns:
+            norm, pos = _norm(texts[t])
+            k = norm.find(q)
+            if k >= 0:
+                return t, pos[k], pos[k + len(q) - 1] + 1
     return None
 
 
