@@ -1,27 +1,37 @@
-"""QA benchmarks.
+"""QA benchmarks: agreement with human labels (zero-shot and learned), and speed.
 
-    python bench/bench_qa.py speed  [--db KB.db] [--runs 7] [--threads 2]
-        Transcripts scored per second for a 40-turn transcript and a 15-criterion rubric, next to
-        the raw cost of embedding its 40 turns (the ratio is what the scoring adds).
+    python bench/bench_qa.py zeroshot [--sets sgd,social,phone,chat]
+        Mean Cohen's kappa of the semantic criteria, rubric as written (no thresholds, nothing learned),
+        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 and
+        semantic.v2. Also the agreement of v2's verdicts by confidence band (needs review < 0.7).
 
-    python bench/bench_qa.py kappa  [--db KB.db]
-        The semantic-method ablation: for each variant, thresholds are tuned on
-        corpus/transcripts/dev (as `deskbook qa eval --tune` does) and Cohen's kappa is measured on
-        corpus/transcripts/test, which is never used for tuning.
+    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5]
+        Learning curve: for each size n, n labelled conversations drawn at random (repeats with other
+        seeds), a classifier learned per semantic criterion (`qa_rubrics.learning`, kept only where
+        cross-validation on the n says it helps), kappa measured on all the other conversations.
 
-Without --db, corpus/sops is indexed into a temporary database first (sop_steps criteria need it).
-Timings are medians; the machine is shared, so compare ratios taken in the same run.
+    python bench/bench_qa.py speed [--db KB.db] [--transcripts 20] [--threads 2]
+        Transcripts per second for 40-turn transcripts and a 15-criterion rubric (every method,
+        redaction included), next to embedding the same turns once; and the time to learn from 120
+        labelled conversations (sgd-qa).
+
+Data: `../shared/data/sgd-qa` (120 task dialogues, labels from the data set's dialogue acts: the
+development set), `corpus/transcripts/social` (60 social-media threads written and labelled for this
+project as a held-out set: nothing is tuned on it), and the sample calls and chats in
+`corpus/transcripts/{dev,test}`. Timings are medians; the machine is shared: compare ratios.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import random
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -29,56 +39,153 @@ sys.path.insert(0, str(ROOT))
 from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
 from kb.storage import open_store  # noqa: E402
-from kb.text import load_spacy  # noqa: E402
-from qa_rubrics.calibrate import evaluate, load_labels, tune, tuned_values  # noqa: E402
-from qa_rubrics.criteria.semantic import BASELINE, SemanticOptions  # noqa: E402
-from qa_rubrics.rubric import load_rubric, parse_rubric, write_tuned_copy  # noqa: E402
+from qa_rubrics.calibrate import cohen_kappa, load_labels  # noqa: E402
+from qa_rubrics.criteria.semantic import BASELINE  # noqa: E402
+from qa_rubrics.learned import LearnedModels  # noqa: E402
+from qa_rubrics.learning import learn_rubric  # noqa: E402
+from qa_rubrics.rubric import load_rubric, parse_rubric  # noqa: E402
 from qa_rubrics.score import Scorer  # noqa: E402
 from qa_rubrics.transcripts import Transcript, Turn, load_inputs  # noqa: E402
 
-RUBRICS = [ROOT / "corpus" / "rubrics" / "phone-support.yaml", ROOT / "corpus" / "rubrics" / "chat-support.yaml"]
-TRANSCRIPTS = ROOT / "corpus" / "transcripts"
+SHARED = ROOT.parent / "shared" / "data" / "sgd-qa"
+CORPUS = ROOT / "corpus"
+SETS = {
+    "sgd": (SHARED / "rubric.yaml", SHARED / "labels.jsonl", [SHARED / "transcripts.jsonl"]),
+    "social": (CORPUS / "transcripts/social/rubric.yaml", CORPUS / "transcripts/social/labels.jsonl",
+               [CORPUS / "transcripts/social/transcripts.jsonl"]),
+    "phone": (CORPUS / "rubrics/phone-support.yaml", None, [CORPUS / "transcripts/dev", CORPUS / "transcripts/test"]),
+    "chat": (CORPUS / "rubrics/chat-support.yaml", None, [CORPUS / "transcripts/dev", CORPUS / "transcripts/test"]),
+}
 
 
-def knowledge_base(db: str | None, tmp: Path):
-    if db:
-        config = load_config(db=db)
-        return config, open_store(config.database, create=False)
-    from indexer.pipeline import index_paths
+def load_set(name: str):
+    rubric_path, labels_path, inputs = SETS[name]
+    rubric = load_rubric(rubric_path)
+    if labels_path is None:
+        labels = {}
+        for split in ("dev", "test"):
+            labels.update(load_labels(CORPUS / "transcripts" / split / "labels.jsonl", rubric.id))
+    else:
+        labels = load_labels(labels_path, rubric.id)
+    ts = [t for t in load_inputs(inputs) if isinstance(t, Transcript) and t.id in labels]
+    return rubric, ts, labels
 
-    config = load_config(data_dir=str(tmp), db=str(tmp / "kb.db"))
-    store = open_store(config.database)
-    print("indexing corpus/sops into a temporary knowledge base ...", file=sys.stderr)
-    index_paths(store, get_embedder(config), config, [ROOT / "corpus" / "sops"], progress=False)
-    return config, store
+
+def semantic_ids(rubric) -> list[str]:
+    return [c.id for c in rubric.criteria if c.check.method_name == "semantic"]
 
 
-# -- speed ---------------------------------------------------------------------------------------
-def forty_turns() -> Transcript:
-    """40 turns of real phone calls from the dev set, alternating agent / customer, with times."""
-    turns: list[Turn] = []
-    for t in load_inputs([TRANSCRIPTS / "dev"]):
-        if isinstance(t, Transcript) and t.id.startswith("call"):
-            turns.extend(t.turns)
-        if len(turns) >= 40:
-            break
-    turns = turns[:40]
-    clock = 0.0
+def kappas(cards, labels, ids) -> dict[str, float]:
+    out = {}
+    for cid in ids:
+        pairs = [(c.criterion(cid).result, labels[c.transcript_id][cid]) for c in cards if cid in labels[c.transcript_id]]
+        k = cohen_kappa([m for m, _ in pairs], [h for _, h in pairs])
+        out[cid] = 0.0 if k is None else k
+    return out
+
+
+def as_version(rubric, method: str):
+    """The rubric with every semantic criterion pinned to `method` (semantic.v1 / semantic.v2)."""
+    import re
+
+    text = re.sub(r"(method:\s*)semantic(?:\.v\d)?\b", rf"\g<1>{method}", rubric.text)
+    return parse_rubric(text, rubric.path)
+
+
+# -- zero-shot -----------------------------------------------------------------------------------
+def zeroshot(args) -> None:
+    config = load_config(data_dir=tempfile.mkdtemp(prefix="bench-qa-"))
+    embedder = get_embedder(config)
+    print("| data set | conversations | semantic criteria | plain cosine (0.55) | semantic.v1 (default) | "
+          "semantic.v2 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    bands: dict[str, list] = {}
+    for name in args.sets.split(","):
+        rubric, ts, labels = load_set(name)
+        ids = semantic_ids(rubric)
+        row = []
+        for variant in ("plain", "v1", "v2"):
+            r = as_version(rubric, "semantic.v2" if variant == "v2" else "semantic.v1")
+            opts = BASELINE if variant == "plain" else None
+            scorer = Scorer(r, config, embedder, semantic_options=opts) if opts else Scorer(r, config, embedder)
+            cards = list(scorer.score_many(ts))
+            row.append(float(np.mean(list(kappas(cards, labels, ids).values()))))
+            if variant == "v2":
+                for c in cards:
+                    for res in c.criteria:
+                        if res.id in ids and res.id in labels[c.transcript_id]:
+                            band = "< 0.7 (needs review)" if res.needs_review else (
+                                "0.7-0.9" if res.confidence < 0.9 else ">= 0.9")
+                            bands.setdefault(band, []).append(res.result == labels[c.transcript_id][res.id])
+        print(f"| {name} | {len(ts)} | {len(ids)} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} |", flush=True)
+    print()
+    print("| v2 confidence | verdicts | agree with the label |")
+    print("|---|---:|---:|")
+    for band in (">= 0.9", "0.7-0.9", "< 0.7 (needs review)"):
+        if band in bands:
+            print(f"| {band} | {len(bands[band])} | {np.mean(bands[band]):.2f} |")
+
+
+# -- learning curve --------------------------------------------------------------------------------
+def curve(args) -> None:
+    config = load_config(data_dir=tempfile.mkdtemp(prefix="bench-qa-"))
+    embedder = get_embedder(config)
+    print("| data set | labelled | conversations measured | mean kappa (semantic criteria) | min | max | "
+          "criteria learned |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name in args.sets.split(","):
+        rubric, ts, labels = load_set(name)
+        rubric = as_version(rubric, "semantic.v2")
+        ids = semantic_ids(rubric)
+        base = Scorer(rubric, config, embedder, learned=LearnedModels())
+        base.keep_conversations = True
+        for t in ts:  # embed every conversation once
+            base.conversation(t)
+        zero = list(base.score_many(ts))
+        k0 = np.mean(list(kappas(zero, labels, ids).values()))
+        print(f"| {name} | 0 | {len(ts)} | {k0:.3f} | | | 0 |", flush=True)
+        for n in args.sizes:
+            if n >= len(ts) - 5:
+                continue
+            runs, learned_counts = [], []
+            for rep in range(args.repeats):
+                rnd = random.Random(1000 + rep)
+                train = rnd.sample(ts, n)
+                test = [t for t in ts if t not in train]
+                res = learn_rubric(base, train, labels)
+                learned_counts.append(len(res.learned.models))
+                scorer = Scorer(rubric, config, embedder, learned=res.learned, nlp=base.nlp)
+                scorer.keep_conversations = True
+                scorer._conversations = base._conversations  # the same embedded conversations
+                cards = [scorer.scorecard(scorer.conversation(t), scorer.outcomes(scorer.conversation(t)))
+                         for t in test]
+                runs.append(np.mean(list(kappas(cards, labels, ids).values())))
+            print(f"| {name} | {n} | {len(ts) - n} | {np.mean(runs):.3f} | {min(runs):.3f} | {max(runs):.3f} | "
+                  f"{np.mean(learned_counts):.1f} of {len(ids)} |", flush=True)
+
+
+# -- speed -----------------------------------------------------------------------------------------
+def forty_turn_transcripts(n: int) -> list[Transcript]:
+    """n distinct 40-turn transcripts from the sample calls and chats and the social threads (turns taken
+    in order, with times), so that no sentence's vector can come from a cache."""
+    pool: list[Turn] = []
+    for t in load_inputs([CORPUS / "transcripts/dev", CORPUS / "transcripts/test",
+                          CORPUS / "transcripts/social/transcripts.jsonl"]):
+        if isinstance(t, Transcript):
+            pool.extend(t.turns)
     out = []
-    for t in turns:
-        out.append(Turn(t.speaker, t.text, clock, clock + 5.0))
-        clock += 7.0
-    return Transcript(id="bench-40", turns=out, agent="Amara Okafor", channel="phone")
+    for i in range(n):
+        turns = [pool[(i * 40 + k) % len(pool)] for k in range(40)]
+        out.append(Transcript(id=f"bench-{i}", agent="Amara Okafor", channel="phone",
+                              turns=[replace(t, start=7.0 * k, end=7.0 * k + 5.0) for k, t in enumerate(turns)]))
+    return out
 
 
 def fifteen_criteria():
     """The phone rubric without its last criterion: 15 criteria, every method."""
-    r = load_rubric(RUBRICS[0])
-    last = r.sections[-1]
-    text = r.text
-    cut = text.rfind("      - id: closing")
-    assert cut > 0 and last.criteria[-1].id == "closing"
-    rub = parse_rubric(text[:cut], "phone-support-15.yaml")
+    r = load_rubric(CORPUS / "rubrics" / "phone-support.yaml")
+    cut = r.text.rfind("      - id: closing")
+    rub = parse_rubric(r.text[:cut], "phone-support-15.yaml")
     assert len(rub.criteria) == 15
     return rub
 
@@ -88,135 +195,64 @@ def speed(args) -> None:
 
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        config, store = knowledge_base(args.db, Path(tmp))
+        if args.db:
+            config = load_config(db=args.db)
+            store = open_store(config.database, create=False)
+        else:
+            from indexer.pipeline import index_paths
+
+            config = load_config(data_dir=tmp, db=str(Path(tmp) / "kb.db"))
+            store = open_store(config.database)
+            print("indexing corpus/sops into a temporary knowledge base ...", file=sys.stderr)
+            index_paths(store, get_embedder(config), config, [CORPUS / "sops"], progress=False)
         embedder = get_embedder(config)
         rubric = fifteen_criteria()
-        transcript = forty_turns()
+        transcripts = forty_turn_transcripts(args.transcripts)
         scorer = Scorer(rubric, config, embedder, store=store)
-        scorer.score(transcript)  # warm-up: models, rubric phrases, SOP steps
-        texts = [t.text for t in transcript.turns]
-        embed_t, score_t, prep_t, vec_t, eval_t = [], [], [], [], []
-        for _ in range(args.runs):
-            a = time.perf_counter()
-            embedder.encode_documents(texts)
-            embed_t.append(time.perf_counter() - a)
-            scorer._sop_search_cache.clear()  # a new transcript searches again
-            a = time.perf_counter()
-            conv = scorer.prepare(transcript)
-            b = time.perf_counter()
-            scorer.embed(conv)
-            c = time.perf_counter()
-            scorer.scorecard(conv, scorer.outcomes(conv))
-            d = time.perf_counter()
-            prep_t.append(b - a)
-            vec_t.append(c - b)
-            eval_t.append(d - c)
-            score_t.append(d - a)
-        med = statistics.median
-        n_units = int(conv._have.sum())
-        print(f"transcript: 40 turns, {sum(len(t.split()) for t in texts)} words, {n_units} embedded units "
-              f"(the agent's turns and sentences); rubric: {len(rubric.criteria)} criteria; torch threads: {args.threads}; "
-              f"runs: {args.runs} (medians)")
+        scorer.score(forty_turn_transcripts(1)[0])  # warm-up: models, rubric phrases, bank, SOP steps
+        texts = [t.text for tr in transcripts for t in tr.turns]
+        a = time.perf_counter()
+        embedder.encode_documents(texts)
+        embed_s = time.perf_counter() - a
+        a = time.perf_counter()
+        cards = list(scorer.score_many(transcripts))
+        score_s = time.perf_counter() - a
+        units = sum(len(scorer.prepare(t).units) for t in transcripts[:3]) / 3
+        n = len(transcripts)
+        print(f"{n} transcripts x 40 turns ({sum(len(x.split()) for x in texts) / n:.0f} words each, ~{units:.0f} "
+              f"sentence units), rubric of {len(rubric.criteria)} criteria (every method, SOP search included), "
+              f"redaction on, torch threads {args.threads}")
         print()
-        print(f"| {'step':<44} | {'seconds':>8} | {'x embed turns':>13} |")
-        print(f"|{'-' * 46}|{'-' * 10}|{'-' * 15}|")
-        rows = [("embed the 40 turns (raw model cost)", med(embed_t)),
-                ("score: spaCy parse + redaction", med(prep_t)),
-                ("score: embed agent turns and sentences", med(vec_t)),
-                ("score: evaluate 15 criteria + scorecard", med(eval_t)),
-                ("score: total per transcript", med(score_t))]
-        for name, sec in rows:
-            print(f"| {name:<44} | {sec:>8.3f} | {sec / med(embed_t):>13.2f} |")
+        print("| step | seconds | transcripts/s | x embedding the turns |")
+        print("|---|---:|---:|---:|")
+        print(f"| embed the turns once (raw model cost) | {embed_s:.2f} | {n / embed_s:.2f} | 1.00 |")
+        print(f"| score (parse, redact, embed sentences, 15 criteria) | {score_s:.2f} | {n / score_s:.2f} | "
+              f"{score_s / embed_s:.2f} |")
+        assert len(cards) == n
+        # learning from 120 labelled conversations
+        rubric, ts, labels = load_set("sgd")
+        sc = Scorer(as_version(rubric, "semantic.v2"), config, embedder, learned=LearnedModels())
+        sc.keep_conversations = True
+        a = time.perf_counter()
+        res = learn_rubric(sc, ts, labels)
+        learn_s = time.perf_counter() - a
         print()
-        print(f"transcripts scored per second: {1 / med(score_t):.2f}  "
-              f"(embedding alone would allow {1 / med(embed_t):.2f}/s)")
-
-
-# -- kappa ablation -------------------------------------------------------------------------------
-FULL = SemanticOptions()
-_Q = replace(BASELINE, units="sentences", clean=True, normalise_names=True, use_question=True)
-VARIANTS = [
-    ("baseline: whole turns vs examples, raw text", BASELINE),
-    ("+ sentence-level matching", replace(BASELINE, units="sentences")),
-    ("+ cleaning (links, handles, emoji, text-speak)", replace(BASELINE, units="sentences", clean=True)),
-    ("+ names made uniform", replace(BASELINE, units="sentences", clean=True, normalise_names=True)),
-    ("+ criterion question as a prototype", _Q),
-    ("+ counter-examples (rubric's + delay apologies)", replace(_Q, counter_examples=True, boilerplate=True)),
-    ("+ question vs statement = semantic.v1 default", FULL),
-    ("semantic.v1 + negation penalty (off by default)", replace(FULL, negation_aware=True)),
-]
-
-
-def _mean(xs):
-    xs = [x for x in xs if x is not None]
-    return sum(xs) / len(xs) if xs else float("nan")
-
-
-def kappa(args) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        config, store = knowledge_base(args.db, Path(tmp))
-        embedder = get_embedder(config)
-        nlp = load_spacy(config.spacy_model, full=True)
-        rubrics = [load_rubric(p) for p in RUBRICS]
-        data = {}
-        for split in ("dev", "test"):
-            ts = [t for t in load_inputs([TRANSCRIPTS / split]) if isinstance(t, Transcript)]
-            for r in rubrics:
-                labels = load_labels(TRANSCRIPTS / split / "labels.jsonl", r.id)
-                data[(split, r.id)] = ([t for t in ts if t.id in labels], labels)
-        convs: dict[tuple, list] = {}
-        rows = []
-        for name, opts in VARIANTS:
-            sem_untuned, sem_tuned, all_tuned, sem_dev = [], [], [], []
-            for r in rubrics:
-                scorer = Scorer(r, config, embedder, store=store, semantic_options=opts, nlp=nlp)
-                key = (opts.clean, opts.normalise_names)
-
-                def cards_for(split, sc, r=r, key=key, scorer=scorer):
-                    ts, _ = data[(split, r.id)]
-                    ck = (*key, split, r.id)
-                    if ck not in convs:
-                        convs[ck] = [scorer.prepare(t) for t in ts]
-                    return [sc.scorecard(c, sc.outcomes(c)) for c in convs[ck]]
-
-                dev_cards = cards_for("dev", scorer)
-                test_cards = cards_for("test", scorer)
-                dev_labels, test_labels = data[("dev", r.id)][1], data[("test", r.id)][1]
-                semantic = [c.id for c in r.criteria if c.check.method_name == "semantic"]
-                rep0 = evaluate(test_cards, test_labels, r)
-                sem_untuned += [rep0.criteria[c]["kappa"] for c in semantic]
-                values = tuned_values(tune(dev_cards, dev_labels, r, config))
-                tuned_path = write_tuned_copy(r, values, Path(tmp) / f"{r.id}-tuned.yaml")
-                tuned = load_rubric(tuned_path)
-                tscorer = Scorer(tuned, config, embedder, store=store, semantic_options=opts, nlp=nlp)
-                tscorer._sop_search_cache = scorer._sop_search_cache
-                rep = evaluate(cards_for("test", tscorer), test_labels, tuned)
-                sem_tuned += [rep.criteria[c]["kappa"] for c in semantic]
-                all_tuned += [m["kappa"] for m in rep.criteria.values()]
-                rep_dev = evaluate(cards_for("dev", tscorer), dev_labels, tuned)
-                sem_dev += [rep_dev.criteria[c]["kappa"] for c in semantic]
-            rows.append((name, _mean(sem_untuned), _mean(sem_dev), _mean(sem_tuned), _mean(all_tuned)))
-            print(f"done: {name}", file=sys.stderr)
-        n_sem = sum(1 for r in rubrics for c in r.criteria if c.check.method_name == "semantic")
-        print(f"mean Cohen's kappa of the {n_sem} semantic criteria of both rubrics; thresholds tuned on dev "
-              f"({sum(len(data[('dev', r.id)][0]) for r in rubrics)} labelled transcripts), measured on test "
-              f"({sum(len(data[('test', r.id)][0]) for r in rubrics)}, never used for tuning)")
-        print()
-        print("| variant | semantic, rubric thresholds (test) | semantic, dev-tuned (dev, in-sample) | "
-              "semantic, dev-tuned (test) | all criteria, dev-tuned (test) |")
-        print("|---|---:|---:|---:|---:|")
-        for name, a, d, b, c in rows:
-            print(f"| {name} | {a:.3f} | {d:.3f} | {b:.3f} | {c:.3f} |")
+        print(f"learning from {len(ts)} labelled conversations (sgd-qa, {len(res.criteria)} criteria, embedding "
+              f"included, 5-fold cross-validation): {learn_s:.1f} s ({learn_s / len(ts):.2f} s "
+              "per conversation)")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["speed", "kappa"])
-    ap.add_argument("--db", default=None, help="a knowledge base with corpus/sops indexed")
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("what", choices=["zeroshot", "curve", "speed"])
+    ap.add_argument("--sets", default="sgd,social,phone,chat")
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--db", default=None, help="a knowledge base with corpus/sops indexed (speed)")
+    ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    speed(args) if args.what == "speed" else kappa(args)
+    {"zeroshot": zeroshot, "curve": curve, "speed": speed}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -116,8 +116,9 @@ class Conversation:
     """Turns, sentences, lemmas, redaction and (lazily) unit vectors of one transcript."""
 
     def __init__(self, transcript: Transcript, nlp, *, redact: bool = True, keep: Iterable[str] = (),
-                 clean: bool = True, normalise_names: bool = True):
+                 clean: bool = True, normalise_names: bool = True, whole_turns: bool = True):
         self.transcript = transcript
+        self.whole_turns = whole_turns
         self.turns = transcript.turns
         texts = [t.text for t in self.turns]
         disable = [] if redact else ["ner"]
@@ -181,12 +182,14 @@ class Conversation:
         return is_negated(t for t in self.docs[turn] if start <= t.idx < end)
 
     def _units(self) -> list[Unit]:
-        """Each whole turn, and each sentence of turns that have more than one."""
+        """Each sentence of a turn (a one-sentence turn is one unit, of kind "turn"); with `whole_turns`
+        (semantic.v1 compares them), each multi-sentence turn as a whole too."""
         units: list[Unit] = []
         for i, turn in enumerate(self.turns):
             sents = self.sentences[i]
             a, b = (sents[0][0], sents[-1][1]) if sents else (0, len(turn.text))
-            spans = [(a, b, "turn")] + ([(x, y, "sentence") for x, y in sents] if len(sents) > 1 else [])
+            whole = [(a, b, "turn")] if len(sents) <= 1 or self.whole_turns else []
+            spans = whole + ([(x, y, "sentence") for x, y in sents] if len(sents) > 1 else [])
             for x, y, kind in spans:
                 raw = turn.text[x:y]
                 text = self._model_text(i, x, y)
@@ -228,17 +231,25 @@ class Conversation:
     def unit_indices(self, turns: Sequence[int], kinds: Sequence[str] = ("sentence", "turn")) -> list[int]:
         return [u for t in turns for u in self._by_turn.get(t, []) if self.units[u].kind in kinds]
 
-    def vectors(self, embedder, units: Sequence[int] | None = None) -> np.ndarray:
-        """Vectors of the given units (all by default). Each unit is embedded once per transcript;
-        the scorer asks up front for every unit its rubric needs, so that is one batch."""
+    def missing(self, embedder, units: Sequence[int]) -> list[int]:
+        """Those of `units` not embedded yet."""
         if self._vectors is None:
             self._vectors = np.zeros((len(self.units), embedder.dim), np.float32)
             self._have = np.zeros(len(self.units), dtype=bool)
+        return [int(i) for i in units if not self._have[i]]
+
+    def set_vectors(self, units: Sequence[int], vectors: np.ndarray) -> None:
+        """Vectors computed elsewhere (the scorer embeds many conversations' units in one batch)."""
+        self._vectors[list(units)] = vectors
+        self._have[list(units)] = True
+
+    def vectors(self, embedder, units: Sequence[int] | None = None) -> np.ndarray:
+        """Vectors of the given units (all by default). Each unit is embedded once per transcript;
+        the scorer asks up front for every unit its rubric needs, so that is one batch."""
         idx = np.arange(len(self.units)) if units is None else np.asarray(units, dtype=np.int64)
-        missing = [int(i) for i in idx if not self._have[i]]
+        missing = self.missing(embedder, idx)
         if missing:
-            self._vectors[missing] = embedder.encode_documents([self.units[i].text for i in missing])
-            self._have[missing] = True
+            self.set_vectors(missing, embedder.encode_documents([self.units[i].text for i in missing]))
         return self._vectors[idx]
 
     # -- output ------------------------------------------------------------------------------
