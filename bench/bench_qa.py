@@ -209,7 +209,8 @@ def speed(args) -> None:
         rubric = fifteen_criteria()
         transcripts = forty_turn_transcripts(args.transcripts)
         scorer = Scorer(rubric, config, embedder, store=store)
-        scorer.score(forty_turn_transcripts(1)[0])  # warm-up: models, rubric phrases, bank, SOP steps
+        scorer.warm()  # what a worker does once: rubric phrases, sentence bank, classifiers, SOP steps
+        scorer.score(forty_turn_transcripts(1)[0])
         texts = [t.text for tr in transcripts for t in tr.turns]
         a = time.perf_counter()
         embedder.encode_documents(texts)

@@ -44,6 +44,7 @@ def _scorer(ctx, rubric_text: str, rubric_name: str, model_id: int | None = None
                                         "learned.sha256", hint="re-run `deskbook qa eval --tune`")
                 learned = LearnedModels.from_bytes(learned_bytes, source=f"{rubric_name} (learned)")
         scorer = Scorer(rubric, ctx.config, ctx.embedder, store=ctx.store, searcher=ctx.searcher, learned=learned)
+        scorer.warm()
         for old in [k for k in ctx.cache if k.startswith("qa-scorer:")]:
             del ctx.cache[old]
         ctx.cache[key] = scorer

@@ -18,6 +18,22 @@ class CriterionServices:
     """Mixed into `Scorer`; expects `rubric`, `config`, `embedder`, `phrases`, `store`, `searcher`, `nlp`,
     `semantic_options` and the caches the scorer's constructor sets up."""
 
+    def warm(self) -> None:
+        """Build now what scoring would build on first need: the rubric's phrases, the sentence bank and
+        each semantic criterion's classifier, and (for sop_steps) the steps of every SOP with a procedure,
+        so that the first transcripts of a batch or a worker are not slower than the rest."""
+        from qa_rubrics.rubric import Check
+
+        checks = [c.check for c in self.rubric.criteria]
+        checks += [ch.params["check"] for ch in checks if isinstance(ch.params.get("check"), Check)]
+        for ch in checks:
+            if ch.method_name in ("semantic", "llm") and ch.method != "semantic.v1":
+                self.criterion_model(ch)
+        if self.store is not None and any(ch.method_name == "sop_steps" for ch in checks):
+            for doc in self.store.list_documents(type="sop"):
+                if self._has_procedure(doc.id):
+                    self.sop_steps(doc)
+
     @property
     def learned(self):
         """The rubric's learned classifiers (given, or from its `learned:` file), or None."""
