@@ -91,12 +91,18 @@ class CriterionModel:
 
 
 def prior_training(example_vecs: np.ndarray, counter_vecs: np.ndarray, bank, bank_vecs: np.ndarray,
-                   speaker: str) -> TrainingSet:
-    """Examples (+ the bank sentences of their acts) against the bank's other acts and the counter-examples."""
+                   speaker: str, *, narrow: bool = False) -> TrainingSet:
+    """Examples (+ the bank sentences of their acts) against the bank's other acts and the counter-examples.
+
+    `narrow`: the criterion is a small part of its act (what an `absent` check forbids: a promise among
+    statements of next steps, an insult among complaints): the act's bank sentences are left out of
+    both sides instead of counting as positives, so only what resembles the examples passes."""
     in_class, fit = bank.in_class_acts(example_vecs, bank_vecs, speaker)
     mask = bank.speaker_mask(speaker)
     inside = mask & np.isin(bank.acts, list(in_class))
     outside = mask & ~np.isin(bank.acts, list(in_class))
+    if narrow:
+        inside = np.zeros_like(inside)
     if not outside.any():  # never without a contrast: the other speaker's sentences, then the whole bank
         outside = ~np.isin(bank.acts, list(in_class)) if (~np.isin(bank.acts, list(in_class))).any() else ~inside
     Xp = np.vstack([example_vecs, bank_vecs[inside]])

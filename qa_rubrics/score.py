@@ -83,10 +83,12 @@ class Scorer(CriterionServices):
         # the criterion a semantic check belongs to (its own check, or the check an `absent` wraps):
         # learned classifiers are per criterion
         self._owner: dict[int, str] = {}
+        self._absent_inner: set[int] = set()  # checks an `absent` wraps: narrow (see classifier.prior_training)
         for crit in rubric.criteria:
             ch = crit.check
             if ch.method_name == "absent" and isinstance(ch.params.get("check"), Check):
                 ch = ch.params["check"]
+                self._absent_inner.add(id(ch))
             if ch.method_name in SEMANTIC_METHODS:
                 self._owner[id(ch)] = crit.id
 

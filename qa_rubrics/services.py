@@ -67,7 +67,7 @@ class CriterionServices:
         counters = list(check.params.get("counter_examples") or [])
         C = self.phrases.lookup(counters)[0] if counters else np.zeros((0, E.shape[1]), np.float32)
         bank, B = self.bank_vectors()
-        return prior_training(E, C, bank, B, check.speaker)
+        return prior_training(E, C, bank, B, check.speaker, narrow=id(check) in self._absent_inner)
 
     def criterion_model(self, check: Check):
         """The classifier of a semantic check: learned from labels when the rubric has one, else zero-shot."""
@@ -169,7 +169,8 @@ def _prior_cache(scorer: CriterionServices, check: Check):
 
     key = (getattr(scorer.embedder, "name", ""), scorer.rubric.language, check.speaker,
            tuple(check.params["examples"]), tuple(check.params.get("counter_examples") or ()),
-           scorer.semantic_options.normalise_names, tuple(scorer.config.redact_keep or ()))
+           scorer.semantic_options.normalise_names, tuple(scorer.config.redact_keep or ()),
+           id(check) in scorer._absent_inner)
     if key not in _PRIORS:
         if len(_PRIORS) > 512:
             _PRIORS.clear()
