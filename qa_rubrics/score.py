@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from qa_rubrics.conversation import Conversation
 from qa_rubrics.criteria import Evidence, Outcome
 from qa_rubrics.criteria.semantic import BOILERPLATE, SemanticOptions
@@ -30,6 +32,7 @@ from qa_rubrics.transcripts import LoadFailure, Transcript
 VERDICTS = ("pass", "fail", "na")
 SEMANTIC_METHODS = ("semantic", "llm")  # methods that compare sentences with the rubric's examples
 BATCH = 16  # transcripts whose sentences are embedded together by `score_many`
+SENTENCE_CACHE = 20000  # sentence vectors a scorer keeps (~30 MB): repeated lines are embedded once
 
 
 @dataclass
@@ -76,6 +79,7 @@ class Scorer(CriterionServices):
         self.whole_turns = any(ch.method == "semantic.v1" for ch in _all_checks(rubric))
         self.warnings: list[str] = []
         self.keep_conversations = False
+        self._sentence_cache: dict[str, np.ndarray] = {}
         self._conversations: dict[int, Conversation] = {}
         self._learned_arg = learned
         self._learned = None
@@ -181,15 +185,18 @@ class Scorer(CriterionServices):
         """The units of several conversations in one call to the model (it sorts texts by length, so
         a larger batch wastes less on padding than one call per conversation)."""
         todo = [(c, c.missing(self.embedder, self._needed_units(c))) for c in convs]
-        texts = [c.units[u].text for c, units in todo for u in units]
-        if not texts:
-            return
-        V = self.embedder.encode_documents(texts)
-        i = 0
+        wanted = {c.units[u].text for c, units in todo for u in units}
+        known = {t: self._sentence_cache[t] for t in wanted if t in self._sentence_cache}
+        texts = sorted(wanted - known.keys())
+        if texts:  # scripted lines ("Is there anything else I can help with?") recur across calls
+            V = self.embedder.encode_documents(texts)
+            known.update(zip(texts, V, strict=True))
+            if len(self._sentence_cache) + len(texts) > SENTENCE_CACHE:
+                self._sentence_cache.clear()
+            self._sentence_cache.update(zip(texts, V, strict=True))
         for c, units in todo:
             if units:
-                c.set_vectors(units, V[i:i + len(units)])
-                i += len(units)
+                c.set_vectors(units, np.stack([known[c.units[u].text] for u in units]))
 
     def outcomes(self, conv: Conversation) -> dict[str, Outcome]:
         """Raw outcomes per criterion id (evidence offsets still in the original text)."""

@@ -15,11 +15,13 @@ PAGE_ACCESS = {
     "insights": {"analyst", "manager", "admin"},
     "admin": {"admin"},
     "account": {"agent", "analyst", "manager", "admin"},
+    "qa_learning": {"analyst", "manager", "admin"},
 }
 PUBLIC = {"static", "auth.login", "healthz", "api.openapi"}
 SAMPLE = {"doc_id": "sop-refunds", "version": 1, "conversation_id": "matrix-conv", "token_id": 999999,
           "job_id": "no-such-job", "scorecard_id": 999999, "filename": "app.css", "criterion_id": "greeting",
-          "transcript_id": "no-such-transcript"}
+          "transcript_id": "no-such-transcript", "rubric_id": "no-such-rubric", "model_id": 999999,
+          "decision": "adopt"}
 
 
 def _url(app, rule) -> str:
