@@ -31,6 +31,7 @@ import numpy as np
 
 from kb.answers import Answer, Source
 from kb.errors import InputError
+from kb.models import AGENT_STATUSES
 from kb.text import content_terms, fold, normalize_ws
 from kb.transcript import SpeakerMap, Turn
 
@@ -205,10 +206,11 @@ def is_small_talk(text: str) -> bool:
 class Assistant:
     """Live assist over one knowledge base; build once per process (it wraps an answerer)."""
 
-    def __init__(self, answerer, config=None):
+    def __init__(self, answerer, config=None, *, statuses: tuple[str, ...] | None = AGENT_STATUSES):
         self.answerer = answerer
         self.searcher = answerer.searcher
         self.config = config or answerer.config
+        self.statuses = tuple(statuses or ())  # SOP statuses suggested (default: published, as agents see)
         self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -273,7 +275,7 @@ class Assistant:
             if float((vecs[1:] @ vecs[0]).max()) < float(self.config.assist_shift_threshold):
                 # hysteresis: the new need must lead to another SOP, confidently unless the customer
                 # marks it as a new matter ("also", "another thing", "while I've got you" ...)
-                alone = self.answerer.answer(turns[latest].text, qvec=vecs[0])
+                alone = self.answerer.answer(turns[latest].text, qvec=vecs[0], statuses=self.statuses)
                 main = alone.evidence.get("main")
                 bar = float(self.config.answer_threshold)
                 if not _NEW_MATTER.search(turns[latest].text):
@@ -293,7 +295,7 @@ class Assistant:
         # the words the lexical search sees: what opened the topic and the latest need
         query = state.topic if latest <= state.topic_turn else f"{state.topic} {turns[latest].text}"
         prefer = None if changed else (state.sop_ids[0] if state.sop_ids else None)
-        ans = self.answerer.answer(query[:1000], qvec=qvec, prefer=prefer)
+        ans = self.answerer.answer(query[:1000], qvec=qvec, prefer=prefer, statuses=self.statuses)
         sops = [s for s in ans.sources if s.type == "sop"][:3]
         main = ans.evidence.get("main")
         state.sop_ids = ([main] if main else []) + [s.id for s in sops if s.id != main]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli_base import db_option, echo_json, json_option, open_kb
+from kb.cli_base import db_option, echo_json, json_option, open_kb, status_option
 
 
 def _answerer(db, engine=None):
@@ -17,18 +17,22 @@ def _answerer(db, engine=None):
     return get_answerer(Searcher(store, config), config)
 
 
-def _print_answer(ans, *, sops=None) -> None:
+def _print_answer(ans, *, sops=None, threshold: float | None = None) -> None:
+    from kb.answers import confidence_label
+
     click.echo(ans.answer)
     click.echo()
     if ans.abstained:
-        click.echo(f"confidence {ans.confidence:.2f} (below the answer_threshold setting)")
+        click.echo(confidence_label(ans.confidence, threshold, abstained=True) + "; nothing is suggested")
     else:
         main = ans.citations[0] if ans.citations else None
         where = f"{main.title} > {main.heading.split(' > ')[-1]} ({main.id})" if main and main.heading else (
             f"{main.title} ({main.id})" if main else "")
-        click.echo(f"confidence {ans.confidence:.2f}; main source: {where}")
+        click.echo(f"{confidence_label(ans.confidence)}; main source: {where}")
         for c in ans.citations[1:]:
-            click.echo(f"  also: {c.title} ({c.id})")
+            click.echo(f"  {'also' if c.quoted else 'supported by'}: {c.title} ({c.id})")
+        if ans.say:
+            click.echo("say to the customer: " + " / ".join(f'"{s}"' for s in ans.say))
     if sops:
         click.echo("applicable SOPs: " + "; ".join(f"{s.title} ({s.id})" for s in sops))
     if ans.fallback:
@@ -41,25 +45,31 @@ def _print_answer(ans, *, sops=None) -> None:
 @click.argument("question")
 @click.option("--engine", type=click.Choice(["extractive", "llm"]), default=None,
               help="Answer engine (default: the answer_engine setting).")
+@status_option
 @db_option
 @json_option
-def answer_command(question, engine, db, as_json):
-    """A suggested answer to QUESTION (in the customer's words), with its sources and a confidence."""
+def answer_command(question, engine, statuses, db, as_json):
+    """A suggested answer to QUESTION (in the customer's words), with its sources and a confidence.
 
-    ans = _answerer(db, engine).answer(question)
+    Built from published SOPs only, as agents get it, unless --status says otherwise."""
+    from kb.models import sop_status_filter
+
+    answerer = _answerer(db, engine)
+    ans = answerer.answer(question, statuses=sop_status_filter(statuses))
     if as_json:
         echo_json(ans.summary_dict())
         return
-    _print_answer(ans)
+    _print_answer(ans, threshold=float(answerer.config.answer_threshold))
 
 
 @click.command("assist")
 @click.argument("transcript", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--engine", type=click.Choice(["extractive", "llm"]), default=None,
               help="Answer engine (default: the answer_engine setting).")
+@status_option
 @db_option
 @json_option
-def assist_command(transcript, engine, db, as_json):
+def assist_command(transcript, engine, statuses, db, as_json):
     """The SOPs and a suggested answer for the customer's current need in TRANSCRIPT.
 
     TRANSCRIPT is JSON {"turns": [{"speaker": "customer|agent", "text": "..."}]} or "Speaker: text"
@@ -67,13 +77,15 @@ def assist_command(transcript, engine, db, as_json):
     """
     from kb.assist import Assistant, parse_transcript
     from kb.errors import InputError
+    from kb.models import sop_status_filter
 
     try:
         text = transcript.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"Cannot read {transcript}: {exc}", field="transcript") from None
     turns = parse_transcript(text)
-    result = Assistant(_answerer(db, engine)).replay(turns)
+    answerer = _answerer(db, engine)
+    result = Assistant(answerer, statuses=sop_status_filter(statuses)).replay(turns)
     if as_json:
         echo_json(result.summary_dict())
         return
@@ -81,7 +93,7 @@ def assist_command(transcript, engine, db, as_json):
     if result.state.topics > 1:
         click.echo(f"(topic {result.state.topics} of the conversation, since: {result.topic})")
     click.echo()
-    _print_answer(result.answer, sops=result.sops)
+    _print_answer(result.answer, sops=result.sops, threshold=float(answerer.config.answer_threshold))
 
 
 @click.command("answers")

@@ -17,14 +17,18 @@ N_CANDIDATES = 4  # SOPs scored in full (sentence vectors) per answer
 class Ranking:
     """The Answerer's ranking half (mixed into `kb.answers.engine.Answerer`)."""
 
-    def _rank(self, qvec: np.ndarray, hits, prefer: str | None = None) -> tuple[list[dict], list[dict]]:
-        """Candidate SOPs, best first, with their evidence; and the most similar tickets."""
+    def _rank(self, qvec: np.ndarray, hits, prefer: str | None = None, rows: np.ndarray | None = None
+              ) -> tuple[list[dict], list[dict]]:
+        """Candidate SOPs, best first, with their evidence; and the most similar tickets. `rows` masks
+        the SOP chunk matrix (the SOPs of the statuses asked for; None: all)."""
         sm = self._sop_matrix()
         rrf_max = 2.0 / (float(self.config.rrf_k) + 1.0)
         rrf = {h.id: h.score / rrf_max for h in hits if h.type == "sop"}
         chunk_cos = sm.matrix @ qvec if len(sm.chunk_ids) else np.zeros(0, np.float32)
+        if rows is not None and len(chunk_cos):
+            chunk_cos = np.where(rows, chunk_cos, -np.inf)
         best_chunk = np.maximum.reduceat(chunk_cos, sm.starts) if len(sm.starts) else np.zeros(0)
-        doc_chunk = dict(zip(sm.doc_ids, best_chunk.tolist(), strict=True))
+        doc_chunk = {d: c for d, c in zip(sm.doc_ids, best_chunk.tolist(), strict=True) if c > -np.inf}
         pre = {d: c + rrf.get(d, 0.0) / 3 for d, c in doc_chunk.items()}
 
         # tickets: their stored vectors give their similarity and the SOP they are nearest to
@@ -37,7 +41,10 @@ class Ranking:
             t_cos = tv @ qvec if len(ids) else np.zeros(0)
             # one matrix-vector product per ticket: a small matrix-matrix product goes through
             # multi-threaded BLAS, which costs tens of ms on a busy machine
-            nearest = [int(np.argmax(sm.matrix @ v)) for v in tv] if len(ids) and len(sm.chunk_ids) else None
+            nearest = None
+            if len(ids) and doc_chunk:
+                nearest = [int(np.argmax(sm.matrix @ v if rows is None else np.where(rows, sm.matrix @ v, -np.inf)))
+                           for v in tv]
             for h in t_hits:
                 if h.chunk_id not in row:
                     continue
@@ -47,8 +54,8 @@ class Ranking:
                 if nearest is not None:
                     d = sm.doc_ids[int(np.searchsorted(sm.starts, nearest[i], side="right") - 1)]
                     votes[d] = votes.get(d, 0.0) + cos
-                tickets.append({"id": h.id, "title": h.title, "cos": cos, "chunk_id": h.chunk_id, "status": "",
-                                "sop": d})
+                tickets.append({"id": h.id, "title": h.title, "cos": cos, "chunk_id": h.chunk_id,
+                                "status": getattr(h, "status", ""), "sop": d})
             tickets.sort(key=lambda t: -t["cos"])
 
         cands = sorted(pre, key=lambda d: -pre[d])[:N_CANDIDATES]
