@@ -103,23 +103,31 @@ def assist_command(transcript, engine, statuses, db, as_json):
                    "the knowledge base cannot answer. Repeatable (e.g. dev queries plus out-of-scope questions).")
 @click.option("--threshold", type=float, default=None, help="Override the answer_threshold setting.")
 @click.option("--sweep", is_flag=True, help="Also print the rates at a range of thresholds (the trade-off table).")
+@status_option
 @db_option
 @json_option
-def eval_answers_command(queries_paths, threshold, sweep, db, as_json):
-    """Answered-correctly, wrong-answer and abstention rates of suggested answers, and mean latency."""
+def eval_answers_command(queries_paths, threshold, sweep, statuses, db, as_json):
+    """Answered-correctly, wrong-answer and abstention rates of suggested answers, and mean latency.
+
+    Judged as agents get answers: a question whose relevant SOPs are all unpublished counts as
+    unanswerable (use --status all to judge against every SOP)."""
     from kb.answers import evaluate_answers, get_answerer, threshold_sweep
     from kb.evaluate import load_queries
+    from kb.models import sop_status_filter
     from kb.search import Searcher
 
     config, store = open_kb(db, answer_threshold=threshold)
     queries = [q for p in queries_paths for q in load_queries(p)]
-    results, rows = evaluate_answers(get_answerer(Searcher(store, config), config), queries)
+    results, rows = evaluate_answers(get_answerer(Searcher(store, config), config), queries,
+                                     statuses=sop_status_filter(statuses))
     table = threshold_sweep(rows, [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]) if sweep else None
     if as_json:
         echo_json({**results, "sweep": table} if table else results)
         return
     click.echo(f"threshold {config.answer_threshold:g}; {results['n_answerable']} answerable and "
                f"{results['n_unanswerable']} unanswerable questions")
+    if results["relabelled"]:
+        click.echo(f"  ({results['relabelled']} labelled answerable have only unpublished SOPs: counted unanswerable)")
     for key, label in (("answered_correctly", "answered correctly"), ("wrong_answer", "wrong answer"),
                        ("abstained_answerable", "abstained (answerable)"),
                        ("correct_abstention", "correct abstention (unanswerable)")):

@@ -88,9 +88,11 @@ SETTINGS: tuple[Setting, ...] = (
                 "chat-completions server, see llm_base_url); the llm engine falls back to the extractive answer.",
             choices=("extractive", "llm")),
         Setting("answer_threshold", 0.55, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
-                "closest procedures instead; chosen on the dev and out-of-scope queries, see docs/answers.md."),
+                "closest procedures instead; the confidence is calibrated, and 0.55 maximises answered-right minus "
+                "answered-wrong on the calibration questions (see docs/answers.md)."),
         Setting("answer_max_sentences", 5, "Suggested answers: most sentences or steps taken from the main SOP."),
-        Setting("answer_ticket_sentences", 1, "Suggested answers: sentences added from past tickets' resolutions (0 = none)."),
+        Setting("answer_ticket_sentences", 1, "Suggested answers: sentences quoted from past tickets' resolutions (0 = none); "
+                "only sentences with nothing specific to that ticket's customer or case are ever quoted."),
         Setting("llm_base_url", "", "OpenAI-compatible API base URL for answer_engine=llm, e.g. http://localhost:11434/v1 "
                 "(Ollama), http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama.cpp server)."),
         Setting("llm_model", "", "Model name for answer_engine=llm, as the server knows it (e.g. llama3.1:8b)."),

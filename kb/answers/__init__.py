@@ -26,7 +26,14 @@ sentences, and word overlap with the question picks among them.
 
 from kb.answers.casefree import case_details, ticket_names
 from kb.answers.engine import ENGINES, SEARCH_K, Answerer, get_answerer
-from kb.answers.evaluate import evaluate_answers, normalized, outcome_rates, threshold_sweep
+from kb.answers.evaluate import (
+    evaluate_answers,
+    normalized,
+    outcome_rates,
+    reliability,
+    threshold_sweep,
+    visible_relevant,
+)
 from kb.answers.model import (
     ENGINE,
     Answer,
@@ -46,5 +53,5 @@ from kb.answers.wording import plain, split_step
 __all__ = ["CONFIDENCE_MODEL", "ENGINE", "ENGINES", "N_CANDIDATES", "SEARCH_K", "Answer", "AnswerSentence",
            "Answerer", "ChecklistItem", "Citation", "Passage", "Source", "Unit", "VectorCache", "case_details",
            "confidence", "confidence_label", "evaluate_answers", "get_answerer", "normalized", "outcome_rates",
-           "percent_ceil", "percent_floor", "plain", "sop_units", "split_step", "threshold_sweep", "ticket_names",
-           "ticket_units"]
+           "percent_ceil", "percent_floor", "plain", "reliability", "sop_units", "split_step", "threshold_sweep", "ticket_names",
+           "ticket_units", "visible_relevant"]
