@@ -17,14 +17,17 @@ def _answerer(db, engine=None):
     return get_answerer(Searcher(store, config), config)
 
 
-def _print_answer(ans, *, sops=None, threshold: float | None = None) -> None:
-    from kb.answers import confidence_label
+def _print_answer(ans, *, sops=None, threshold: float | None = None, tentative_below: float | None = None) -> None:
+    from kb.answers import confidence_label, percent_ceil
 
     click.echo(ans.answer)
     click.echo()
     if ans.abstained:
         click.echo(confidence_label(ans.confidence, threshold, abstained=True) + "; nothing is suggested")
     else:
+        if tentative_below is not None and ans.confidence < tentative_below:
+            click.echo(f"tentative: below the {percent_ceil(tentative_below)}% of a suggested answer; check that it "
+                       "fits the call")
         main = ans.citations[0] if ans.citations else None
         where = f"{main.title} > {main.heading.split(' > ')[-1]} ({main.id})" if main and main.heading else (
             f"{main.title} ({main.id})" if main else "")
@@ -93,7 +96,8 @@ def assist_command(transcript, engine, statuses, db, as_json):
     if result.state.topics > 1:
         click.echo(f"(topic {result.state.topics} of the conversation, since: {result.topic})")
     click.echo()
-    _print_answer(result.answer, sops=result.sops, threshold=float(answerer.config.answer_threshold))
+    _print_answer(result.answer, sops=result.sops, threshold=float(answerer.config.assist_threshold),
+                  tentative_below=float(answerer.config.answer_threshold))
 
 
 @click.command("answers")

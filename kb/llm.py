@@ -128,13 +128,13 @@ class GenerativeAnswerer:
         return self.answerer.warm()
 
     def answer(self, question: str, *, qvec=None, prefer: str | None = None,
-               statuses: Sequence[str] | None = AGENT_STATUSES) -> Answer:
+               statuses: Sequence[str] | None = AGENT_STATUSES, threshold: float | None = None) -> Answer:
         from kb.search import parse_query
 
         t0 = time.perf_counter()
         if qvec is None:
             qvec = self.searcher.encode_query(parse_query(question).text)
-        ext = self.answerer.answer(question, qvec=qvec, prefer=prefer, statuses=statuses)
+        ext = self.answerer.answer(question, qvec=qvec, prefer=prefer, statuses=statuses, threshold=threshold)
         if ext.abstained:
             ext.fallback = "not confident enough to ask the LLM; showing the closest procedures"
             return self._done(ext, t0)

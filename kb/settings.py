@@ -99,6 +99,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("llm_api_key", "", "API key sent as a Bearer token (empty for local servers); prefer DESKBOOK_LLM_API_KEY "
                 "to writing it in a file."),
         Setting("llm_timeout", 20.0, "Seconds to wait for the LLM server before falling back to the extractive answer."),
+        Setting("assist_threshold", 0.4, "Live assist: confidence from which a suggested answer is shown during a call. "
+                "Lower than answer_threshold: on a live call the likely procedure, with its confidence shown and "
+                "marked tentative below answer_threshold, helps more than nothing; see docs/answers.md."),
         Setting("assist_decay", 0.5, "Live assist: weight an earlier customer turn keeps for each newer customer turn."),
         Setting("assist_agent_weight", 0.2, "Live assist: weight of an agent turn relative to a customer turn of the same age."),
         Setting("assist_shift_threshold", 0.4, "Live assist: cosine between the customer's latest need and the current topic "

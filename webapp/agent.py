@@ -15,7 +15,7 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from kb.answers import confidence_label, plain
+from kb.answers import confidence_label, percent_ceil, plain
 from kb.errors import InputError
 from kb.models import sop_status_filter
 from kb.search import MAX_QUERY_CHARS, MODES
@@ -94,11 +94,14 @@ def heading_chunk(doc_id: str, heading: str) -> int | None:
     return None
 
 
-def answer_dict(ans, query_id: int | None = None) -> dict[str, Any]:
+def answer_dict(ans, query_id: int | None = None, *, threshold: float | None = None) -> dict[str, Any]:
     """The API's Answer: the engine's answer with links, the words to read out (`say_text`, what
-    "Copy answer" copies) and a confidence label that never contradicts the threshold."""
+    "Copy answer" copies) and a confidence label that never contradicts the threshold. `threshold`
+    is the one the answer was given at (live assist: assist_threshold); an answer below
+    answer_threshold is `tentative` and its label says so."""
     d = ans.summary_dict()
-    threshold = float(services().config.answer_threshold)
+    answer_threshold = float(services().config.answer_threshold)
+    threshold = answer_threshold if threshold is None else float(threshold)
     for c in d["citations"]:
         c["url"] = doc_url(c["id"], chunk=heading_chunk(c["id"], c.get("heading", "")), qid=query_id)
     for s in d["sources"]:
@@ -108,6 +111,10 @@ def answer_dict(ans, query_id: int | None = None) -> dict[str, Any]:
     d["ticket_quotes"] = [{"id": s.source, "text": plain(s.text), "url": doc_url(s.source, qid=query_id)}
                           for s in ans.sentences if s.source_type == "ticket"]
     d["confidence_label"] = confidence_label(ans.confidence, threshold, abstained=ans.abstained)
+    d["tentative"] = not ans.abstained and ans.confidence < answer_threshold
+    if d["tentative"]:
+        d["confidence_label"] += (f", below the {percent_ceil(answer_threshold)}% of a suggested answer: check that it "
+                                  "fits the call")
     d.update(query_id=query_id, latency_ms=ans.latency_ms, engine=ans.engine, threshold=threshold,
              statuses=list(ans.statuses))
     return d
@@ -228,7 +235,7 @@ def assist_update(conv) -> dict[str, Any]:
     qid = svc.log_call("log_answer", result.need, result.answer, kind="assist", **who())
     sug = {"need": result.need, "topic": result.topic, "topic_changed": result.topic_changed,
            "sops": [{**asdict(s), "url": doc_url(s.id, qid=qid)} for s in result.sops],
-           "answer": answer_dict(result.answer, qid), "state": state}
+           "answer": answer_dict(result.answer, qid, threshold=svc.config.assist_threshold), "state": state}
     svc.store.save_suggestion(conv.id, conv.revision, state, sug)
     return sug
 

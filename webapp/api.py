@@ -88,7 +88,7 @@ def answer():
 def assist():
     result = services().assistant.update(g.body["turns"], g.body.get("state"))
     d = result.to_dict()
-    d["answer"] = agent.answer_dict(result.answer)
+    d["answer"] = agent.answer_dict(result.answer, threshold=services().config.assist_threshold)
     return jsonify(d)
 
 

@@ -53,6 +53,7 @@ SCHEMAS: dict[str, dict] = {
         "warnings": {**array(STR), "description": "draft or archived source, overdue review, a competing procedure"},
         "ticket_quotes": {**array({"type": "object", "properties": {"id": STR, "text": STR, "url": STR}}),
                           "description": "past tickets' sentences quoted (nothing specific to their customer)"},
+        "tentative": {"type": "boolean", "description": "live assist: shown below answer_threshold; check it fits"},
         "confidence_label": {"type": "string", "description": "the confidence as shown, e.g. 'Confidence 72%'"},
         "statuses": {**array(STR), "description": "the SOP statuses used (empty: all)"},
         "query_id": {**INT, "nullable": True}, "latency_ms": NUM, "engine": STR}},

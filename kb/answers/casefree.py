@@ -63,7 +63,7 @@ _REPLY = re.compile(r"^\s*(?:yes|no|yep|nope|please)\b", re.I)  # an answer to, 
 # Irregular past tenses that open a note of what was done ("Told cust ...", "Sent a new link").
 _PAST_OPENERS = frozenset("""told sent gave took left made rang spoke got set put paid read let kept found saw
 went came bought brought thought felt heard held meant met ran sold stood understood wrote""".split())
-_SIGN_OFF = re.compile(r"(?:^|[\n.!,]\s*)(?:thanks|thank you|many thanks|cheers|regards|kind regards|best|best wishes|"
+_SIGN_OFF = re.compile(r"(?:^|[\n.!?,]\s*)(?i:thanks|thank you|many thanks|cheers|regards|kind regards|best|best wishes|"
                        r"ta|thx|dear|hi|hello|hey)[,!.]?\s+([A-Z][a-z]+(?:[ -][A-Z][a-z]+)?)\s*[,!.]?\s*(?:$|\n)",
                        re.M)
 _GREETING = re.compile(r"^\s*(?:dear|hi|hello|hey|thanks|thank you|sorry|kind regards|best|cheers|many thanks)\b", re.I)

@@ -41,10 +41,10 @@ class Composition:
         same = [t for t in tickets if (t["sop"] == doc.id if doc.type == "sop" else t["id"] == doc.id)]
         extra = self._pick_ticket_units(same, question, [units[i] for i in picked], n_tickets)
         lines, sentences, checklist, say = [], [], [], []
-        prev: Unit | None = None
+        last_step: int | None = None  # the step shown last
         for i in picked:
             u = units[i]
-            gap = step_gap(units, prev, u)
+            gap = step_gap(units, last_step, i)
             if gap:
                 lines.append(gap)
                 checklist.append(ChecklistItem(gap, source=u.doc_id, gap=True))
@@ -54,7 +54,8 @@ class Composition:
             if parts.action or parts.sub:
                 checklist.append(ChecklistItem(parts.action, u.number, parts.sub, u.doc_id))
             say.extend(parts.say)
-            prev = u
+            if u.kind == "step":
+                last_step = i
         for u, _ in extra:
             lines.append(plain(normalize_ws(u.text)))
             sentences.append(AnswerSentence(u.text, u.doc_id, u.heading, "sentence", None, "ticket"))
@@ -151,21 +152,32 @@ def render_unit(u: Unit) -> str:
     return plain("\n".join(lines))
 
 
-def _section_steps(units: list[Unit], heading: str) -> list[int]:
-    return [i for i, u in enumerate(units) if u.kind == "step" and u.number is not None and u.heading == heading]
+def procedure_runs(units: list[Unit]) -> dict[int, int]:
+    """Unit index -> procedure for each numbered step: a procedure is a run of steps whose numbers
+    go up, across sub-sections ("### Line is Dispatched" continues at 8); a number that does not
+    go up starts another procedure."""
+    runs: dict[int, int] = {}
+    run, last = -1, None
+    for i, u in enumerate(units):
+        if u.kind != "step" or u.number is None:
+            continue
+        if last is None or u.number <= last:
+            run += 1
+        runs[i] = run
+        last = u.number
+    return runs
 
 
 def fill_step_gaps(units: list[Unit], picked: list[int], max_chars: int = FILL_CHARS) -> list[int]:
-    """`picked` (document order) with each single skipped step between two picked steps of one section,
+    """`picked` (document order) with each single skipped step between two picked steps of one procedure,
     and a skipped first step, put back while the answer stays under `max_chars`: a run of steps reads
-    as a procedure. Longer gaps stay (shown as "…")."""
+    as a procedure. Longer gaps stay (shown as "… steps n–m not shown")."""
     chosen = set(picked)
     used = sum(len(units[i].text) for i in chosen)
-    for heading in dict.fromkeys(units[i].heading for i in picked if units[i].kind == "step"):
-        steps = _section_steps(units, heading)
+    runs = procedure_runs(units)
+    for run in dict.fromkeys(runs[i] for i in picked if i in runs):
+        steps = [i for i, r in runs.items() if r == run]
         shown = [k for k, i in enumerate(steps) if i in chosen]
-        if not shown:
-            continue
         missing = [shown[0] - 1] if shown[0] == 1 else []
         missing += [a + 1 for a, b in zip(shown, shown[1:], strict=False) if b - a == 2]
         for k in missing:
@@ -176,15 +188,15 @@ def fill_step_gaps(units: list[Unit], picked: list[int], max_chars: int = FILL_C
     return sorted(chosen, key=lambda i: units[i].start)
 
 
-def step_gap(units: list[Unit], prev: Unit | None, u: Unit) -> str:
-    """"Steps 3-5 not shown" when steps of `u`'s procedure are skipped before it, else ""."""
-    if u.kind != "step" or u.number is None:
+def step_gap(units: list[Unit], prev: int | None, i: int) -> str:
+    """"… steps 3–5 not shown" when steps of unit `i`'s procedure are skipped before it (since the
+    step `prev`, or since the procedure's start), else ""."""
+    runs = procedure_runs(units)
+    if i not in runs:
         return ""
-    numbers = [units[i].number for i in _section_steps(units, u.heading)]
-    if prev is not None and prev.kind == "step" and prev.heading == u.heading and prev.number is not None:
-        skipped = [n for n in numbers if prev.number < n < u.number]
-    else:
-        skipped = [n for n in numbers if n < u.number]
+    numbers = [units[j].number for j, r in runs.items() if r == runs[i]]
+    since = units[prev].number if prev is not None and runs.get(prev) == runs[i] else None
+    skipped = [n for n in numbers if (since is None or n > since) and n < units[i].number]
     if not skipped:
         return ""
     if len(skipped) == 1:

@@ -142,12 +142,13 @@ class Answerer(Ranking, Composition):
 
     # -- answering -------------------------------------------------------------------------------
     def answer(self, question: str, *, qvec: np.ndarray | None = None, prefer: str | None = None,
-               statuses: Sequence[str] | None = AGENT_STATUSES) -> Answer:
+               statuses: Sequence[str] | None = AGENT_STATUSES, threshold: float | None = None) -> Answer:
         """An extractive answer to `question` (in the customer's words).
 
         `qvec` replaces the question's own embedding (live assist passes a weighted conversation
         vector); `prefer` names an SOP to keep as the main source (live assist, within a topic);
-        `statuses` are the SOP statuses used (default: published only, what agents see; empty: all).
+        `statuses` are the SOP statuses used (default: published only, what agents see; empty: all);
+        `threshold` replaces the answer_threshold setting (live assist passes assist_threshold).
         """
         from kb.search import parse_query
 
@@ -162,7 +163,7 @@ class Answerer(Ranking, Composition):
             ranked.sort(key=lambda r: r["id"] != prefer)
         evidence = self._evidence(question, ranked, tickets)
         conf = confidence(evidence)
-        threshold = float(self.config.answer_threshold)
+        threshold = float(self.config.answer_threshold if threshold is None else threshold)
         sources = [Source(d["id"], d["type"], d["title"], round(d["score"], 4), d.get("heading", ""),
                           d.get("status", "")) for d in ranked]
         sources += [Source(t["id"], "ticket", t["title"], round(t["cos"], 4), "Resolution", t["status"])

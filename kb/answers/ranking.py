@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -14,6 +15,9 @@ from kb.answers.units import _stems
 # queries, and the 2025 sample tickets' messages asked of a knowledge base without them.
 CONFIDENCE_MODEL = {"bias": -6.965, "unit": 4.146, "margin": 6.888, "coverage": 2.882, "words": 3.384}
 N_CANDIDATES = 4  # SOPs scored in full (sentence vectors) per answer
+DELEGATION_DEPTH = 3  # candidates after the first that it may hand a question to
+DELEGATION_UNIT_GAP = 0.0  # ... when their own best sentence is at least as close to the question
+DELEGATION_NEAR = 0.03  # passages of the first this close to its best one are read for a hand-over
 LONG_QUESTION = 60  # content words from which a question counts as long (the "words" feature is 1)
 
 
@@ -65,10 +69,13 @@ class Ranking:
         if prefer in pre and prefer not in cands:
             cands.append(prefer)
         ranked = []
+        best_text: dict[str, str] = {}
         for d in cands:
             doc, units = self._units(d)
             u = self.cache.vectors(self.searcher.embedder, [x.text for x in units]) @ qvec if units else np.zeros(0)
             unit = float(u.max()) if len(u) else doc_chunk[d]
+            # the passages nearest the question (the best, and any within DELEGATION_NEAR of it)
+            best_text[d] = "\n".join(units[i].text for i in np.argsort(-u)[:3] if u[i] >= u.max() - DELEGATION_NEAR)
             score = doc_chunk[d] + unit + rrf.get(d, 0.0) / 3 + 0.1 * votes.get(d, 0.0)
             ranked.append({"id": d, "type": "sop", "title": doc.title, "status": doc.status, "score": score,
                            "chunk": doc_chunk[d], "unit": unit, "rrf": rrf.get(d, 0.0), "votes": votes.get(d, 0.0)})
@@ -77,6 +84,8 @@ class Ranking:
                 ranked.append({"id": t["id"], "type": "ticket", "title": t["title"], "status": "", "score": t["cos"],
                                "chunk": t["cos"], "unit": t["cos"], "rrf": 0.0, "votes": 0.0})
         ranked.sort(key=lambda r: -r["score"])
+        if ranked and ranked[0]["type"] == "sop" and ranked[0]["id"] != prefer:
+            follow_delegation(ranked, best_text.get(ranked[0]["id"], ""))
         return ranked, tickets
 
     def _evidence(self, question: str, ranked: list[dict], tickets: list[dict]) -> dict[str, Any]:
@@ -92,7 +101,8 @@ class Ranking:
         top = ranked[0]
         q_stems = _stems(question)
         doc_stems = self._doc(top["id"])[1].union(*(self._doc(t["id"])[1] for t in tickets[:3]))
-        margin = top["score"] - (max(r["score"] for r in ranked[1:]) if len(ranked) > 1 else 0.0)
+        rivals = [r["score"] for r in ranked[1:] if r.get("delegates_to") != top["id"]]
+        margin = top["score"] - (max(rivals) if rivals else 0.0)
         return {
             "main": top["id"],
             "unit": round(top["unit"], 4),
@@ -102,6 +112,26 @@ class Ranking:
             "votes": round(top["votes"], 4),
             "words": words,
         }
+
+
+def follow_delegation(ranked: list[dict], best_unit: str) -> None:
+    """When a passage of the best SOP nearest the question hands the case to another candidate SOP
+    ("raise a carrier investigation (sop-delivery-late, ...)", "use sop-delivery-late", "follow the
+    Late and lost deliveries procedure"), that SOP becomes the main one: the first says so itself.
+    It takes over the first's score; the delegating SOP is no rival in the margin (`delegates_to`)."""
+    top = ranked[0]
+    text = best_unit.lower()
+    for r in ranked[1:DELEGATION_DEPTH + 1]:
+        if r["type"] != "sop" or top["unit"] - r["unit"] > DELEGATION_UNIT_GAP:
+            continue
+        title = r["title"].lower()
+        if re.search(rf"(?<![\w-]){re.escape(r['id'].lower())}(?![\w-])", text) or (
+                len(title) >= 12 and title in text):
+            ranked.remove(r)
+            r["score"], r["delegated_from"] = max(r["score"], top["score"]), top["id"]
+            top["delegates_to"] = r["id"]
+            ranked.insert(0, r)
+            return
 
 
 def confidence(evidence: dict[str, Any], model: dict[str, float] | None = None) -> float:

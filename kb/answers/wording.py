@@ -25,6 +25,22 @@ def plain(text: str) -> str:
     return _MARKS.sub("", text or "")
 
 
+_CLOSING = {'"': '"', "“": "”", "„": "“”", "«": "»", "‘": "’", "'": "'"}
+
+
+def quoted(text: str) -> tuple[str, str]:
+    """The words in the quotation marks that open `text`, and what follows them ("... " Then end the
+    call." -> the words, "Then end the call."); text without an opening mark is all words."""
+    t = text.strip()
+    if t and t[0] in _CLOSING:
+        ends = [k for k in range(1, len(t)) if t[k] in _CLOSING[t[0]]
+                and (k + 1 == len(t) or not t[k + 1].isalnum())]  # not the apostrophe of "I'm"
+        if ends:
+            k = ends[0]
+            return t[1:k].strip(), t[k + 1:].strip()
+    return unquote(t), ""
+
+
 def unquote(text: str) -> str:
     t = text.strip()
     if len(t) >= 2 and t[0] in _QUOTES and t[-1] in _QUOTES:
@@ -46,9 +62,12 @@ def split_step(text: str) -> StepParts:
     lines = [ln for ln in (text or "").split("\n") if ln.strip()]
     parts = StepParts("")
     for i, line in enumerate(lines):
-        body = _BULLET.sub("", line).strip() if i else line.strip()
+        body = _BULLET.sub("", line).strip()
         m = _SAY.search(body)
-        before, quote = (body[:m.start()].strip(), unquote(body[m.end():])) if m else (body, "")
+        before, quote, after = body, "", ""
+        if m:
+            quote, after = quoted(body[m.end():])
+            before = " ".join(x for x in (body[:m.start()].strip(), after) if x)
         if quote:
             parts.say.append(plain(quote))
         if before:
