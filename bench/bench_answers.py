@@ -169,7 +169,8 @@ def cmd_latency(args) -> None:
 # -- calibration ----------------------------------------------------------------------------------
 CALIBRATION = EVAL / "calibration"
 # A wrong procedure read out, or an answer to a question the knowledge base does not cover, costs this
-# many questions answered right (an abstention costs nothing: the closest procedures are listed).
+# many questions answered right (an abstention costs nothing: the closest procedures are listed). With
+# a calibrated confidence the best threshold is then WRONG_COST / (1 + WRONG_COST): 0.5 for 1.
 WRONG_COST = 1.0
 
 
@@ -369,8 +370,10 @@ def cmd_calibrate(args) -> None:
     n_ans, n_una = fit_sweep[0]["n_answerable"], fit_sweep[0]["n_unanswerable"]
     for cost in (1.0, 2.0, 3.0):
         best = max(fit_sweep, key=lambda r, c=cost: utility(r, n_ans, n_una, c))["threshold"]
-        print(f"threshold maximising right - {cost:g} x wrong on the fit set: {best:.2f}"
-              + ("  <- chosen (WRONG_COST)" if cost == WRONG_COST else ""))
+        print(f"a wrong answer costing {cost:g} right ones: best threshold on the fit set {best:.2f} "
+              f"(for a calibrated confidence {cost / (1 + cost):.2f})")
+    print("right - wrong per question on the fit set: " + ", ".join(
+        f"{r['threshold']:.2f}: {utility(r, n_ans, n_una):+.3f}" for r in fit_sweep if 0.3 <= r["threshold"] <= 0.7))
     print("\n### Reliability on the check split (never fitted on)\n")
     _reliability_table(res["check"])
     print("\n### Reliability on the fit set\n")

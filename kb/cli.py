@@ -18,7 +18,9 @@ from kb.errors import DeskbookError
 def _ansi_marks(snippet: str) -> str:
     import html
 
-    text = snippet.replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[0m")
+    from kb.answers.wording import plain
+
+    text = plain(snippet).replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[0m")
     return html.unescape(text)
 
 
@@ -63,7 +65,9 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
 def _plain(snippet: str) -> str:
     import html
 
-    return html.unescape(snippet.replace("<mark>", "").replace("</mark>", ""))
+    from kb.answers.wording import plain
+
+    return html.unescape(plain(snippet).replace("<mark>", "").replace("</mark>", ""))
 
 
 @cli.group("eval")

@@ -87,9 +87,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("answer_engine", "extractive", "Suggested answers: 'extractive' (offline, the default) or 'llm' (a "
                 "chat-completions server, see llm_base_url); the llm engine falls back to the extractive answer.",
             choices=("extractive", "llm")),
-        Setting("answer_threshold", 0.55, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
-                "closest procedures instead; the confidence is calibrated, and 0.55 maximises answered-right minus "
-                "answered-wrong on the calibration questions (see docs/answers.md)."),
+        Setting("answer_threshold", 0.5, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
+                "closest procedures instead. The confidence is calibrated, so 0.5 answers when right is likelier than "
+                "wrong; raise it where a wrong procedure costs more than a missing one (see docs/answers.md)."),
         Setting("answer_max_sentences", 5, "Suggested answers: most sentences or steps taken from the main SOP."),
         Setting("answer_ticket_sentences", 1, "Suggested answers: sentences quoted from past tickets' resolutions (0 = none); "
                 "only sentences with nothing specific to that ticket's customer or case are ever quoted."),

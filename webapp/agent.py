@@ -88,8 +88,12 @@ def heading_chunk(doc_id: str, heading: str) -> int | None:
     """The first chunk of a document under `heading` (a citation opens the document there)."""
     if not heading:
         return None
-    for ch in services().store.get_chunks(doc_id):
+    chunks = services().store.get_chunks(doc_id)
+    for ch in chunks:
         if ch.heading == heading:
+            return ch.id
+    for ch in chunks:  # a procedure's heading: its first sub-section
+        if ch.heading.startswith(heading + " > "):
             return ch.id
     return None
 

@@ -94,22 +94,33 @@ class Composition:
             if r is not None:
                 c = float(sm.matrix[r] @ qvec)
                 chunk_cos[ch.heading] = max(chunk_cos.get(ch.heading, -1.0), c)
+        # a procedure numbered across sub-sections ("### Line is Processing" 4-7, "### Marketplace line" 10)
+        # is one section: its best steps are chosen together, and the skipped ones shown
+        runs = procedure_runs(units)
+        group = [f"\x00{runs[i]}" if i in runs else u.heading for i, u in enumerate(units)]
+        label: dict[str, str] = {}
+        for g, u in zip(group, units, strict=True):
+            label[g] = u.heading if g not in label else _common_path(label[g], u.heading)
         sec_unit: dict[str, list[float]] = {}
-        for u, c in zip(units, cos.tolist(), strict=True):
-            sec_unit.setdefault(u.heading, []).append(c)
-        for h in sec_unit:
-            sec_unit[h].sort(reverse=True)
-        def useful(h: str) -> bool:
-            return not _META_SECTION.match(h.rsplit(" > ", 1)[-1])
-        secs = [h for h in sec_unit if useful(h)] or list(sec_unit)
+        sec_chunk: dict[str, float] = {}
+        for g, u, c in zip(group, units, cos.tolist(), strict=True):
+            sec_unit.setdefault(g, []).append(c)
+            sec_chunk[g] = max(sec_chunk.get(g, -1.0), chunk_cos.get(u.heading, c))
+        for g in sec_unit:
+            sec_unit[g].sort(reverse=True)
+
+        def useful(g: str) -> bool:
+            return not _META_SECTION.match(label[g].rsplit(" > ", 1)[-1])
+
+        secs = [g for g in sec_unit if useful(g)] or list(sec_unit)
         # a section's best two units and its best chunk; procedure sections first on a near tie
-        score = {h: 0.5 * float(np.mean(sec_unit[h][:2])) + 0.5 * chunk_cos.get(h, sec_unit[h][0])
-                 + (0.04 if _PROCEDURE.search(h) else 0.0) for h in secs}
-        order = sorted(secs, key=lambda h: -score[h])
-        chosen = [order[0]] + [h for h in order[1:2] if score[h] >= score[order[0]] - 0.03]
-        pool = [i for i, u in enumerate(units) if u.heading in chosen]
+        score = {g: 0.5 * float(np.mean(sec_unit[g][:2])) + 0.5 * sec_chunk[g]
+                 + (0.04 if _PROCEDURE.search(label[g]) or g.startswith("\x00") else 0.0) for g in secs}
+        order = sorted(secs, key=lambda g: -score[g])
+        chosen = [order[0]] + [g for g in order[1:2] if score[g] >= score[order[0]] - 0.03]
+        pool = [i for i, g in enumerate(group) if g in chosen]
         picked = _mmr(pool, cos, vecs, int(self.config.answer_max_sentences), [len(u.text) for u in units])
-        return sorted(picked, key=lambda i: units[i].start), order[0]
+        return sorted(picked, key=lambda i: units[i].start), label[order[0]]
 
     def _pick_ticket_units(self, tickets: list[dict], question: str, taken: list[Unit],
                            limit: int) -> list[tuple[Unit, float]]:
@@ -150,6 +161,16 @@ def render_unit(u: Unit) -> str:
     rest = [line.rstrip() if line[:1].isspace() else "   " + line.rstrip() for line in rest if line.strip()]
     lines = [f"{u.number}. {first.strip()}" if u.number is not None else first.strip(), *rest]
     return plain("\n".join(lines))
+
+
+def _common_path(a: str, b: str) -> str:
+    """The heading path two headings share ("T > Procedure > A", "T > Procedure > B" -> "T > Procedure")."""
+    out = []
+    for x, y in zip(a.split(" > "), b.split(" > "), strict=False):
+        if x != y:
+            break
+        out.append(x)
+    return " > ".join(out) or a
 
 
 def procedure_runs(units: list[Unit]) -> dict[int, int]:
