@@ -20,7 +20,6 @@ per conversation; it is a small JSON-serialisable dataclass).
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections import OrderedDict
@@ -30,60 +29,43 @@ from typing import Any
 import numpy as np
 
 from kb.answers import Answer, Source
+from kb.assist_turns import (
+    AGENT,
+    CUSTOMER,
+    FULL_TURN,
+    NEED_TERMS,
+    NOTE_LABELS,
+    SMALL_TALK,
+    is_note,
+    is_small_talk,
+    need_terms,
+    need_text,
+    normalize_turns,
+    parse_transcript,
+)
 from kb.errors import InputError
-from kb.text import content_terms, fold, normalize_ws
-from kb.transcript import SpeakerMap, Turn
+from kb.models import AGENT_STATUSES
+from kb.transcript import Turn
 
-CUSTOMER, AGENT = "customer", "agent"
-_SPEAKERS = SpeakerMap()  # the one speaker table (kb.transcript), shared with QA
-# Words that say nothing of the customer's need, per language: greetings, thanks, fillers, yes/no,
-# and (German, Turkish) the function words the English stopword list does not cover. A turn is
-# small talk when fewer than two of its words are left. The lists are used together (a turn's
-# language is not detected); German and Turkish words that are English need words ("hat", "bin",
-# "die", "war", "ben") are left out.
-SMALL_TALK: dict[str, str] = {
-    "en": """
-yeah yes yep yup no nope ok okay right sure great lovely brilliant cheers bye goodbye morning afternoon evening um
-uh er erm hmm mm fine perfect cool alright problem worries appreciate moment hold calling speaking bear sec second
-really much much lot good day night welcome awesome excellent wonderful sorry pardon repeat hear hello hi hey
-thank thanks ta go ahead done sounds sound helpful help anything else all that's be oh ah well
-""",
-    "de": """
-ja jo jawohl nein nee genau okay ok gut super prima toll klasse perfekt alles klar stimmt richtig sicher gerne
-gern danke dankeschön schön vielen dank herzlichen bitte bitteschön hallo guten tag morgen abend moin servus grüß
-gott tschüss tschüs wiederhören wiedersehen auf einen schönen ähm äh hm mhm moment augenblick sekunde kurz warten
-warte bleiben sie dran verstanden alles war's wars das wäre dann erstmal nichts mehr weiter hilfe geholfen
-entschuldigung sorry wie bitte nochmal noch mal wiederholen hören höre spreche sprechen freundlich freut mich
-ich du er sie es wir ihr mein meine mir mich dir dich uns euch ihnen ist sind wäre habe haben hatte
-und oder aber auch doch schon mal noch so da dann ganz sehr echt wirklich einfach eben halt wohl gerade jetzt
-der das den dem des ein eine einen einem einer dass was wer wie wo wann warum welche mit von zu für auf an in
-im am um aus bei nach vor über unter nicht kein keine hier dort lieben liebe tag
-""",
-    "tr": """
-evet hayır yok tamam tamamdır peki olur oldu anladım anlıyorum tabii tabi elbette kesinlikle harika süper güzel
-mükemmel iyi çok teşekkürler teşekkür ederim ederiz sağ olun sağolun sağ olasınız rica kolay gelsin merhaba
-merhabalar selam selamlar günaydın iyi günler akşamlar geceler hoşça kalın görüşmek üzere hoş geldiniz
-buyurun buyrun efendim şey hmm ıı ee ya yani işte bir saniye dakika lütfen bekleyin bekliyorum hatta kalın
-başka bir şey yok sorun değil önemli değil kusura bakmayın pardon özür dilerim anlamadım tekrar duyamadım
-sen biz siz onlar benim bana beni sizin size sizi bu şu ve veya ama de da ki mi mı mu mü ne nasıl neden
-için ile gibi daha en çok az var yok olarak oldu olur hanım bey
-""",
-}
-_SMALL_TALK = frozenset(fold(w) for words in SMALL_TALK.values() for w in words.split())
-_REFERENCE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links say nothing of the need
-_LINE = re.compile(r"^\s*([^\W\d_][\w .'/*-]{0,40}?)\s*:\s*(.*)$")
+__all__ = ["AGENT", "CUSTOMER", "NOTE_LABELS", "SMALL_TALK", "Assistant", "AssistResult", "AssistState", "Turn",
+           "is_note", "is_small_talk", "need_terms", "need_text", "normalize_turns", "parse_transcript"]
+
+# The customer marks a new matter: the topic may change with a confident answer (answer_threshold).
 _NEW_MATTER = re.compile(
-    r"\b(also|another thing|one more thing|while i'?ve got you|while you'?re there|by the way|btw|separate(ly)?|"
-    r"something else|unrelated|(a |an )?(different|other|another|new|second) (issue|question|problem|thing|matter|order|"
-    r"query)"
+    r"\b(also|another thing|one more thing|one other thing|while i'?ve got you|while you'?re there|by the way|btw|"
+    r"separate(ly)?|something else|unrelated|hang on|hold on|oh and|just remembered|on another note|"
+    r"(a |an )?(different|other|another|new|second) (issue|question|problem|thing|matter|order|query)"
     r"|außerdem|ausserdem|noch etwas|noch was|noch eine (frage|sache)|eine andere (frage|sache)|übrigens|uebrigens|"
     r"ach ja|was anderes|etwas anderes"
     r"|ayrıca|bir de|başka bir (konu|şey|sorun|soru|sipariş)|bir şey daha|bir sorum daha|bu arada|farklı bir konu)\b",
     re.I)
+# A turn that carries on from the last one ("And the refund goes back on my card?") never opens a new
+# topic unless it also marks a new matter.
+_CONTINUES = re.compile(r"^\W*(?:(?:brilliant|great|lovely|perfect|ok(?:ay)?|right|thanks|thank you)\W+)*"
+                        r"(?:and|so|but|then|or|und|also|aber|dann|ve|ama|peki)\b", re.I)
 SURE_SWITCH = 0.8  # confidence a new need must reach to change the topic without such words
 WINDOW = 12  # turns looked at per update
-NEED_TERMS = 4  # words a customer turn needs to state a need (and to open a new topic)
-FULL_TURN = 8  # words from which a turn counts in full
+ALONE_CACHE = 2000  # answers to single turns kept (a growing conversation asks about the same turns again)
 
 
 @dataclass
@@ -133,87 +115,24 @@ class AssistResult:
         return out
 
 
-# -- transcripts ----------------------------------------------------------------------------------
-def _role(label: str) -> str | None:
-    role = _SPEAKERS.role(label)
-    return role if role in (CUSTOMER, AGENT) else None
-
-
-def normalize_turns(raw: list[Any]) -> list[Turn]:
-    """Turns from dicts ({"speaker", "text"}) or Turn objects; unknown speaker labels are resolved
-    against the known one (the other party) or else taken to be the customer."""
-    items: list[tuple[str, str]] = []
-    for i, t in enumerate(raw):
-        if isinstance(t, Turn):
-            items.append((t.speaker, t.text))
-            continue
-        if not isinstance(t, dict) or not isinstance(t.get("text", ""), str):
-            raise InputError(f"Turn {i + 1} must be an object with \"speaker\" and \"text\"", field="turns")
-        items.append((str(t.get("speaker") or t.get("role") or ""), t.get("text") or ""))
-    labels = {lab for lab, _ in items}
-    known = {lab: _role(lab) for lab in labels}
-    roles_known = {r for r in known.values() if r}
-    for lab, r in known.items():
-        if r is None:
-            known[lab] = AGENT if roles_known == {CUSTOMER} else CUSTOMER
-    return [Turn(known[lab] or CUSTOMER, normalize_ws(text)) for lab, text in items if text.strip()]
-
-
-def parse_transcript(text: str) -> list[Turn]:
-    """JSON {"turns": [...]} (or a bare list), or "Speaker: text" lines (other lines continue a turn)."""
-    s = text.strip()
-    if not s:
-        raise InputError("The transcript is empty", field="transcript")
-    if s[0] in "[{":
-        try:
-            data = json.loads(s)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"The transcript is not valid JSON ({exc.msg}, line {exc.lineno})",
-                             hint='use {"turns": [{"speaker": "customer", "text": "..."}]} or "Speaker: text" lines',
-                             field="transcript") from None
-        turns = data.get("turns") if isinstance(data, dict) else data
-        if not isinstance(turns, list):
-            raise InputError('The transcript JSON needs a "turns" list', field="turns")
-        return normalize_turns(turns)
-    raw: list[dict[str, str]] = []
-    for line in s.splitlines():
-        if not line.strip():
-            continue
-        m = _LINE.match(line)
-        if m and (_role(m.group(1)) or len(m.group(1).split()) <= 3):
-            raw.append({"speaker": m.group(1).strip(), "text": m.group(2)})
-        elif raw:
-            raw[-1]["text"] += " " + line.strip()
-        else:
-            raise InputError("The transcript's first line has no speaker",
-                             hint='write "Customer: ..." and "Agent: ..." lines', field="transcript")
-    return normalize_turns(raw)
-
-
-def need_terms(text: str) -> int:
-    """How many words of a turn say something about a need (not small talk, not numbers or codes)."""
-    text = _REFERENCE.sub(" ", text)
-    return sum(1 for t in content_terms(text) if t not in _SMALL_TALK and not any(c.isdigit() for c in t))
-
-
-def is_small_talk(text: str) -> bool:
-    """Greetings, thanks, fillers and bare references (order numbers, postcodes) carry no need."""
-    return need_terms(text) < 2
-
-
 # -- the assistant --------------------------------------------------------------------------------
 class Assistant:
     """Live assist over one knowledge base; build once per process (it wraps an answerer)."""
 
-    def __init__(self, answerer, config=None):
+    def __init__(self, answerer, config=None, *, statuses: tuple[str, ...] | None = AGENT_STATUSES):
         self.answerer = answerer
         self.searcher = answerer.searcher
         self.config = config or answerer.config
+        self.statuses = tuple(statuses or ())  # SOP statuses suggested (default: published, as agents see)
+        self.threshold = float(self.config.assist_threshold)  # below it the panel shows no answer
         self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._alone_answers: OrderedDict[tuple, Answer] = OrderedDict()
         self._lock = threading.Lock()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        """Query vectors of turns, cached: a growing conversation re-sends the same turns."""
+        """Query vectors of turns (their need, `need_text`), cached: a growing conversation re-sends
+        the same turns."""
+        texts = [need_text(t) for t in texts]
         with self._lock:
             got = {t: self._vecs[t] for t in texts if t in self._vecs}
         missing = [t for t in dict.fromkeys(texts) if t not in got]
@@ -225,6 +144,36 @@ class Assistant:
                 while len(self._vecs) > 5000:
                     self._vecs.popitem(last=False)
         return np.vstack([got[t] for t in texts])
+
+    def _alone(self, text: str, qvec: np.ndarray | None = None) -> Answer:
+        """The answer to one customer turn on its own (cached: the conversation asks again each turn).
+        Treat it as read-only."""
+        key = (text, self.statuses, self.searcher.store.vectors_generation())
+        with self._lock:
+            hit = self._alone_answers.get(key)
+        if hit is not None:
+            return hit
+        ans = self.answerer.answer(need_text(text)[:1000], qvec=self._encode([text])[0] if qvec is None else qvec,
+                                   statuses=self.statuses, threshold=self.threshold)
+        with self._lock:
+            self._alone_answers[key] = ans
+            while len(self._alone_answers) > ALONE_CACHE:
+                self._alone_answers.popitem(last=False)
+        return ans
+
+    def _clearest(self, ans: Answer, turns: list[Turn], ids: list[int]) -> Answer:
+        """The conversation's answer, or the answer to one of the customer's own statements of the need
+        (`ids`) when that leads to the same SOP more confidently: small talk, names and postcodes said
+        since dilute the conversation, not the need, so a clear need is answered at once."""
+        main = ans.evidence.get("main")
+        best = ans
+        for i in dict.fromkeys(ids):
+            if not 0 <= i < len(turns) or turns[i].speaker != CUSTOMER or need_terms(turns[i].text) < NEED_TERMS:
+                continue
+            single = self._alone(turns[i].text)
+            if main and single.evidence.get("main") == main and single.confidence > best.confidence:
+                best = single
+        return best
 
     def _weights(self, turns: list[Turn], ids: list[int], anchor: int) -> list[float]:
         """Weight of each turn of `ids` (ascending): customer turns first, the most recent most, short
@@ -270,14 +219,16 @@ class Assistant:
             # a new customer need since the last update: how close is it to what the topic has been about?
             said = [state.topic] + [turns[i].text for i in needs if state.topic_turn < i < latest][-4:]
             vecs = self._encode([turns[latest].text, *said])
-            if float((vecs[1:] @ vecs[0]).max()) < float(self.config.assist_shift_threshold):
+            marked = bool(_NEW_MATTER.search(turns[latest].text))
+            far = float((vecs[1:] @ vecs[0]).max()) < float(self.config.assist_shift_threshold)
+            # a marked new matter is asked on its own whatever it resembles; otherwise only a need far
+            # from the topic's turns that does not carry on from them ("And the refund ...?")
+            if marked or (far and not _CONTINUES.match(turns[latest].text)):
                 # hysteresis: the new need must lead to another SOP, confidently unless the customer
                 # marks it as a new matter ("also", "another thing", "while I've got you" ...)
-                alone = self.answerer.answer(turns[latest].text, qvec=vecs[0])
+                alone = self._alone(turns[latest].text, vecs[0])
                 main = alone.evidence.get("main")
-                bar = float(self.config.answer_threshold)
-                if not _NEW_MATTER.search(turns[latest].text):
-                    bar = max(bar, SURE_SWITCH)
+                bar = float(self.config.answer_threshold) if marked else SURE_SWITCH
                 if main and main != state.sop_ids[0] and alone.confidence >= bar:
                     state = AssistState(topic=turns[latest].text, topic_turn=latest, topics=state.topics + 1)
                     changed = True
@@ -291,9 +242,12 @@ class Assistant:
         qvec = np.asarray([w for _, w in use], dtype=np.float32) @ vecs
         qvec = qvec / (np.linalg.norm(qvec) or 1.0)
         # the words the lexical search sees: what opened the topic and the latest need
-        query = state.topic if latest <= state.topic_turn else f"{state.topic} {turns[latest].text}"
+        query = need_text(state.topic) if latest <= state.topic_turn else \
+            f"{need_text(state.topic)} {need_text(turns[latest].text)}"
         prefer = None if changed else (state.sop_ids[0] if state.sop_ids else None)
-        ans = self.answerer.answer(query[:1000], qvec=qvec, prefer=prefer)
+        ans = self.answerer.answer(query[:1000], qvec=qvec, prefer=prefer, statuses=self.statuses,
+                                   threshold=self.threshold)
+        ans = self._clearest(ans, turns, [state.topic_turn, *[i for i in needs if i > state.topic_turn][-2:]])
         sops = [s for s in ans.sources if s.type == "sop"][:3]
         main = ans.evidence.get("main")
         state.sop_ids = ([main] if main else []) + [s.id for s in sops if s.id != main]

@@ -11,14 +11,16 @@ import sys
 
 import click
 
-from kb.cli_base import PluginGroup, db_option, echo_json, json_option, open_kb
+from kb.cli_base import PluginGroup, db_option, echo_json, json_option, open_kb, status_option
 from kb.errors import DeskbookError
 
 
 def _ansi_marks(snippet: str) -> str:
     import html
 
-    text = snippet.replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[0m")
+    from kb.answers.wording import plain
+
+    text = plain(snippet).replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[0m")
     return html.unescape(text)
 
 
@@ -34,15 +36,19 @@ def cli() -> None:
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
 @click.option("--type", "types", type=click.Choice(["sop", "ticket"]), multiple=True, help="Only this type (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable: all must match).")
-@click.option("--status", "statuses", multiple=True, help="Only documents with this status, e.g. published (repeatable).")
+@status_option
 @db_option
 @json_option
 def search_command(query, k, mode, types, tags, statuses, db, as_json):
-    """Search the knowledge base. Put a phrase in "double quotes" to match it exactly."""
+    """Search the knowledge base. Put a phrase in "double quotes" to match it exactly.
+
+    SOPs: published ones only, as agents see them, unless --status says otherwise."""
+    from kb.models import sop_status_filter
     from kb.search import Searcher
 
     config, store = open_kb(db)
-    hits = Searcher(store, config).search(query, k=k, mode=mode, types=types, tags=tags, statuses=statuses)
+    hits = Searcher(store, config).search(query, k=k, mode=mode, types=types, tags=tags,
+                                          sop_statuses=sop_status_filter(statuses))
     if as_json:
         echo_json([h.to_dict() for h in hits])
         return
@@ -51,14 +57,17 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
         return
     for i, h in enumerate(hits, 1):
         head = f" — {h.heading}" if h.heading and h.heading != h.title else ""
-        click.echo(f"{i:>2}. [{h.type}] {h.id}: {h.title}{head}  (score {h.score:.4g})")
+        badge = f" [{h.status.upper()}]" if h.type == "sop" and h.status not in ("", "published") else ""
+        click.echo(f"{i:>2}. [{h.type}] {h.id}: {h.title}{head}{badge}  (score {h.score:.4g})")
         click.echo(f"    {_ansi_marks(h.snippet) if sys.stdout.isatty() else _plain(h.snippet)}")
 
 
 def _plain(snippet: str) -> str:
     import html
 
-    return html.unescape(snippet.replace("<mark>", "").replace("</mark>", ""))
+    from kb.answers.wording import plain
+
+    return html.unescape(plain(snippet).replace("<mark>", "").replace("</mark>", ""))
 
 
 @cli.group("eval")

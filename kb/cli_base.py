@@ -28,6 +28,15 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
 
 
+def status_option(f):
+    """`--status` (repeatable): the SOP statuses used; none given means published only (what agents see)."""
+    from kb.models import STATUS_CHOICES
+
+    return click.option("--status", "statuses", multiple=True, type=click.Choice(STATUS_CHOICES),
+                        help="SOPs with this status (repeatable; 'all' for every status). Default: published "
+                             "only, as agents see them. Past tickets are always included.")(f)
+
+
 def csv_option(f):
     return click.option("--csv", "csv_out", type=click.Path(dir_okay=False, allow_dash=True), default=None,
                         help="Also write the table as CSV to this file ('-': standard output).")(f)

@@ -17,10 +17,12 @@ import re
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 from kb.answers import Answer, Answerer, Citation, Passage
 from kb.errors import ConfigError, DeskbookError
+from kb.models import AGENT_STATUSES
 
 ENGINE = "llm.v1"
 NO_ANSWER = "NO ANSWER"
@@ -125,13 +127,14 @@ class GenerativeAnswerer:
     def warm(self) -> int:
         return self.answerer.warm()
 
-    def answer(self, question: str, *, qvec=None, prefer: str | None = None) -> Answer:
+    def answer(self, question: str, *, qvec=None, prefer: str | None = None,
+               statuses: Sequence[str] | None = AGENT_STATUSES, threshold: float | None = None) -> Answer:
         from kb.search import parse_query
 
         t0 = time.perf_counter()
         if qvec is None:
             qvec = self.searcher.encode_query(parse_query(question).text)
-        ext = self.answerer.answer(question, qvec=qvec, prefer=prefer)
+        ext = self.answerer.answer(question, qvec=qvec, prefer=prefer, statuses=statuses, threshold=threshold)
         if ext.abstained:
             ext.fallback = "not confident enough to ask the LLM; showing the closest procedures"
             return self._done(ext, t0)
@@ -157,7 +160,8 @@ class GenerativeAnswerer:
         ans = Answer(question=question, answer=reply, confidence=ext.confidence, abstained=False,
                      citations=citations, sources=ext.sources, sentences=[],
                      engine=f"{ENGINE}:{self.client.model}", warnings=warnings,
-                     evidence={**ext.evidence, "passages": [p.id for p in passages]})
+                     evidence={**ext.evidence, "passages": [p.id for p in passages]},
+                     say=ext.say, checklist=ext.checklist, statuses=ext.statuses)  # read-out words stay verbatim
         return self._done(ans, t0)
 
     @staticmethod

@@ -3,10 +3,35 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 DOC_TYPES = ("sop", "ticket")
+SOP_STATUSES = ("draft", "published", "archived")
+AGENT_STATUSES = ("published",)  # the SOPs agents search and get answers from unless they ask for others
+STATUS_CHOICES = (*SOP_STATUSES, "all")  # what `--status` (CLI) and `status=` (API) take
+
+
+def sop_status_filter(values: Sequence[str] | str | None) -> tuple[str, ...]:
+    """The SOP statuses chosen by `--status` / `status=` values (repeatable; `all` = every status).
+
+    Nothing chosen means the agents' default, published SOPs only. The result is what
+    `Searcher.search(sop_statuses=...)` and `Answerer.answer(statuses=...)` take; `()` is no filter."""
+    from kb.errors import InputError
+
+    if isinstance(values, str):
+        values = [values]
+    chosen = [v.strip().lower() for raw in (values or ()) for v in str(raw).split(",") if v.strip()]
+    bad = [v for v in chosen if v not in STATUS_CHOICES]
+    if bad:
+        raise InputError(f"Unknown SOP status {bad[0]!r}", hint=f"use one of {', '.join(STATUS_CHOICES)}",
+                         field="status")
+    if not chosen:
+        return AGENT_STATUSES
+    if "all" in chosen:
+        return ()
+    return tuple(s for s in SOP_STATUSES if s in chosen)
 
 
 def content_hash(*parts: str) -> str:
@@ -87,6 +112,7 @@ class Hit:
     dense_score: float | None = None  # cosine similarity of the best chunk (when dense ran)
     lexical_rank: int | None = None
     dense_rank: int | None = None
+    status: str = ""  # an SOP's draft | published | archived, or a ticket's own status
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

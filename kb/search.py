@@ -167,7 +167,9 @@ class Searcher:
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
                tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
-               snippets: bool = True) -> list[Hit]:
+               snippets: bool = True, sop_statuses: Sequence[str] = ()) -> list[Hit]:
+        """Hits for `query`, best first. `statuses` filters every document by its own status;
+        `sop_statuses` filters SOPs only (agents: `kb.models.AGENT_STATUSES`; empty: all)."""
         if mode not in MODES:
             raise InputError(f"Unknown search mode {mode!r}", hint=f"use one of {', '.join(MODES)}", field="mode")
         bad = [t for t in types if t not in DOC_TYPES]
@@ -177,7 +179,7 @@ class Searcher:
         if k < 1:
             raise InputError("k must be at least 1", field="k")
         parsed = parse_query(query, self.analyzer)
-        filters = SearchFilters.of(types, tags, statuses)
+        filters = SearchFilters.of(types, tags, statuses, sop_statuses)
         n_chunks = max(50, k * 8)
         lex = self.lexical(parsed, n_chunks, filters) if mode in ("hybrid", "lexical") else []
         den = self.dense(parsed, n_chunks, filters, qvec) if mode in ("hybrid", "dense") else []
@@ -224,7 +226,7 @@ class Searcher:
                             heading=ch.heading,
                             chunk_id=c, chunk_text=ch.text, tags=meta["tags"],
                             dense_score=round(float(den_score[c]), 4) if c in den_score else None,
-                            lexical_rank=lex_rank.get(c), dense_rank=den_rank.get(c)))
+                            lexical_rank=lex_rank.get(c), dense_rank=den_rank.get(c), status=meta["status"]))
             if len(hits) >= k:
                 break
         return hits

@@ -87,16 +87,21 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("answer_engine", "extractive", "Suggested answers: 'extractive' (offline, the default) or 'llm' (a "
                 "chat-completions server, see llm_base_url); the llm engine falls back to the extractive answer.",
             choices=("extractive", "llm")),
-        Setting("answer_threshold", 0.55, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
-                "closest procedures instead; chosen on the dev and out-of-scope queries, see docs/answers.md."),
+        Setting("answer_threshold", 0.5, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
+                "closest procedures instead. The confidence is calibrated, so 0.5 answers when right is likelier than "
+                "wrong; raise it where a wrong procedure costs more than a missing one (see docs/answers.md)."),
         Setting("answer_max_sentences", 5, "Suggested answers: most sentences or steps taken from the main SOP."),
-        Setting("answer_ticket_sentences", 1, "Suggested answers: sentences added from past tickets' resolutions (0 = none)."),
+        Setting("answer_ticket_sentences", 1, "Suggested answers: sentences quoted from past tickets' resolutions (0 = none); "
+                "only sentences with nothing specific to that ticket's customer or case are ever quoted."),
         Setting("llm_base_url", "", "OpenAI-compatible API base URL for answer_engine=llm, e.g. http://localhost:11434/v1 "
                 "(Ollama), http://localhost:8000/v1 (vLLM), http://localhost:8080/v1 (llama.cpp server)."),
         Setting("llm_model", "", "Model name for answer_engine=llm, as the server knows it (e.g. llama3.1:8b)."),
         Setting("llm_api_key", "", "API key sent as a Bearer token (empty for local servers); prefer DESKBOOK_LLM_API_KEY "
                 "to writing it in a file."),
         Setting("llm_timeout", 20.0, "Seconds to wait for the LLM server before falling back to the extractive answer."),
+        Setting("assist_threshold", 0.4, "Live assist: confidence from which a suggested answer is shown during a call. "
+                "Lower than answer_threshold: on a live call the likely procedure, with its confidence shown and "
+                "marked tentative below answer_threshold, helps more than nothing; see docs/answers.md."),
         Setting("assist_decay", 0.5, "Live assist: weight an earlier customer turn keeps for each newer customer turn."),
         Setting("assist_agent_weight", 0.2, "Live assist: weight of an agent turn relative to a customer turn of the same age."),
         Setting("assist_shift_threshold", 0.4, "Live assist: cosine between the customer's latest need and the current topic "

@@ -58,6 +58,17 @@ def corpus_searcher(corpus_kb, embedder):
 
 
 @pytest.fixture(scope="session")
+def corpus_dev_answers(corpus_kb, corpus_searcher):
+    """kb.answers.evaluate_answers over corpus/eval/queries.jsonl (published SOPs, the default threshold),
+    computed once: (rates, [(query, Answer)]). Treat the answers as read-only."""
+    from kb.answers import Answerer, evaluate_answers
+    from kb.evaluate import load_queries
+
+    config, _ = corpus_kb
+    return evaluate_answers(Answerer(corpus_searcher, config), load_queries(CORPUS / "eval" / "queries.jsonl"))
+
+
+@pytest.fixture(scope="session")
 def pg_server():
     """A real PostgreSQL 16 with pgvector for the whole session (pgserver: no system install needed).
 

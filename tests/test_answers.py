@@ -16,6 +16,7 @@ from kb.answers import (
     evaluate_answers,
     normalized,
     outcome_rates,
+    plain,
     sop_units,
     threshold_sweep,
 )
@@ -33,8 +34,8 @@ def answerer(corpus_searcher, corpus_kb):
 
 
 @pytest.fixture(scope="module")
-def dev_results(answerer):
-    return evaluate_answers(answerer, load_queries(EVAL / "queries.jsonl"))
+def dev_results(corpus_dev_answers):
+    return corpus_dev_answers
 
 
 @pytest.fixture(scope="module")
@@ -97,9 +98,11 @@ def _check_verbatim(ans: Answer, store) -> None:
         if s.source not in bodies:
             bodies[s.source] = normalized(store.get_document(s.source).body)
         assert normalized(s.text) in bodies[s.source], f"not verbatim in {s.source}: {s.text!r}"
-    # the answer text is the sentences, steps prefixed with their number, and nothing else
-    lines = [re.sub(r"^\d{1,3}\. ", "", normalized(p)) for p in re.split(r"\n(?=\S)", ans.answer)]
-    assert lines == [normalized(s.text) for s in ans.sentences]
+    # the answer text is the sentences (Markdown marks removed), steps prefixed with their own number,
+    # and a line for each run of skipped steps, nothing else
+    lines = [re.sub(r"^\d{1,3}\. ", "", normalized(p)) for p in re.split(r"\n(?=\S)", ans.answer)
+             if not p.startswith("… step")]
+    assert lines == [plain(normalized(s.text)) for s in ans.sentences]
 
 
 def test_every_sentence_is_verbatim_from_a_cited_source(dev_results, corpus_kb):
@@ -152,10 +155,12 @@ def test_threshold_setting_decides_abstention(corpus_searcher, corpus_kb):
 
 
 def test_draft_sop_answers_carry_a_warning(answerer):
-    ans = Answerer(answerer.searcher, answerer.config.with_overrides(answer_threshold=0.0)).answer(
-        "how many points do I need to get a fiver off")
-    assert ans.citations[0].id == "sop-loyalty-points"
+    anyone = Answerer(answerer.searcher, answerer.config.with_overrides(answer_threshold=0.0))
+    ans = anyone.answer("how many points do I need to get a fiver off", statuses=())  # every status
+    assert ans.citations[0].id == "sop-loyalty-points" and ans.citations[0].status == "draft"
     assert any("draft" in w for w in ans.warnings)
+    agents = anyone.answer("how many points do I need to get a fiver off")  # published only: never the draft
+    assert all(s.id != "sop-loyalty-points" for s in agents.sources)
 
 
 def test_prefer_keeps_a_candidate_first(answerer):
@@ -171,9 +176,11 @@ def test_empty_question_is_an_input_error(answerer):
 def test_to_dict_shapes(answerer):
     ans = answerer.answer("forgot my password")
     d = ans.to_dict()
-    assert set(ans.summary_dict()) == {"answer", "confidence", "abstained", "citations", "sources"}
-    assert set(d["citations"][0]) == {"id", "type", "title", "heading"}
-    assert set(d["sentences"][0]) == {"text", "source", "heading", "kind", "number"}
+    assert set(ans.summary_dict()) == {"answer", "confidence", "abstained", "citations", "sources", "say",
+                                       "checklist", "warnings"}
+    assert set(d["citations"][0]) == {"id", "type", "title", "heading", "status", "quoted"}
+    assert set(d["sentences"][0]) == {"text", "source", "heading", "kind", "number", "source_type"}
+    assert set(d["checklist"][0]) == {"text", "number", "sub", "source", "gap"}
 
 
 def test_sop_units_are_verbatim_steps_bullets_and_sentences():
@@ -242,7 +249,7 @@ def test_outcome_rates_and_sweep():
 
 
 def test_confidence_is_monotonic_in_the_evidence():
-    base = {"main": "x", "unit": 0.5, "margin": 0.2, "coverage": 0.5}
+    base = {"main": "x", "unit": 0.5, "margin": 0.2, "coverage": 0.5, "words": 0.5}
     c = confidence(base)
     assert 0 < c < 1
     for k in ("unit", "margin", "coverage"):

@@ -9,10 +9,10 @@ from click.testing import CliRunner
 
 from kb.cli import cli
 
-ANSWER_KEYS = {"answer", "confidence", "abstained", "citations", "sources"}
-CITATION_KEYS = {"id", "type", "title", "heading"}
+ANSWER_KEYS = {"answer", "confidence", "abstained", "citations", "sources", "say", "checklist", "warnings"}
+CITATION_KEYS = {"id", "type", "title", "heading", "status", "quoted"}
 EVAL_KEYS = {"answered_correctly", "wrong_answer", "abstained_answerable", "correct_abstention", "n_answerable",
-             "n_unanswerable", "latency_ms"}
+             "n_unanswerable", "latency_ms", "relabelled"}
 
 
 @pytest.fixture(scope="module")
@@ -41,12 +41,13 @@ def test_answer_abstains_in_json_and_text(db):
     out = json.loads(run("answer", "will it rain in manchester tomorrow", "--db", db, "--json"))
     assert out["abstained"] is True and out["citations"] == [] and out["answer"].startswith("No confident answer")
     text = run("answer", "will it rain in manchester tomorrow", "--db", db)
-    assert "No confident answer found" in text and "answer_threshold" in text
+    assert "No confident answer found" in text and "% needed for an answer" in text
 
 
 def test_answer_text(db):
     text = run("answer", "forgot my password", "--db", db)
-    assert "main source: Password reset and sign-in problems" in text and "confidence" in text
+    assert "main source: Password reset and sign-in problems" in text and "Confidence" in text
+    assert "say to the customer:" in text
 
 
 def test_assist_json_and_lines(db, tmp_path):

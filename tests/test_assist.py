@@ -78,7 +78,8 @@ def test_state_round_trips_through_json(assistant):
     second = assistant.update(turns, state)
     assert second.state.sop_ids[0] == "sop-refunds" and not second.topic_changed
     assert AssistState.from_dict(second.state.to_dict()) == second.state
-    assert set(second.summary_dict()) == {"answer", "confidence", "abstained", "citations", "sources"}
+    assert set(second.summary_dict()) == {"answer", "confidence", "abstained", "citations", "sources", "say",
+                                          "checklist", "warnings"}
     assert second.summary_dict()["sources"][0]["id"] == second.sops[0].id
 
 

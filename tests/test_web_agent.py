@@ -13,7 +13,8 @@ def test_search_page_renders_results_and_answer_without_javascript(clients):
     html = clients["agent"].get("/?q=my+refund+has+not+arrived").get_data(as_text=True)
     assert 'class="result"' in html and "<mark>" in html
     assert "Refund processing" in html
-    assert 'id="answer-text"' in html and 'id="copy-answer"' in html
+    assert 'id="answer-checklist"' in html and "Say to the customer" in html
+    assert ('id="answer-say"' in html) == ('id="copy-answer"' in html)  # copying needs customer wording
     assert re.search(r"Confidence \d+%", html)
 
 
@@ -164,7 +165,8 @@ EVIL = ("# Evil SOP\n\n<script>window.__pwned = 1</script>\n\n"
 def test_script_in_an_sop_is_escaped(app, clients):
     m = clients["manager"]
     r = m.api("POST", "/api/v1/sops", json={"id": "sop-evil", "title": "Evil <script>x</script>", "body": EVIL})
-    assert r.status_code == 201
+    assert r.status_code == 201 and r.get_json()["status"] == "draft"
+    assert m.api("POST", "/api/v1/sops/sop-evil/publish").status_code == 200
     html = clients["agent"].get("/doc/sop-evil").get_data(as_text=True)
     assert "&lt;script&gt;window.__pwned = 1&lt;/script&gt;" in html
     assert "<script>window" not in html and "<img" not in html and 'href="javascript' not in html

@@ -51,8 +51,19 @@ def test_create_edit_and_find_at_once(clients):
                                           "owner": "Orders", "tags": "gifts, orders", "status": "published",
                                           "review_by": "2030-01-01", "note": "first draft"})
     assert r.status_code == 302
+    # a new SOP is a draft (whatever the form says): managers find it, agents do not until it is published
+    assert _doc(m, "sop-gift-wrap")["status"] == "draft"
+    assert _top(agent, "quokka-tangerine", "lexical") is None
+    assert _top(m, "quokka-tangerine&status=all", "lexical") == "sop-gift-wrap"
+    listing = m.get("/manager/sops").get_data(as_text=True)
+    row = listing[listing.index("/manager/sops/sop-gift-wrap/edit"):][:2500]
+    assert "status-draft" in row and "/manager/sops/sop-gift-wrap/publish" in row
+    r = m.post("/manager/sops/sop-gift-wrap/publish", data={"back": "list"})
+    assert r.status_code == 302
     assert _top(agent, "quokka-tangerine", "lexical") == "sop-gift-wrap"
     doc = _doc(m, "sop-gift-wrap")
+    assert doc["status"] == "published"
+    assert m.api("POST", "/api/v1/sops/sop-gift-wrap/publish").status_code == 409  # published already
     new_body = GIFT.replace("quokka-tangerine", "wombat-clementine") + "3. Offer a gift receipt.\n"
     r = m.post("/manager/sops/sop-gift-wrap/edit", data=_form(doc, body=new_body, note="new code word"))
     assert r.status_code == 302

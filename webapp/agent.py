@@ -15,14 +15,19 @@ from typing import Any
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 
+from kb.answers import confidence_label, percent_ceil, plain
 from kb.errors import InputError
-from kb.search import MODES
+from kb.models import sop_status_filter
+from kb.search import MAX_QUERY_CHARS, MODES
 from webapp.auth import guard_blueprint
 from webapp.render import highlight_text, offsets_to_lines, render_markdown, snippet_html
 from webapp.services import services
 from webapp.sops import is_overdue
 
 bp = Blueprint("agent", __name__)
+_HEADING_MARK = re.compile(r"(?:^|(?<=\s))#{1,6}(?=\s)")
+TICKET_TAG_MIN = 3  # a ticket tag is offered in the tag filter once this many tickets carry it
+TICKET_TAGS_SHOWN = 25
 guard_blueprint(bp, "agent")
 
 
@@ -42,52 +47,88 @@ def doc_url(doc_id: str, *, chunk: int | None = None, q: str = "", qid: int | No
     return url_for("agent.document", doc_id=doc_id, **args) + ("#match" if chunk is not None else "")
 
 
+def check_question(q: str) -> str:
+    """The question as typed, or one clear error when it is longer than search and answers read."""
+    q = (q or "").strip()
+    if len(q) > MAX_QUERY_CHARS:
+        raise InputError(f"The question is {len(q):,} characters long; search and answers read at most "
+                         f"{MAX_QUERY_CHARS:,}", hint="describe the problem in a sentence or two, or paste only the "
+                         "customer's question", field="q")
+    return q
+
+
+def _plain_snippet(snippet: str) -> str:
+    """A snippet (escaped text with <mark>) with Markdown emphasis and heading marks removed."""
+    return _HEADING_MARK.sub(" ", plain(snippet)).strip()
+
+
 def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), tags=(), statuses=(),
                log: bool = True) -> dict[str, Any]:
+    """Search as agents do: `statuses` are the SOP statuses asked for (`published`, `draft`,
+    `archived`, `all`); none means published SOPs only. Past tickets are always searched."""
     svc = services()
+    q = check_question(q)
+    sop_statuses = sop_status_filter(statuses)
     t0 = time.perf_counter()
     k = int(k or svc.config.search_k)
-    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), statuses=tuple(statuses or ()))
+    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), sop_statuses=sop_statuses)
     latency = round((time.perf_counter() - t0) * 1000, 2)
     qid = svc.log_call("log_search", q, hits, mode=mode, **who()) if log else None
     results = []
     for h in hits:
         h = {k2: v for k2, v in h.items() if k2 not in ("lexical_rank", "dense_rank")}
+        h["snippet"] = _plain_snippet(h["snippet"])
         h["url"] = doc_url(h["id"], chunk=h.get("chunk_id"), q=q, qid=qid)
         results.append(h)
-    return {"query": q, "mode": mode, "query_id": qid, "results": results, "latency_ms": latency}
+    return {"query": q, "mode": mode, "query_id": qid, "results": results, "latency_ms": latency,
+            "statuses": list(sop_statuses)}
 
 
 def heading_chunk(doc_id: str, heading: str) -> int | None:
     """The first chunk of a document under `heading` (a citation opens the document there)."""
     if not heading:
         return None
-    for ch in services().store.get_chunks(doc_id):
+    chunks = services().store.get_chunks(doc_id)
+    for ch in chunks:
         if ch.heading == heading:
+            return ch.id
+    for ch in chunks:  # a procedure's heading: its first sub-section
+        if ch.heading.startswith(heading + " > "):
             return ch.id
     return None
 
 
-def plain_answer(text: str) -> str:
-    """The answer as an agent reads it out or pastes it: Markdown emphasis and code marks removed."""
-    return re.sub(r"\*\*|__|`", "", text or "")
-
-
-def answer_dict(ans, query_id: int | None = None) -> dict[str, Any]:
+def answer_dict(ans, query_id: int | None = None, *, threshold: float | None = None) -> dict[str, Any]:
+    """The API's Answer: the engine's answer with links, the words to read out (`say_text`, what
+    "Copy answer" copies) and a confidence label that never contradicts the threshold. `threshold`
+    is the one the answer was given at (live assist: assist_threshold); an answer below
+    answer_threshold is `tentative` and its label says so."""
     d = ans.summary_dict()
+    answer_threshold = float(services().config.answer_threshold)
+    threshold = answer_threshold if threshold is None else float(threshold)
     for c in d["citations"]:
         c["url"] = doc_url(c["id"], chunk=heading_chunk(c["id"], c.get("heading", "")), qid=query_id)
     for s in d["sources"]:
         s["url"] = doc_url(s["id"], qid=query_id)
-    d["answer_plain"] = plain_answer(d["answer"])
-    d.update(query_id=query_id, latency_ms=ans.latency_ms, engine=ans.engine,
-             threshold=float(services().config.answer_threshold))
+    d["answer_plain"] = plain(d["answer"])
+    d["say_text"] = "\n\n".join(d["say"])
+    d["ticket_quotes"] = [{"id": s.source, "text": plain(s.text), "url": doc_url(s.source, qid=query_id)}
+                          for s in ans.sentences if s.source_type == "ticket"]
+    d["confidence_label"] = confidence_label(ans.confidence, threshold, abstained=ans.abstained)
+    d["tentative"] = not ans.abstained and ans.confidence < answer_threshold
+    if d["tentative"]:
+        d["confidence_label"] += (f", below the {percent_ceil(answer_threshold)}% of a suggested answer: check that it "
+                                  "fits the call")
+    d.update(query_id=query_id, latency_ms=ans.latency_ms, engine=ans.engine, threshold=threshold,
+             statuses=list(ans.statuses))
     return d
 
 
-def run_answer(question: str, *, log: bool = True) -> dict[str, Any]:
+def run_answer(question: str, *, log: bool = True, statuses=()) -> dict[str, Any]:
+    """A suggested answer as agents get it: from published SOPs unless `statuses` asks otherwise."""
     svc = services()
-    ans = svc.answerer.answer(question)
+    question = check_question(question)
+    ans = svc.answerer.answer(question, statuses=sop_status_filter(statuses))
     qid = svc.log_call("log_answer", question, ans, **who()) if log else None
     return answer_dict(ans, qid)
 
@@ -114,6 +155,24 @@ def document_data(doc_id: str, chunk_id: int | None = None) -> dict[str, Any]:
 
 
 # -- pages ---------------------------------------------------------------------------------------
+def tag_choices(store) -> list[str]:
+    """The tag filter's choices: every SOP tag, then ticket tags used at least TICKET_TAG_MIN times
+    (most used first, at most TICKET_TAGS_SHOWN), not every one-off label a ticket once got."""
+    counts = dict(store.all_tags())
+    sop_counts: dict[str, int] = {}
+    for d in store.list_documents("sop"):
+        for t in {t.lower() for t in d.tags}:
+            sop_counts[t] = sop_counts.get(t, 0) + 1
+    tickets = sorted(((t, n - sop_counts.get(t, 0)) for t, n in counts.items() if t not in sop_counts),
+                     key=lambda tn: (-tn[1], tn[0]))
+    return sorted(sop_counts) + [t for t, n in tickets if n >= TICKET_TAG_MIN][:TICKET_TAGS_SHOWN]
+
+
+def sees_all_statuses() -> bool:
+    """Managers and admins may search drafts and archived SOPs from the search page (with a badge)."""
+    return current_user.role in ("manager", "admin")
+
+
 @bp.route("/")
 def search_page():
     svc = services()
@@ -121,17 +180,19 @@ def search_page():
     types = [t for t in request.args.getlist("type") if t in ("sop", "ticket")]
     tags = [t for t in request.args.getlist("tag") if t]
     mode = request.args.get("mode") if request.args.get("mode") in MODES else "hybrid"
+    status = request.args.get("status", "") if sees_all_statuses() else ""
+    statuses = [status] if status else []
     results, answer, error = None, None, None
     if q:
         try:
-            results = run_search(q, mode=mode, types=types, tags=tags)
-            answer = run_answer(q)
+            results = run_search(q, mode=mode, types=types, tags=tags, statuses=statuses)
+            answer = run_answer(q, statuses=statuses)
         except InputError as exc:
             error = exc
-    all_tags = [t for t, _ in svc.store.all_tags()][:200]
     return render_template("agent/search.html", q=q, types=types, tags=tags, mode=mode, results=results,
-                           answer=answer, error=error, all_tags=all_tags, snippet_html=snippet_html,
-                           counts=svc.store.count_documents())
+                           answer=answer, error=error, all_tags=tag_choices(svc.store), snippet_html=snippet_html,
+                           counts=svc.store.count_documents(), status=status, status_choices=sees_all_statuses(),
+                           max_chars=MAX_QUERY_CHARS)
 
 
 @bp.route("/doc/<path:doc_id>")
@@ -178,7 +239,7 @@ def assist_update(conv) -> dict[str, Any]:
     qid = svc.log_call("log_answer", result.need, result.answer, kind="assist", **who())
     sug = {"need": result.need, "topic": result.topic, "topic_changed": result.topic_changed,
            "sops": [{**asdict(s), "url": doc_url(s.id, qid=qid)} for s in result.sops],
-           "answer": answer_dict(result.answer, qid), "state": state}
+           "answer": answer_dict(result.answer, qid, threshold=svc.config.assist_threshold), "state": state}
     svc.store.save_suggestion(conv.id, conv.revision, state, sug)
     return sug
 

@@ -12,13 +12,23 @@ from flask import Blueprint, g, jsonify, request
 from flask_login import current_user
 
 from kb.errors import NotFoundError
+from kb.models import STATUS_CHOICES
 from kb.search import MODES
 from webapp import agent
 from webapp.apispec import Api, Param
 from webapp.render import diff_stats, render_markdown, side_by_side, unified
 from webapp.schemas import SCHEMAS, array, ref
 from webapp.services import services
-from webapp.sops import SopForm, create_sop, get_sop, mark_reviewed, restore_version, save_sop, sop_summary
+from webapp.sops import (
+    SopForm,
+    create_sop,
+    get_sop,
+    mark_reviewed,
+    publish_sop,
+    restore_version,
+    save_sop,
+    sop_summary,
+)
 from webapp.uploads import start_upload
 
 PREFIX = "/api/v1"
@@ -54,7 +64,9 @@ def me():
                    Param("mode", enum=MODES, default="hybrid"),
                    Param("type", enum=("sop", "ticket"), many=True, help="only these document types"),
                    Param("tag", many=True, help="only documents with all these tags"),
-                   Param("status", many=True, help="only documents with one of these statuses (e.g. published)"),
+                   Param("status", many=True, enum=STATUS_CHOICES,
+                         help="SOPs with one of these statuses; 'all' for every status (default: published only, "
+                              "as agents see them; past tickets are always searched)"),
                    Param("log", "boolean", default=True,
                          help="log the query for the manager reports (the search page sends false while typing)")],
            response=ref("SearchResults"))
@@ -67,7 +79,8 @@ def search():
 @api.route("/answer", "POST", summary="A suggested answer, with confidence and citations, or an abstention",
            roles=EVERYONE, tag="agent", body=ref("AnswerRequest"), response=ref("Answer"))
 def answer():
-    return jsonify(agent.run_answer(g.body["question"], log=g.body.get("log", True)))
+    return jsonify(agent.run_answer(g.body["question"], log=g.body.get("log", True),
+                                    statuses=g.body.get("status") or ()))
 
 
 @api.route("/assist", "POST", summary="Live assist for a whole conversation (stateless: send back `state`)",
@@ -75,7 +88,7 @@ def answer():
 def assist():
     result = services().assistant.update(g.body["turns"], g.body.get("state"))
     d = result.to_dict()
-    d["answer"] = agent.answer_dict(result.answer)
+    d["answer"] = agent.answer_dict(result.answer, threshold=services().config.assist_threshold)
     return jsonify(d)
 
 
@@ -165,11 +178,20 @@ def document(doc_id: str):
 
 
 # -- managers: SOPs --------------------------------------------------------------------------------
-@api.route("/sops", "POST", summary="Create an SOP (searchable at once)", roles=MANAGERS, tag="sops",
-           body=ref("SopWrite"), response=ref("Document"), status=201, errors=(409,))
+@api.route("/sops", "POST", summary="Create an SOP: a draft unless `status` says otherwise (agents see published "
+           "SOPs only)", roles=MANAGERS, tag="sops", body=ref("SopWrite"), response=ref("Document"), status=201,
+           errors=(409,))
 def sop_create():
-    doc = create_sop(services(), g.body.get("id", ""), SopForm.from_mapping(g.body), by=current_user.username)
+    doc = create_sop(services(), g.body.get("id", ""), SopForm.from_mapping(g.body, default_status="draft"),
+                     by=current_user.username)
     return created(agent.document_data(doc.id))
+
+
+@api.route("/sops/<path:doc_id>/publish", "POST", summary="Publish a draft or archived SOP: agents find it and get "
+           "answers from it at once", roles=MANAGERS, tag="sops", response=ref("Document"), errors=(404, 409))
+def sop_publish(doc_id: str):
+    publish_sop(services(), doc_id, by=current_user.username)
+    return jsonify(agent.document_data(doc_id))
 
 
 @api.route("/sops/<path:doc_id>", "PUT", summary="Save a new version of an SOP (refused with 409 if base_version is stale)",

@@ -29,6 +29,7 @@ from webapp.sops import (
     get_sop,
     is_overdue,
     mark_reviewed,
+    publish_sop,
     restore_version,
     save_sop,
     sop_summary,
@@ -87,13 +88,13 @@ def sop_new():
     form = _empty_form()
     error = None
     if request.method == "POST":
-        form = _form_from_request()
+        form = _form_from_request() | {"status": "draft"}  # a new SOP is a draft until published
         try:
             doc = create_sop(services(), form["id"], SopForm.from_mapping(form), by=current_user.username)
         except (InputError, ConflictError) as exc:
             error = exc
         else:
-            flash(f"Created {doc.id} (version {doc.version}). It is searchable now.")
+            flash(f"Created {doc.id} as a draft (version {doc.version}). Agents see it once you publish it.")
             return redirect(url_for("manager.sop_edit", doc_id=doc.id))
     return render_template("manager/edit.html", form=form, doc=None, error=error, statuses=SOP_STATUSES,
                            preview=render_markdown(form["body"])), (400 if error else 200)
@@ -178,6 +179,19 @@ def sop_restore(doc_id: str):
         return redirect(url_for("manager.sop_history", doc_id=doc_id))
     flash(f"Restored version {version} as version {doc.version}. It is searchable now.")
     return redirect(url_for("manager.sop_history", doc_id=doc_id))
+
+
+@bp.route("/sops/<path:doc_id>/publish", methods=["POST"])
+def sop_publish(doc_id: str):
+    try:
+        doc = publish_sop(services(), doc_id, by=current_user.username)
+    except ConflictError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"Published {doc.id}: agents find it and get answers from it now.")
+    back = url_for("manager.sop_list") if request.form.get("back") == "list" else url_for("manager.sop_edit",
+                                                                                          doc_id=doc_id)
+    return redirect(back)
 
 
 @bp.route("/sops/<path:doc_id>/review", methods=["POST"])

@@ -93,20 +93,26 @@ class Services:
 
     # -- search with a small cache (typing sends the same query again and again) ------------------
     def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
-               statuses: tuple[str, ...] = ()) -> list[dict]:
-        key = (query, k, mode, types, tags, statuses, self.store.vectors_generation())
+               sop_statuses: tuple[str, ...] = ()) -> list[dict]:
+        """Hits as dicts; `sop_statuses` as kb.search takes it (agents: published only)."""
+        key = (query, k, mode, types, tags, sop_statuses, self.store.vectors_generation(), self._status_stamp())
         with self._lock:
             hit = self._search_cache.get(key)
             if hit is not None:
                 self._search_cache.move_to_end(key)
                 return hit
         hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags,
-                                                          statuses=statuses)]
+                                                          sop_statuses=sop_statuses)]
         with self._lock:
             self._search_cache[key] = hits
             while len(self._search_cache) > 512:
                 self._search_cache.popitem(last=False)
         return hits
+
+    def _status_stamp(self) -> str:
+        """Changes when an SOP is published or archived (which changes no vector), so cached
+        searches are not served from before it."""
+        return self.store.get_meta("fields_generation", "0") or "0"
 
     # -- query log (insights.querylog): what was asked, clicked, found helpful ------------------------
     @property

@@ -80,10 +80,11 @@ class SopForm:
     note: str = ""
 
     @classmethod
-    def from_mapping(cls, data: Any) -> SopForm:
+    def from_mapping(cls, data: Any, *, default_status: str = "published") -> SopForm:
+        """The form from request data; `default_status` when it names none (creating: "draft")."""
         return cls(title=str(data.get("title") or "").strip(), body=str(data.get("body") or ""),
                    owner=str(data.get("owner") or "").strip(), tags=parse_tags(data.get("tags")),
-                   status=str(data.get("status") or "published").strip().lower(),
+                   status=str(data.get("status") or default_status).strip().lower(),
                    review_by=parse_date(str(data.get("review_by") or "")), note=str(data.get("note") or "").strip())
 
     def check(self) -> None:
@@ -145,6 +146,16 @@ def restore_version(services, doc_id: str, version: int, *, by: str, base_versio
     expected = current.version if base_version is None else int(base_version)
     return reindex_document(services.store, services.embedder, services.config, doc, by=by,
                             note=f"restored version {version}", expected_version=expected)
+
+
+def publish_sop(services, doc_id: str, *, by: str) -> Document:
+    """Make a draft (or archived) SOP published: agents find it and get answers from it at once.
+    The text and its vectors do not change; a version records who published it."""
+    doc = get_sop(services.store, doc_id)
+    if doc.status == "published":
+        raise ConflictError(f"{doc_id!r} is published already", hint="nothing to do", field="status")
+    return services.store.update_document_fields(doc_id, by=by, note=f"published (was {doc.status or 'no status'})",
+                                                 status="published")
 
 
 def mark_reviewed(services, doc_id: str, *, by: str, review_by: str = "", today: date | None = None) -> Document:

@@ -24,12 +24,34 @@ tickets' sentences are not embedded at answer time: a ticket's stored chunk vect
 sentences, and word overlap with the question picks among them.
 """
 
+from kb.answers.casefree import case_details, ticket_names
 from kb.answers.engine import ENGINES, SEARCH_K, Answerer, get_answerer
-from kb.answers.evaluate import evaluate_answers, normalized, outcome_rates, threshold_sweep
-from kb.answers.model import ENGINE, Answer, AnswerSentence, Citation, Passage, Source
+from kb.answers.evaluate import (
+    evaluate_answers,
+    normalized,
+    outcome_rates,
+    reliability,
+    threshold_sweep,
+    visible_relevant,
+)
+from kb.answers.model import (
+    ENGINE,
+    Answer,
+    AnswerSentence,
+    ChecklistItem,
+    Citation,
+    Passage,
+    Source,
+    confidence_label,
+    percent_ceil,
+    percent_floor,
+)
 from kb.answers.ranking import CONFIDENCE_MODEL, N_CANDIDATES, confidence
 from kb.answers.units import Unit, VectorCache, sop_units, ticket_units
+from kb.answers.wording import plain, split_step
 
 __all__ = ["CONFIDENCE_MODEL", "ENGINE", "ENGINES", "N_CANDIDATES", "SEARCH_K", "Answer", "AnswerSentence",
-           "Answerer", "Citation", "Passage", "Source", "Unit", "VectorCache", "confidence", "evaluate_answers",
-           "get_answerer", "normalized", "outcome_rates", "sop_units", "threshold_sweep", "ticket_units"]
+           "Answerer", "ChecklistItem", "Citation", "Passage", "Source", "Unit", "VectorCache", "case_details",
+           "confidence", "confidence_label", "evaluate_answers", "get_answerer", "normalized", "outcome_rates",
+           "percent_ceil", "percent_floor", "plain", "reliability", "sop_units", "split_step", "threshold_sweep", "ticket_names",
+           "ticket_units", "visible_relevant"]

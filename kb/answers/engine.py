@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -13,13 +15,23 @@ import numpy as np
 from kb.answers.compose import Composition
 from kb.answers.model import Answer, Passage, Source
 from kb.answers.ranking import Ranking, confidence
-from kb.answers.units import Unit, VectorCache, _stems, sop_units, ticket_units
-from kb.models import Document
+from kb.answers.units import Unit, VectorCache, _stems, mark_case_details, sop_units, ticket_units
+from kb.models import AGENT_STATUSES, Document
 from kb.storage import SearchFilters
 from kb.text import load_spacy
 
 ENGINES = ("extractive", "llm")
 SEARCH_K = 20
+CLOSE_SCORE = 0.05  # a second SOP this close to the main one (score) ...
+CLOSE_UNIT = 0.02  # ... and with a best sentence this close: "another procedure fits almost as well"
+
+
+def review_overdue(review_by: str, today: date | None = None) -> bool:
+    """True when an SOP's review-by date (ISO) has passed."""
+    try:
+        return bool(review_by) and date.fromisoformat(review_by[:10]) < (today or date.today())
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -49,6 +61,13 @@ class Answerer(Ranking, Composition):
     @property
     def nlp(self):
         return load_spacy(self.config.spacy_model)
+
+    @property
+    def nlp_full(self):
+        """The configured pipeline with tagger, parser and NER (reads past tickets' sentences), or
+        None when it has no parser (a blank pipeline: ticket sentences are then never quoted)."""
+        nlp = load_spacy(self.config.spacy_model, full=True)
+        return nlp if "parser" in nlp.pipe_names else None
 
     @property
     def cache(self) -> VectorCache:
@@ -102,7 +121,11 @@ class Answerer(Ranking, Composition):
             entry = self._docs.get((doc_id, doc.hash))
         if entry is not None and entry[2] is not None:
             return doc, entry[2]
-        units = sop_units(doc, self.nlp) if doc.type == "sop" else ticket_units(doc, self.nlp)
+        if doc.type == "sop":
+            units = sop_units(doc, self.nlp)
+        else:
+            units = mark_case_details(doc, ticket_units(doc, self.nlp), self.nlp_full,
+                                      tuple(getattr(self.config, "redact_keep", ()) or ()))
         if entry is not None:
             entry[2] = units
         return doc, units
@@ -118,31 +141,35 @@ class Answerer(Ranking, Composition):
         return n
 
     # -- answering -------------------------------------------------------------------------------
-    def answer(self, question: str, *, qvec: np.ndarray | None = None, prefer: str | None = None) -> Answer:
+    def answer(self, question: str, *, qvec: np.ndarray | None = None, prefer: str | None = None,
+               statuses: Sequence[str] | None = AGENT_STATUSES, threshold: float | None = None) -> Answer:
         """An extractive answer to `question` (in the customer's words).
 
         `qvec` replaces the question's own embedding (live assist passes a weighted conversation
-        vector); `prefer` names an SOP to keep as the main source (live assist, within a topic).
+        vector); `prefer` names an SOP to keep as the main source (live assist, within a topic);
+        `statuses` are the SOP statuses used (default: published only, what agents see; empty: all);
+        `threshold` replaces the answer_threshold setting (live assist passes assist_threshold).
         """
         from kb.search import parse_query
 
         t0 = time.perf_counter()
+        statuses = tuple(statuses or ())
         parsed = parse_query(question)  # raises InputError on an empty question
         if qvec is None:
             qvec = self.searcher.encode_query(parsed.text)
-        hits = self.searcher.search(question, k=SEARCH_K, qvec=qvec, snippets=False)
-        ranked, tickets = self._rank(qvec, hits, prefer)
+        hits = self.searcher.search(question, k=SEARCH_K, qvec=qvec, snippets=False, sop_statuses=statuses)
+        ranked, tickets = self._rank(qvec, hits, prefer, self._sop_rows(statuses))
         if prefer:  # live assist keeps the current topic's SOP first
             ranked.sort(key=lambda r: r["id"] != prefer)
         evidence = self._evidence(question, ranked, tickets)
         conf = confidence(evidence)
-        threshold = float(self.config.answer_threshold)
+        threshold = float(self.config.answer_threshold if threshold is None else threshold)
         sources = [Source(d["id"], d["type"], d["title"], round(d["score"], 4), d.get("heading", ""),
                           d.get("status", "")) for d in ranked]
         sources += [Source(t["id"], "ticket", t["title"], round(t["cos"], 4), "Resolution", t["status"])
                     for t in tickets[:5] if all(t["id"] != s.id for s in sources)]
         ans = Answer(question=question, answer="", confidence=round(conf, 4), abstained=True, sources=sources,
-                     evidence=evidence)
+                     evidence=evidence, statuses=list(statuses))
         if not ranked or conf < threshold:
             closest = [s for s in sources if s.type == "sop"][:3] or sources[:3]
             lines = ["No confident answer found. Closest procedures:"]
@@ -150,9 +177,38 @@ class Answerer(Ranking, Composition):
             ans.answer = "\n".join(lines) if closest else "No confident answer found: the knowledge base has nothing close."
         else:
             self._compose(ans, ranked[0], qvec, question, tickets)
+            ans.warnings = self._warnings(ranked)
         self.cache.save()
         ans.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         return ans
+
+    def _sop_rows(self, statuses: tuple[str, ...]) -> np.ndarray | None:
+        """Which rows of the SOP chunk matrix belong to SOPs with one of `statuses` (None: all).
+        Read from the store on each answer: publishing or archiving an SOP changes no vector."""
+        if not statuses:
+            return None
+        sm = self._sop_matrix()
+        ids = self.store.chunk_ids_where(SearchFilters.of(types=["sop"], sop_statuses=statuses))
+        return np.isin(sm.chunk_ids, ids)
+
+    def _warnings(self, ranked: list[dict]) -> list[str]:
+        """What the agent should know before quoting the main source: it is a draft or archived, its
+        review date has passed, or another procedure fits the question almost as well."""
+        main = ranked[0]
+        doc = self._doc(main["id"])[0]
+        out = []
+        if doc.type == "sop" and doc.status in ("draft", "archived"):
+            out.append(f"The main source, {doc.title} ({doc.id}), is {doc.status}: agents do not see it; check it "
+                       "before quoting it.")
+        if doc.type == "sop" and review_overdue(doc.review_by):
+            out.append(f"The main source, {doc.title} ({doc.id}), was due for review on {doc.review_by[:10]}: "
+                       "check that it is still current.")
+        runner = next((r for r in ranked[1:] if r["type"] == "sop"), None)
+        if (runner is not None and main["type"] == "sop" and main["score"] - runner["score"] < CLOSE_SCORE
+                and runner["unit"] >= main["unit"] - CLOSE_UNIT):
+            out.append(f"Another procedure fits almost as well: {runner['title']} ({runner['id']}). Check which one "
+                       "applies; they may say different things.")
+        return out
 
     def passages(self, ans: Answer, qvec: np.ndarray, limit: int = 5) -> list[Passage]:
         """Source passages behind `ans`, best first (what a generative engine is given to read):
@@ -167,9 +223,10 @@ class Answerer(Ranking, Composition):
         for s in chosen:
             doc = self._doc(s.id)[0]
             if doc.type == "ticket":
-                i = doc.body.find("Resolution:\n")
-                text = doc.body[i + len("Resolution:\n"):] if i >= 0 else doc.body
-                out.append(Passage(len(out) + 1, doc.id, "ticket", doc.title, "Resolution", text.strip()[:1200]))
+                # only what holds nothing of that ticket's customer: the model must not read it out
+                text = " ".join(u.text for u in self._units(doc.id)[1] if not u.case)
+                if text:
+                    out.append(Passage(len(out) + 1, doc.id, "ticket", doc.title, "Resolution", text[:1200]))
                 continue
             chunks = self.store.get_chunks(doc.id)
             if not chunks:

@@ -3,28 +3,39 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
 
 from kb.answers.units import _stems
 
-# Fitted by `python bench/bench_answers.py calibrate` on corpus/eval/queries.jsonl + out_of_scope.jsonl.
-CONFIDENCE_MODEL = {"bias": -6.185, "unit": 3.501, "margin": 5.85, "coverage": 5.006}
+# Fitted by `python bench/bench_answers.py calibrate` (see docs/answers.md): constructed customer questions
+# and questions from other domains (corpus/eval/calibration, "fit" split), the dev and out-of-scope
+# queries, and the 2025 sample tickets' messages asked of a knowledge base without them.
+CONFIDENCE_MODEL = {"bias": -7.249, "unit": 4.278, "margin": 6.572, "coverage": 3.115, "words": 3.618}
 N_CANDIDATES = 4  # SOPs scored in full (sentence vectors) per answer
+DELEGATION_DEPTH = 3  # candidates after the first that it may hand a question to
+DELEGATION_UNIT_GAP = 0.0  # ... when their own best sentence is at least as close to the question
+DELEGATION_NEAR = 0.03  # passages of the first this close to its best one are read for a hand-over
+LONG_QUESTION = 60  # content words from which a question counts as long (the "words" feature is 1)
 
 
 class Ranking:
     """The Answerer's ranking half (mixed into `kb.answers.engine.Answerer`)."""
 
-    def _rank(self, qvec: np.ndarray, hits, prefer: str | None = None) -> tuple[list[dict], list[dict]]:
-        """Candidate SOPs, best first, with their evidence; and the most similar tickets."""
+    def _rank(self, qvec: np.ndarray, hits, prefer: str | None = None, rows: np.ndarray | None = None
+              ) -> tuple[list[dict], list[dict]]:
+        """Candidate SOPs, best first, with their evidence; and the most similar tickets. `rows` masks
+        the SOP chunk matrix (the SOPs of the statuses asked for; None: all)."""
         sm = self._sop_matrix()
         rrf_max = 2.0 / (float(self.config.rrf_k) + 1.0)
         rrf = {h.id: h.score / rrf_max for h in hits if h.type == "sop"}
         chunk_cos = sm.matrix @ qvec if len(sm.chunk_ids) else np.zeros(0, np.float32)
+        if rows is not None and len(chunk_cos):
+            chunk_cos = np.where(rows, chunk_cos, -np.inf)
         best_chunk = np.maximum.reduceat(chunk_cos, sm.starts) if len(sm.starts) else np.zeros(0)
-        doc_chunk = dict(zip(sm.doc_ids, best_chunk.tolist(), strict=True))
+        doc_chunk = {d: c for d, c in zip(sm.doc_ids, best_chunk.tolist(), strict=True) if c > -np.inf}
         pre = {d: c + rrf.get(d, 0.0) / 3 for d, c in doc_chunk.items()}
 
         # tickets: their stored vectors give their similarity and the SOP they are nearest to
@@ -37,7 +48,10 @@ class Ranking:
             t_cos = tv @ qvec if len(ids) else np.zeros(0)
             # one matrix-vector product per ticket: a small matrix-matrix product goes through
             # multi-threaded BLAS, which costs tens of ms on a busy machine
-            nearest = [int(np.argmax(sm.matrix @ v)) for v in tv] if len(ids) and len(sm.chunk_ids) else None
+            nearest = None
+            if len(ids) and doc_chunk:
+                nearest = [int(np.argmax(sm.matrix @ v if rows is None else np.where(rows, sm.matrix @ v, -np.inf)))
+                           for v in tv]
             for h in t_hits:
                 if h.chunk_id not in row:
                     continue
@@ -47,18 +61,21 @@ class Ranking:
                 if nearest is not None:
                     d = sm.doc_ids[int(np.searchsorted(sm.starts, nearest[i], side="right") - 1)]
                     votes[d] = votes.get(d, 0.0) + cos
-                tickets.append({"id": h.id, "title": h.title, "cos": cos, "chunk_id": h.chunk_id, "status": "",
-                                "sop": d})
+                tickets.append({"id": h.id, "title": h.title, "cos": cos, "chunk_id": h.chunk_id,
+                                "status": getattr(h, "status", ""), "sop": d})
             tickets.sort(key=lambda t: -t["cos"])
 
         cands = sorted(pre, key=lambda d: -pre[d])[:N_CANDIDATES]
         if prefer in pre and prefer not in cands:
             cands.append(prefer)
         ranked = []
+        best_text: dict[str, str] = {}
         for d in cands:
             doc, units = self._units(d)
             u = self.cache.vectors(self.searcher.embedder, [x.text for x in units]) @ qvec if units else np.zeros(0)
             unit = float(u.max()) if len(u) else doc_chunk[d]
+            # the passages nearest the question (the best, and any within DELEGATION_NEAR of it)
+            best_text[d] = "\n".join(units[i].text for i in np.argsort(-u)[:3] if u[i] >= u.max() - DELEGATION_NEAR)
             score = doc_chunk[d] + unit + rrf.get(d, 0.0) / 3 + 0.1 * votes.get(d, 0.0)
             ranked.append({"id": d, "type": "sop", "title": doc.title, "status": doc.status, "score": score,
                            "chunk": doc_chunk[d], "unit": unit, "rrf": rrf.get(d, 0.0), "votes": votes.get(d, 0.0)})
@@ -67,18 +84,25 @@ class Ranking:
                 ranked.append({"id": t["id"], "type": "ticket", "title": t["title"], "status": "", "score": t["cos"],
                                "chunk": t["cos"], "unit": t["cos"], "rrf": 0.0, "votes": 0.0})
         ranked.sort(key=lambda r: -r["score"])
+        if ranked and ranked[0]["type"] == "sop" and ranked[0]["id"] != prefer:
+            follow_delegation(ranked, best_text.get(ranked[0]["id"], ""))
         return ranked, tickets
 
     def _evidence(self, question: str, ranked: list[dict], tickets: list[dict]) -> dict[str, Any]:
         """The features of the confidence model, for the first of `ranked`: its best sentence cosine,
-        its margin over the next SOP, and the share of the question's words that it or the three
-        most similar past tickets contain (words the knowledge base knows in this context)."""
+        its margin over the next SOP, the share of the question's words that it or the three most
+        similar past tickets contain (words the knowledge base knows in this context), and how long
+        the question is (a customer's whole message scores lower cosines than a short question)."""
+        n_words = len(_stems(question))
+        words = round(min(1.0, math.log1p(n_words) / math.log1p(LONG_QUESTION)), 4)
         if not ranked:
-            return {"main": None, "unit": 0.0, "chunk": 0.0, "margin": 0.0, "coverage": 0.0, "votes": 0.0}
+            return {"main": None, "unit": 0.0, "chunk": 0.0, "margin": 0.0, "coverage": 0.0, "votes": 0.0,
+                    "words": words}
         top = ranked[0]
         q_stems = _stems(question)
         doc_stems = self._doc(top["id"])[1].union(*(self._doc(t["id"])[1] for t in tickets[:3]))
-        margin = top["score"] - (max(r["score"] for r in ranked[1:]) if len(ranked) > 1 else 0.0)
+        rivals = [r["score"] for r in ranked[1:] if r.get("delegates_to") != top["id"]]
+        margin = top["score"] - (max(rivals) if rivals else 0.0)
         return {
             "main": top["id"],
             "unit": round(top["unit"], 4),
@@ -86,7 +110,28 @@ class Ranking:
             "margin": round(min(1.0, max(0.0, margin)), 4),
             "coverage": round(len(q_stems & doc_stems) / len(q_stems), 4) if q_stems else 0.0,
             "votes": round(top["votes"], 4),
+            "words": words,
         }
+
+
+def follow_delegation(ranked: list[dict], best_unit: str) -> None:
+    """When a passage of the best SOP nearest the question hands the case to another candidate SOP
+    ("raise a carrier investigation (sop-delivery-late, ...)", "use sop-delivery-late", "follow the
+    Late and lost deliveries procedure"), that SOP becomes the main one: the first says so itself.
+    It takes over the first's score; the delegating SOP is no rival in the margin (`delegates_to`)."""
+    top = ranked[0]
+    text = best_unit.lower()
+    for r in ranked[1:DELEGATION_DEPTH + 1]:
+        if r["type"] != "sop" or top["unit"] - r["unit"] > DELEGATION_UNIT_GAP:
+            continue
+        title = r["title"].lower()
+        if re.search(rf"(?<![\w-]){re.escape(r['id'].lower())}(?![\w-])", text) or (
+                len(title) >= 12 and title in text):
+            ranked.remove(r)
+            r["score"], r["delegated_from"] = max(r["score"], top["score"]), top["id"]
+            top["delegates_to"] = r["id"]
+            ranked.insert(0, r)
+            return
 
 
 def confidence(evidence: dict[str, Any], model: dict[str, float] | None = None) -> float:

@@ -27,6 +27,7 @@ class Unit:
     kind: str  # step | sentence
     heading: str
     number: int | None = None
+    case: tuple[str, ...] = ()  # ticket sentences: why it is specific to that case (kb.answers.casefree)
 
     @property
     def key(self) -> str:
@@ -69,6 +70,23 @@ def ticket_units(doc: Document, nlp) -> list[Unit]:
     part = doc.body[i:]
     return [Unit(doc.id, part[s:e], i + s, "sentence", "Resolution") for s, e in sentence_spans(part, nlp)
             if len(part[s:e].split()) >= 4]
+
+
+def mark_case_details(doc: Document, units: list[Unit], nlp_full, keep: list[str] | tuple[str, ...] = ()
+                      ) -> list[Unit]:
+    """Ticket units with `case` set: the reasons each is specific to that ticket's customer or case
+    (`kb.answers.casefree`). English tickets are parsed (tagger, parser, NER); others get "not parsed"."""
+    from kb.answers.casefree import case_details, ticket_names
+
+    lang = (doc.language or "en").lower()
+    if lang != "en" or nlp_full is None:
+        return [Unit(u.doc_id, u.text, u.start, u.kind, u.heading, u.number,
+                     tuple(case_details(u.text, None, language=lang, keep=keep))) for u in units]
+    names = ticket_names(doc.body, nlp_full(doc.body[:20000]))
+    parsed = nlp_full.pipe([u.text for u in units], batch_size=32)
+    return [Unit(u.doc_id, u.text, u.start, u.kind, u.heading, u.number,
+                 tuple(case_details(u.text, d, language=lang, keep=keep, names=names)))
+            for u, d in zip(units, parsed, strict=True)]
 
 
 def _stems(text: str) -> set[str]:

@@ -31,21 +31,26 @@ def iso_of(epoch: float | None) -> str | None:
 
 @dataclass(frozen=True)
 class SearchFilters:
-    """Which documents a search may return: any of `types`, all of `tags` (any case), any of `statuses`.
+    """Which documents a search may return: any of `types`, all of `tags` (any case), any of `statuses`,
+    and SOPs with any of `sop_statuses`.
 
     An empty field does not filter. A document's status is its SOP status (draft, published,
-    archived) or a ticket's own status."""
+    archived) or a ticket's own status. `sop_statuses` applies to SOPs only (tickets pass it): what
+    agents see is `sop_statuses=("published",)`, and "published" also matches an SOP stored
+    without a status (an SOP read from a file without front matter is published)."""
 
     types: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
     statuses: tuple[str, ...] = ()
+    sop_statuses: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, types: Sequence[str] = (), tags: Sequence[str] = (), statuses: Sequence[str] = ()) -> SearchFilters:
-        return cls(tuple(types or ()), tuple(tags or ()), tuple(statuses or ()))
+    def of(cls, types: Sequence[str] = (), tags: Sequence[str] = (), statuses: Sequence[str] = (),
+           sop_statuses: Sequence[str] = ()) -> SearchFilters:
+        return cls(tuple(types or ()), tuple(tags or ()), tuple(statuses or ()), tuple(sop_statuses or ()))
 
     def __bool__(self) -> bool:
-        return bool(self.types or self.tags or self.statuses)
+        return bool(self.types or self.tags or self.statuses or self.sop_statuses)
 
 
 NO_FILTERS = SearchFilters()

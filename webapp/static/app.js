@@ -97,16 +97,13 @@
       el("button", { type: "button", class: "fb", "data-helpful": "0", title: "Not helpful" }, withLabels ? "✗ Not helpful" : "✗"));
   }
 
-  function pct(x) { return Math.round((x || 0) * 100) + "%"; }
-
-  /* The suggested-answer panel, built from the API's Answer object. */
+  /* The suggested-answer panel, built from the API's Answer object (the same as agent/_answer.html). */
   function renderAnswer(container, a) {
     container.textContent = "";
     container.setAttribute("data-query-id", a.query_id === null || a.query_id === undefined ? "" : a.query_id);
     if (a.abstained) {
       container.appendChild(el("p", { class: "abstain" }, el("strong", null, "No confident answer.")));
-      container.appendChild(el("p", { class: "muted small" },
-        "Confidence " + pct(a.confidence) + " is below " + pct(a.threshold) + ". Closest procedures:"));
+      container.appendChild(el("p", { class: "muted small", id: "confidence-label" }, a.confidence_label + ". Closest procedures:"));
       var ul = el("ul", { class: "sources" });
       a.sources.filter(function (s) { return s.type === "sop"; }).slice(0, 3).forEach(function (s) {
         ul.appendChild(el("li", null, el("a", { href: s.url }, s.title)));
@@ -117,26 +114,74 @@
     }
     container.appendChild(el("div", { class: "confidence" },
       el("meter", { min: "0", max: "1", low: "0.5", optimum: "1", value: String(a.confidence) }),
-      el("span", null, "Confidence " + pct(a.confidence))));
-    container.appendChild(el("div", { class: "answer-text", id: "answer-text" }, a.answer_plain || a.answer));
-    var copyBtn = el("button", { type: "button", id: "copy-answer", class: "primary" }, "Copy answer");
+      el("span", { id: "confidence-label" }, a.confidence_label)));
+    if (a.warnings && a.warnings.length) {
+      var wl = el("ul", { class: "answer-warnings", role: "note" });
+      a.warnings.forEach(function (w) { wl.appendChild(el("li", null, w)); });
+      container.appendChild(wl);
+    }
+    container.appendChild(el("h3", null, "Say to the customer"));
+    var say = a.say || [];
+    if (say.length) {
+      var box = el("div", { class: "answer-say", id: "answer-say" });
+      say.forEach(function (s) { box.appendChild(el("p", null, s)); });
+      container.appendChild(box);
+    } else {
+      container.appendChild(el("p", { class: "muted small", id: "answer-say-none" },
+        "This part of the procedure has no wording to read out: explain it in your own words, following the checklist."));
+    }
+    var copyBtn = say.length ? el("button", { type: "button", id: "copy-answer", class: "primary", "data-copy": a.say_text }, "Copy answer") : null;
     container.appendChild(el("div", { class: "answer-actions" }, copyBtn, feedbackButtons("", true)));
+    if (a.checklist && a.checklist.length) {
+      container.appendChild(el("h3", null, "Agent checklist"));
+      var ol = el("ol", { class: "checklist", id: "answer-checklist" });
+      a.checklist.forEach(function (c) {
+        if (c.gap) { ol.appendChild(el("li", { class: "gap" }, c.text)); return; }
+        var li = el("li", { class: c.number === null || c.number === undefined ? "rule" : "step" }, c.text);
+        if (c.number !== null && c.number !== undefined) li.value = c.number;
+        if (c.sub && c.sub.length) {
+          var sub = el("ul");
+          c.sub.forEach(function (x) { sub.appendChild(el("li", null, x)); });
+          li.appendChild(sub);
+        }
+        ol.appendChild(li);
+      });
+      container.appendChild(ol);
+    }
+    if (a.ticket_quotes && a.ticket_quotes.length) {
+      container.appendChild(el("h3", null, "From past tickets"));
+      var tq = el("ul", { class: "ticket-quotes" });
+      a.ticket_quotes.forEach(function (t) {
+        tq.appendChild(el("li", null, t.text + " ", el("a", { href: t.url, class: "small" }, t.id)));
+      });
+      container.appendChild(tq);
+    }
     container.appendChild(el("h3", null, "Sources"));
-    var ol = el("ol", { class: "citations" });
+    var cl = el("ol", { class: "citations" });
     a.citations.forEach(function (c) {
-      ol.appendChild(el("li", null, el("a", { href: c.url }, c.title),
+      cl.appendChild(el("li", null, el("a", { href: c.url }, c.title),
         c.heading && c.heading !== c.title ? el("span", { class: "heading-path" }, " " + c.heading) : null,
-        " ", el("span", { class: "badge badge-" + c.type }, c.type)));
+        " ", el("span", { class: "badge badge-" + c.type }, c.type),
+        c.type === "sop" && (c.status === "draft" || c.status === "archived") ? el("span", { class: "badge badge-" + c.status }, c.status) : null,
+        c.quoted === false ? el("span", { class: "muted small" }, " supports it") : null));
     });
-    container.appendChild(ol);
+    container.appendChild(cl);
+  }
+
+  /* The answer panel before anything is asked (or after the question is cleared). */
+  function clearAnswer(container, text) {
+    container.textContent = "";
+    container.setAttribute("data-query-id", "");
+    container.appendChild(el("p", { class: "muted placeholder" }, text));
   }
 
   /* Copy buttons and helpful / not-helpful buttons anywhere on a page (event delegation). */
   document.addEventListener("click", async function (ev) {
     var copy = ev.target.closest("#copy-answer");
     if (copy) {
-      var text = document.getElementById("answer-text");
-      var ok = text && await copyText(text.textContent);
+      // the customer wording only: never the agent's checklist
+      var words = copy.getAttribute("data-copy") || "";
+      var ok = words !== "" && await copyText(words);
       copy.textContent = ok ? "Copied ✓" : "Copy failed: select the text";
       copy.setAttribute("data-copied", ok ? "1" : "0");
       setTimeout(function () { copy.textContent = "Copy answer"; }, 2500);
@@ -163,5 +208,5 @@
   });
 
   window.Deskbook = { api: api, el: el, markedSnippet: markedSnippet, copyText: copyText, renderAnswer: renderAnswer,
-                      feedbackButtons: feedbackButtons, csrfToken: csrfToken };
+                      clearAnswer: clearAnswer, feedbackButtons: feedbackButtons, csrfToken: csrfToken };
 })();

@@ -2,7 +2,8 @@
  *   typing        -> search after 150 ms of quiet (not logged)
  *   a pause       -> after 600 ms: the answer, and the search again, both logged for the manager reports
  *   Enter         -> open the selected result, or search and answer now
- *   Up / Down     -> move through the results;  Esc -> clear the selection, then the query;  / -> focus */
+ *   Up / Down     -> move through the results;  Esc -> clear the selection, then the query;  / -> focus
+ *   an empty box  -> results and answer cleared;  a question longer than the server reads -> one message */
 (function () {
   "use strict";
   var D = window.Deskbook;
@@ -21,10 +22,12 @@
   var selected = -1;
   var lastSettled = null;
   var renderedQuery = q.value.trim();
+  var maxChars = parseInt(app.getAttribute("data-max-chars"), 10) || 2000;
+  var PLACEHOLDER = "Type a question to get a suggested answer built from the published SOPs and past resolutions.";
 
   function filters() {
     var fd = new FormData(form);
-    return { type: fd.get("type") || "", tag: fd.get("tag") || "" };
+    return { type: fd.get("type") || "", tag: fd.get("tag") || "", status: fd.get("status") || "" };
   }
 
   function params(query, log) {
@@ -32,7 +35,29 @@
     var p = new URLSearchParams({ q: query, log: log ? "true" : "false" });
     if (f.type) p.append("type", f.type);
     if (f.tag) p.append("tag", f.tag);
+    if (f.status) p.append("status", f.status);
     return p;
+  }
+
+  /* Nothing to show: the results, the status line and the answer go back to their empty state. */
+  function clearAll(message) {
+    seq++; answerSeq++;
+    if (searchAbort) searchAbort.abort();
+    if (answerAbort) answerAbort.abort();
+    list.textContent = "";
+    status.textContent = message || "";
+    selected = -1;
+    lastSettled = null;
+    answerBox.classList.remove("loading");
+    D.clearAnswer(answerBox, PLACEHOLDER);
+  }
+
+  /* A question longer than search reads gets one message, in the status line, and no request. */
+  function tooLong(query) {
+    if (query.length <= maxChars) return false;
+    clearAll("The question is " + query.length.toLocaleString("en-GB") + " characters long; search and answers read at most " +
+      maxChars.toLocaleString("en-GB") + ". Describe the problem in a sentence or two, or paste only the customer's question.");
+    return true;
   }
 
   function items() { return Array.prototype.slice.call(list.querySelectorAll(".result")); }
@@ -56,6 +81,7 @@
       var link = D.el("a", { class: "result-link", href: h.url },
         D.el("span", { class: "badge badge-" + h.type }, h.type === "sop" ? "SOP" : "Ticket"),
         D.el("span", { class: "result-title" }, h.title),
+        h.type === "sop" && (h.status === "draft" || h.status === "archived") ? D.el("span", { class: "badge badge-" + h.status }, h.status) : null,
         h.heading && h.heading !== h.title ? D.el("span", { class: "heading-path" }, h.heading) : null);
       var snip = D.el("p", { class: "snippet" });
       snip.appendChild(D.markedSnippet(h.snippet));
@@ -70,13 +96,10 @@
 
   async function search(log) {
     var query = q.value.trim();
+    if (!query) { clearAll(""); return; }
+    if (tooLong(query)) return;
     var mine = ++seq;
     if (searchAbort) searchAbort.abort();
-    if (!query) {
-      list.textContent = "";
-      status.textContent = "";
-      return;
-    }
     searchAbort = new AbortController();
     try {
       var data = await D.api(searchUrl + "?" + params(query, log).toString(), { signal: searchAbort.signal });
@@ -90,9 +113,9 @@
 
   async function answer() {
     var query = q.value.trim();
+    if (!query || query.length > maxChars) return;
     var mine = ++answerSeq;
     if (answerAbort) answerAbort.abort();
-    if (!query) return;
     answerAbort = new AbortController();
     answerBox.classList.add("loading");
     try {
@@ -101,15 +124,15 @@
       D.renderAnswer(answerBox, data);
     } catch (e) {
       if (e.name === "AbortError") return;
-      if (mine === answerSeq) { answerBox.textContent = ""; answerBox.appendChild(D.el("p", { class: "muted" }, e.message)); }
+      if (mine === answerSeq) D.clearAnswer(answerBox, "No suggested answer: " + e.message);
     } finally {
-      answerBox.classList.remove("loading");
+      if (mine === answerSeq) answerBox.classList.remove("loading");
     }
   }
 
   function settle() {
     var key = q.value.trim() + "\u0000" + JSON.stringify(filters());
-    if (!q.value.trim() || key === lastSettled) return;
+    if (!q.value.trim() || key === lastSettled || q.value.trim().length > maxChars) return;
     lastSettled = key;
     var url = new URL(window.location.href);
     url.searchParams.set("q", q.value.trim());
@@ -128,6 +151,7 @@
   q.addEventListener("input", function () {
     clearTimeout(typeTimer);
     clearTimeout(settleTimer);
+    if (!q.value.trim()) { clearAll(""); return; }  // cleared (the box's own x, select-all + delete ...)
     typeTimer = setTimeout(function () { search(false); }, 150);
     settleTimer = setTimeout(settle, 600);
   });
@@ -147,7 +171,7 @@
       }
     } else if (ev.key === "Escape") {
       if (selected >= 0) { select(-1); }
-      else if (q.value) { q.value = ""; list.textContent = ""; status.textContent = ""; lastSettled = null; }
+      else if (q.value) { q.value = ""; clearAll(""); }
       else { q.blur(); }
     }
   });

@@ -49,6 +49,11 @@ class DocumentsSql:
         if filters.statuses:
             where.append(f"lower({alias}.status) IN ({self._in(filters.statuses)})")
             params.extend(s.lower() for s in filters.statuses)
+        if filters.sop_statuses:
+            wanted = sorted({s.lower() for s in filters.sop_statuses} | ({""} if "published" in filters.sop_statuses
+                                                                           else set()))
+            where.append(f"({alias}.type <> 'sop' OR lower({alias}.status) IN ({self._in(wanted)}))")
+            params.extend(wanted)
         for t in filters.tags:
             where.append(self._tag_filter(alias))
             params.append(t)
@@ -132,6 +137,7 @@ class DocumentsSql:
                        "updated_at=?, updated_by=? WHERE id=?",
                        (doc.status, doc.review_by, doc.owner, json.dumps(doc.tags), doc.hash, version, ts, by, doc_id))
             self._add_version(doc, version, ts, by, note)
+            self._bump_meta("fields_generation")  # status or tags changed: cached searches are stale
         return self.get_document(doc_id)
 
     def delete_document(self, doc_id: str, *, by: str = "", note: str = "removed") -> None:
