@@ -32,6 +32,20 @@ you'd you'll you're you've your yours yourself yourselves hi hello hey please th
 plz u ur just get got still also would like want need know""".split())
 
 
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def bad_character(text: str) -> str | None:
+    """A description of the first character no database can store (NUL, or half of a UTF-16
+    surrogate pair that JSON's `\\ud800` escapes can produce), or None when there is none."""
+    m = _BAD_CHARS.search(text)
+    if m is None:
+        return None
+    ch = m.group()
+    what = "a NUL character" if ch == "\x00" else f"a lone surrogate \\u{ord(ch):04x} (half of a broken character)"
+    return f"{what} at character {m.start() + 1}"
+
+
 def normalize_ws(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
