@@ -296,6 +296,17 @@ def parse_field_map(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def ticket_title_body(tid: str, subject: str, question: str, answer: str) -> tuple[str, str]:
+    """A ticket's title (its subject, else the start of its question) and body (question + resolution)."""
+    title = subject or (question[:77] + "…" if len(question) > 80 else question) or tid
+    parts = []
+    if question:
+        parts.append(f"Question:\n{question}")
+    if answer:
+        parts.append(f"Resolution:\n{answer}")
+    return title, "\n\n".join(parts) + "\n"
+
+
 def ticket_document(row: dict, src: SourceFile, line: int, field_map: dict[str, str]) -> Document:
     def get(name: str):
         col = field_map.get(name, name)
@@ -319,13 +330,7 @@ def ticket_document(row: dict, src: SourceFile, line: int, field_map: dict[str, 
     if not (question or answer or subject):
         raise InputError(f"{where}: ticket {tid} has no subject, question or answer",
                          hint="map the text columns with --map question=COLUMN --map answer=COLUMN")
-    title = subject or (question[:77] + "…" if len(question) > 80 else question) or tid
-    parts = []
-    if question:
-        parts.append(f"Question:\n{question}")
-    if answer:
-        parts.append(f"Resolution:\n{answer}")
-    body = "\n\n".join(parts) + "\n"
+    title, body = ticket_title_body(tid, subject, question, answer)
     metadata = {"question": question, "answer": answer, "subject": subject, "channel": _as_str(get("channel")),
                 "created_at": _as_str(get("created_at"))}
     language = _as_str(get("language"))

@@ -11,8 +11,9 @@ surnames in the languages of European contact centres and their customers) are g
 - a given name followed by a surname or another given name, in any case ("priya sharma",
   "Anna Schmidt", "Mehmet Öztürk"): in every mode;
 - a given name followed by a capitalised word that is not an ordinary word ("Zeynep Yılmaz");
-- in `"query"` mode also a given name alone that is not an ordinary word ("Emma asked", "refund
-  for mohammed", "Amara's order"), as short queries and chat lines give a name model no context.
+- a capitalised given name alone that is not an ordinary word, a month or a place ("Thanks,
+  Tomasz", "Amara's order"); in `"query"` mode in any case ("refund for mohammed"), as short
+  queries and chat lines give a name model no context and their writers rarely capitalise.
 """
 
 from __future__ import annotations
@@ -30,6 +31,11 @@ _WORD = re.compile(r"[^\W\d_][\w'’-]*", re.UNICODE)
 _NEVER_ALONE = frozenset("""
 hi hello hey dear thanks thank cheers yes no ok okay please sorry order refund return parcel delivery
 account card payment help customer agent team support store shop day week month per theres bitten rica
+jan feb mar apr may jun june jul july aug sep sept oct nov dec january february march april august september
+october november december januar februar märz mai juni juli oktober dezember ocak şubat mart nisan mayıs haziran
+temmuz ağustos eylül ekim kasım aralık monday tuesday wednesday thursday friday saturday sunday montag dienstag
+mittwoch donnerstag freitag samstag sonntag pazartesi salı çarşamba perşembe cuma cumartesi pazar
+america europe asia africa india china london paris berlin istanbul ankara dublin chelsea victoria jordan georgia
 """.split())
 
 
@@ -100,7 +106,7 @@ def list_names(text: str, mode: str = "text") -> Iterator[tuple[int, int]]:
                 yield m.start(), m.start() + len(_plain(text[m.start():nxt.end()]))
                 i += 2
                 continue
-        if mode == "query" and not g:
+        if not g and (mode == "query" or m.group()[:1].isupper()):
             yield m.start(), m.start() + len(_plain(m.group()))
         i += 1
 

@@ -192,14 +192,19 @@ def sop_review(doc_id: str):
 @bp.route("/uploads", methods=["GET", "POST"])
 def uploads():
     svc = services()
+    error = None
     if request.method == "POST":
-        job = start_upload(svc, request.files.getlist("files"), by=current_user.username)
-        flash(f"Upload received: indexing {job.title.removeprefix('Upload: ')} in the background.")
-        return redirect(url_for("manager.uploads", job=job.id))
+        try:
+            job = start_upload(svc, request.files.getlist("files"), by=current_user.username)
+        except InputError as exc:  # a PDF, a spreadsheet ...: said on the upload page, with what to do instead
+            error = exc
+        else:
+            flash(f"Upload received: indexing {job.title.removeprefix('Upload: ')} in the background.")
+            return redirect(url_for("manager.uploads", job=job.id))
     jobs = svc.jobs.list(kind="index_upload") if current_user.role == "admin" else svc.jobs.list(
         owner=current_user.username, kind="index_upload")
-    return render_template("manager/uploads.html", jobs=jobs[:20], allowed=", ".join(ALLOWED),
-                           highlight=request.args.get("job", ""), max_mb=svc.config.upload_max_mb)
+    return render_template("manager/uploads.html", jobs=jobs[:20], allowed=", ".join(ALLOWED), error=error,
+                           highlight=request.args.get("job", ""), max_mb=svc.config.upload_max_mb), (400 if error else 200)
 
 
 # -- insights: content gaps, ticket coverage, SOP health -----------------------------------------

@@ -159,6 +159,22 @@ class DocumentsSql:
                         metadata=json.loads(r["metadata"]), version=r["version"], updated_at=r["created_at"],
                         updated_by=r["created_by"], language=r.get("language") or "en")
 
+    def rewrite_version(self, doc_id: str, version: int, doc: Document) -> None:
+        """Replace the text of one stored version (redaction of history stored before it was on)."""
+        self._exec("UPDATE document_versions SET title = ?, body = ?, metadata = ?, content_hash = ? "
+                   "WHERE doc_id = ? AND version = ?",
+                   (doc.title, doc.body, json.dumps(doc.metadata, sort_keys=True), doc.hash, doc_id, int(version)))
+
+    def source_hashes(self, type: str | None = None) -> dict[str, str]:
+        """id -> `metadata.source_hash` of the documents that have one (which source they came from)."""
+        col = self._json_text("metadata", "source_hash")
+        sql = f"SELECT id, {col} AS h FROM documents WHERE {col} IS NOT NULL"
+        params: list[Any] = []
+        if type:
+            sql += " AND type = ?"
+            params.append(type)
+        return {r["id"]: str(r["h"]) for r in self._rows(sql, params)}
+
     # -- chunks ------------------------------------------------------------------------------
     def _replace_chunks(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray | None) -> None:
         old = [r["id"] for r in self._rows("SELECT id FROM chunks WHERE doc_id = ?", (doc.id,))]
