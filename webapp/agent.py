@@ -165,7 +165,7 @@ def assist_new():
 def assist_page(conversation_id: str):
     svc = services()
     conv = svc.conversations.get_or_create(conversation_id, current_user.user)
-    recent = [c for c in svc.conversations.recent(15) if c.id != conv.id]
+    recent = [c for c in svc.conversations.recent(current_user.user, 15) if c.id != conv.id]
     return render_template("agent/assist.html", conv=conv, recent=recent)
 
 

@@ -19,6 +19,10 @@ TAGS = array(STR)
 SOP_STATUS = {"type": "string", "enum": ["draft", "published", "archived"]}
 DATE = {"type": "string", "description": "YYYY-MM-DD (empty: none)", "pattern": r"^(\d{4}-\d{2}-\d{2})?$"}
 
+OWNER = {"type": "string", "maxLength": 64,
+         "description": "admins only: the user name of the agent a new conversation belongs to (a telephony or "
+                        "chat bridge names the agent on the call); others' conversations are their own"}
+
 SCHEMAS: dict[str, dict] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
@@ -54,8 +58,10 @@ SCHEMAS: dict[str, dict] = {
         "state": {"type": "object"}}},
     "NewConversation": {"type": "object", "properties": {
         "id": {"type": "string", "description": "your own id (a call or chat id); random when left out",
-               "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"}}},
+               "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+        "owner": OWNER}},
     "TurnsRequest": {"type": "object", "properties": {
+        "owner": OWNER,
         "turns": {"type": "array", "items": ref("Turn"), "maxItems": 400},
         "text": {"type": "string", "maxLength": 100000,
                  "description": "turns as pasted text: 'Speaker: text' lines (used when `turns` is absent)"}}},

@@ -34,7 +34,7 @@ class Services:
         self.searcher = Searcher(self.store, config, embedder)
         self.accounts = Accounts(self.store, session_hours=config.session_hours)
         self.jobs = Jobs(self.store, config)
-        self.conversations = Conversations(self.store, config)
+        self.conversations = Conversations(self.store, config, self.accounts)
         self._answerer = None
         self._assistant = None
         self._lock = threading.RLock()
