@@ -17,6 +17,7 @@ from flask_login import current_user
 
 from kb.errors import InputError
 from kb.search import MODES
+from webapp.apispec import int_arg
 from webapp.auth import guard_blueprint
 from webapp.render import highlight_text, offsets_to_lines, render_markdown, snippet_html
 from webapp.services import services
@@ -137,9 +138,9 @@ def search_page():
 @bp.route("/doc/<path:doc_id>")
 def document(doc_id: str):
     svc = services()
-    chunk = request.args.get("chunk", type=int)
+    chunk = int_arg(request.args, "chunk")
     q = request.args.get("q", "")
-    qid = request.args.get("qid", type=int)
+    qid = int_arg(request.args, "qid")
     data = document_data(doc_id, chunk)
     if qid is not None:  # a purged or unknown query id is logged and skipped: the page still opens
         svc.log_call("record_click", qid, doc_id, user_id=str(current_user.id))

@@ -176,14 +176,12 @@ def sop_create():
 
 
 @api.route("/sops/<path:doc_id>", "PUT", summary="Save a new version of an SOP (refused with 409 if base_version is stale)",
-           roles=MANAGERS, tag="sops", body=ref("SopWrite"), response=ref("Document"), errors=(404, 409))
+           roles=MANAGERS, tag="sops", body=ref("SopUpdate"), response=ref("Document"), errors=(404, 409),
+           description="Fields left out keep their current values: {\"body\": ..., \"base_version\": 3} changes the "
+                       "text and nothing else.")
 def sop_update(doc_id: str):
-    from kb.errors import InputError
-
-    if "base_version" not in g.body:
-        raise InputError("base_version is required", hint="send the version your edit started from",
-                         field="base_version")
-    save_sop(services(), doc_id, SopForm.from_mapping(g.body), by=current_user.username,
+    current = get_sop(services().store, doc_id)
+    save_sop(services(), doc_id, SopForm.from_mapping(g.body, current=current), by=current_user.username,
              base_version=g.body["base_version"])
     return jsonify(agent.document_data(doc_id))
 

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from indexer.readers import SOP_STATUSES
 from kb.errors import ConflictError, InputError
+from webapp.apispec import int_arg
 from webapp.auth import guard_blueprint
 from webapp.insights import (
     chart_panels,
@@ -79,7 +80,7 @@ def _empty_form() -> dict:
 def _form_from_request() -> dict:
     f = request.form
     return {k: f.get(k, "") for k in ("id", "title", "body", "owner", "tags", "status", "review_by", "note")} | {
-        "base_version": f.get("base_version", type=int) or 0}
+        "base_version": int_arg(f, "base_version") or 0}
 
 
 @bp.route("/sops/new", methods=["GET", "POST"])
@@ -157,8 +158,8 @@ def sop_diff(doc_id: str):
     versions = svc.store.document_versions(doc_id)
     if not versions:
         abort(404)
-    b = request.args.get("b", type=int) or versions[0]["version"]
-    a = request.args.get("a", type=int) or (versions[1]["version"] if len(versions) > 1 else b)
+    b = int_arg(request.args, "b") or versions[0]["version"]
+    a = int_arg(request.args, "a") or (versions[1]["version"] if len(versions) > 1 else b)
     va, vb = svc.store.get_version(doc_id, a), svc.store.get_version(doc_id, b)
     rows = side_by_side(va.body, vb.body)
     return render_template("manager/diff.html", doc=doc, versions=versions, a=a, b=b, va=va, vb=vb, rows=rows,
@@ -167,12 +168,12 @@ def sop_diff(doc_id: str):
 
 @bp.route("/sops/<path:doc_id>/restore", methods=["POST"])
 def sop_restore(doc_id: str):
-    version = request.form.get("version", type=int)
+    version = int_arg(request.form, "version")
     if version is None:
         raise InputError("Which version should be restored?", field="version")
     try:
         doc = restore_version(services(), doc_id, version, by=current_user.username,
-                              base_version=request.form.get("base_version", type=int))
+                              base_version=int_arg(request.form, "base_version"))
     except ConflictError as exc:
         flash(f"Not restored: {exc.message}. Look at the history again and retry.", "error")
         return redirect(url_for("manager.sop_history", doc_id=doc_id))

@@ -86,6 +86,12 @@ SCHEMAS: dict[str, dict] = {
         "title": {"type": "string", "minLength": 1, "maxLength": 300}, "body": {"type": "string", "minLength": 1},
         "owner": STR, "tags": TAGS, "status": SOP_STATUS, "review_by": DATE, "note": STR,
         "base_version": {"type": "integer", "description": "the version the edit started from (required to update)"}}},
+    "SopUpdate": {"type": "object", "required": ["base_version"], "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": 300}, "body": {"type": "string", "minLength": 1},
+        "owner": STR, "tags": TAGS, "status": SOP_STATUS, "review_by": DATE, "note": STR,
+        "base_version": {"type": "integer", "minimum": 0,
+                         "description": "the version the edit started from (a save on top of a newer one is refused)"}},
+        "description": "fields left out keep their current values"},
     "Version": {"type": "object", "properties": {
         "doc_id": STR, "version": INT, "title": STR, "created_at": STR, "created_by": STR, "note": STR,
         "deleted": INT, "status": STR}},

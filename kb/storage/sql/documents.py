@@ -124,10 +124,15 @@ class DocumentsSql:
             raise ValueError(f"cannot update {sorted(bad)}")
         ts = now_iso()
         with self.transaction():
+            # the row is locked (PostgreSQL; SQLite's write lock is the transaction's) so that two
+            # concurrent changes get versions n+1 and n+2, never the same number twice
+            if self._row(f"SELECT version FROM documents WHERE id = ?{self._for_update}", (doc_id,)) is None:
+                raise NotFoundError(f"No document with id {doc_id!r}")
             doc = self.get_document(doc_id)
             for k, v in fields.items():
                 setattr(doc, k, v)
-            version = doc.version + 1
+            last = self._value("SELECT max(version) AS v FROM document_versions WHERE doc_id = ?", (doc_id,))
+            version = max(doc.version, last or 0) + 1
             self._exec("UPDATE documents SET status=?, review_by=?, owner=?, tags=?, content_hash=?, version=?, "
                        "updated_at=?, updated_by=? WHERE id=?",
                        (doc.status, doc.review_by, doc.owner, json.dumps(doc.tags), doc.hash, version, ts, by, doc_id))
