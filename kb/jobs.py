@@ -137,20 +137,31 @@ class Worker:
             result = self.handlers[job.kind](ctx) or {}
             beat_stop.set()
             self.store.finish_job(job.id, self.name, result)
+            self._scrub()
         except JobLost:
             log.warning("job %s: lost the lease; another worker runs it now", job.id)
         except DeskbookError as exc:
             beat_stop.set()
             self.store.fail_job(job.id, self.name, exc.to_dict(), retry=False)
+            self._scrub()
         except Exception as exc:  # noqa: BLE001 - a job must never take the worker down
             beat_stop.set()
             traceback.print_exc()
             self.store.fail_job(job.id, self.name, {"code": "internal_error",
-                                                    "message": f"{type(exc).__name__}: {exc}"}, retry=True)
+                                                    "message": f"{type(exc).__name__}: {str(exc)[:300]}"}, retry=True)
+            self._scrub()
         finally:
             beat_stop.set()
             beat.join(timeout=5)
         return self.store.get_job(job.id)
+
+    def _scrub(self) -> None:
+        """After a job: its files were deleted from the database; empty SQLite's WAL so that no copy of
+        them (unredacted uploads) stays there. Readers may keep the WAL busy: the next job tries again."""
+        try:
+            self.store.checkpoint(wait_seconds=2.0)
+        except Exception:  # noqa: BLE001 - housekeeping never fails a job
+            log.debug("checkpoint after a job failed", exc_info=True)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(max(0.2, self.lease / 3)):
@@ -162,6 +173,9 @@ class Worker:
 
     def run(self, *, once: bool = False, max_jobs: int | None = None) -> int:
         """Run jobs until stopped (`once`: until the queue is empty); returns how many ran."""
+        from kb.tempfiles import clean_system_temp
+
+        clean_system_temp()  # private folders of jobs whose worker was killed
         n = 0
         poll = float(self.config.job_poll_seconds)
         while not self._stop.is_set():

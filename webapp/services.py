@@ -42,6 +42,10 @@ class Services:
         self._querylog = None
         self.worker = None
         threads = web_job_threads(config, self.store.backend)
+        if threads or self.store.backend == "sqlite":
+            from indexer.jobs import clean_stale_uploads
+
+            clean_stale_uploads(self.store, config)  # uploads a killed job left on this machine's disk
         if threads:
             self.worker = Worker(self.store, config, embedder=embedder, searcher=self.searcher)
             self.worker.start(threads)

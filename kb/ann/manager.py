@@ -38,6 +38,9 @@ class VectorIndex:
         self.delta: NumpyBackend | None = None
         self._seen_generation = -1
         self._lock = threading.RLock()
+        from kb.tempfiles import stale_index_temps
+
+        stale_index_temps(self.path)  # half-written files of a process that was killed
 
     # -- lifecycle ---------------------------------------------------------------------------
     def refresh(self) -> None:
