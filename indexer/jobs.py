@@ -118,3 +118,6 @@ def index_upload(ctx) -> dict[str, Any]:
     summary = (f"{len(files)} file(s): {totals['added']} added, {totals['updated']} updated, "
                f"{totals['unchanged']} unchanged" + (f"; {len(errors)} problem(s)" if errors else ""))
     return {"summary": summary, **totals, "files": files_out, "errors": errors, "new_ids": ids[:200]}
+
+
+index_upload.isolate = True  # type: ignore[attr-defined]  # minutes of CPU: run apart from searches (kb.job_process)

@@ -58,6 +58,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("job_max_attempts", 3, "Background jobs: times a job is started before it is marked failed (a "
                 "worker that stops, or an unexpected error, uses one)."),
         Setting("job_poll_seconds", 1.0, "Background jobs: how often an idle worker looks for queued jobs."),
+        Setting("import_process_nice", 19, "Uploads indexed by an app server run in a child process at this CPU "
+                "niceness (0-19; 19 = the lowest priority), so that searches keep the CPU during an import and the "
+                "import uses what is left; -1 runs them in the app server's own job thread."),
     ),
     *_section(
         "indexing",
@@ -193,7 +196,7 @@ SETTINGS: tuple[Setting, ...] = (
 # The range of every number setting: a value outside it is refused with the setting's name.
 RANGES: dict[str, tuple[float, float]] = {
     "pg_pool_size": (1, 1000), "job_lease_seconds": (1, 86400), "job_max_attempts": (1, 100),
-    "job_poll_seconds": (0.05, 3600), "batch_size": (1, 4096), "chunk_max_tokens": (32, 8192),
+    "job_poll_seconds": (0.05, 3600), "import_process_nice": (-1, 19), "batch_size": (1, 4096), "chunk_max_tokens": (32, 8192),
     "chunk_overlap_sentences": (0, 10), "torch_threads": (0, 1024), "ann_hnsw_min": (0, 10 ** 9),
     "ann_rebuild_delta": (0, 10 ** 9), "rrf_k": (1, 10000), "ticket_weight": (0, 10), "search_k": (1, 100),
     "answer_threshold": (0, 1), "answer_max_sentences": (1, 50), "answer_ticket_sentences": (0, 20),

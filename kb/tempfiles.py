@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-PREFIXES = ("deskbook-transcripts-", "deskbook-rubric-", "deskbook-upload-")
+PREFIXES = ("deskbook-transcripts-", "deskbook-rubric-", "deskbook-upload-", "deskbook-job-")
 
 
 def pid_alive(pid: int) -> bool:

@@ -47,7 +47,9 @@ class Services:
 
             clean_stale_uploads(self.store, config)  # uploads a killed job left on this machine's disk
         if threads:
-            self.worker = Worker(self.store, config, embedder=embedder, searcher=self.searcher)
+            nice = int(config.import_process_nice)
+            self.worker = Worker(self.store, config, embedder=embedder, searcher=self.searcher,
+                                 isolate_nice=nice if nice >= 0 else None)
             self.worker.start(threads)
 
     # -- models ------------------------------------------------------------------------------
