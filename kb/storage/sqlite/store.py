@@ -305,11 +305,18 @@ class SqliteStore(SharedSql):
         a job whose files were deleted: the WAL would otherwise keep their pages). False when readers kept
         the WAL busy for `wait_seconds` (the next checkpoint tries again)."""
         db = self._db
-        db.execute(f"PRAGMA busy_timeout={int(wait_seconds * 1000)}")
+        deadline = time.monotonic() + wait_seconds
+        db.execute(f"PRAGMA busy_timeout={max(1, int(min(wait_seconds, 5.0) * 1000))}")
         try:
-            row = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
-        except sqlite3.OperationalError:
-            return False
+            while True:  # another connection's checkpoint answers "busy" at once: wait for it, then go again
+                try:
+                    row = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.OperationalError:
+                    row = None
+                if row is not None and int(row[0]) == 0:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
         finally:
             db.execute("PRAGMA busy_timeout=30000")
-        return row is not None and int(row[0]) == 0
