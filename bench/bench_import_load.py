@@ -15,7 +15,7 @@ with a distinct order number so that the app's result cache never answers:
 
 It prints p50 / p95 / max latency at rest and during the import, their ratio (the goal: p95 during
 an import at most 3x the p95 at rest), the number of searches and the import's duration. Modes:
-`process` (the default: the import runs in a child process at niceness `import_process_nice` = 19)
+`process` (the default: the import runs in a child process at niceness `import_process_nice`, `--nice`)
 and `thread` (`import_process_nice = -1`: the import runs in the server's own job thread, its
 embedding taking the model's lock one small batch at a time, queries first). The machine is shared
 and noisy: compare ratios measured in the same run.
@@ -156,12 +156,13 @@ def stats(values: list[float]) -> dict:
             "max": float(a.max())}
 
 
-def run_mode(mode: str, template: Path, workdir: Path, tickets: bytes, queries: list[str], pause: float) -> dict:
+def run_mode(mode: str, template: Path, workdir: Path, tickets: bytes, queries: list[str], pause: float,
+             nice: int) -> dict:
     data = workdir / mode
     shutil.rmtree(data, ignore_errors=True)
     shutil.copytree(template, data)
     tokens = json.loads((template / "tokens.json").read_text())
-    srv = Server(data, 19 if mode == "process" else -1)
+    srv = Server(data, nice if mode == "process" else -1)
     try:
         for q in queries[:10]:  # warm the model, the FAISS index and the answer cache
             search_once(srv, tokens["agent"], q, False)
@@ -187,6 +188,7 @@ def main() -> None:
     ap.add_argument("--tickets", type=int, default=3000)
     ap.add_argument("--modes", nargs="+", default=["process", "thread"], choices=["process", "thread"])
     ap.add_argument("--workdir", default=None)
+    ap.add_argument("--nice", type=int, default=10, help="import_process_nice for the process mode")
     ap.add_argument("--pause", type=float, default=0.25, help="seconds between searches (default: 4 a second)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -195,7 +197,7 @@ def main() -> None:
                if x.strip()]
     template = build_template(workdir)
     tickets = synthetic_tickets(args.tickets)
-    results = [run_mode(m, template, workdir, tickets, queries, args.pause) for m in args.modes]
+    results = [run_mode(m, template, workdir, tickets, queries, args.pause, args.nice) for m in args.modes]
     if args.json:
         print(json.dumps(results, indent=2))
         return
@@ -206,7 +208,7 @@ def main() -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in results:
         a, d = r["rest"], r["during"]
-        print(f"| {'child process, nice 19' if r['mode'] == 'process' else 'server thread'} | {a['p50']:.0f} | "
+        print(f"| {'child process, nice ' + str(args.nice) if r['mode'] == 'process' else 'server thread'} | {a['p50']:.0f} | "
               f"{a['p95']:.0f} | {d['p50']:.0f} | {d['p95']:.0f} | {d['max']:.0f} | {d['p95'] / a['p95']:.2f}x | "
               f"{d['n']} | {r['import_seconds']} | {r['job']} ({r['added']} added) |")
 

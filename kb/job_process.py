@@ -4,9 +4,9 @@ An upload of a few thousand tickets is minutes of CPU work: reading, redaction (
 chunking and embedding. Run in the web server's own job thread, it competes with searches for the
 cores and for Python's interpreter lock, and searches stall (measured before this: p95 63 s during a
 3,000-ticket upload). A handler that sets `isolate = True` (the `index_upload` job) therefore runs in a
-child process started with `nice` = `import_process_nice` (19: the lowest priority; the kernel gives
-a searching web process nearly all the CPU and the import whatever is left): searches stay as fast as
-the machine allows, and the import still uses every idle cycle.
+child process started with `nice` = `import_process_nice` (10 by default: when both want the CPU, the
+kernel gives the searching web process about 90% of it and the import the rest; the import still uses
+every idle cycle), and apart from the web process's interpreter lock.
 
 The child opens the same database, runs the handler under the parent worker's name (so its progress
 reports renew the same lease) and writes its outcome to a file; the parent finishes or fails the job

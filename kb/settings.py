@@ -58,9 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("job_max_attempts", 3, "Background jobs: times a job is started before it is marked failed (a "
                 "worker that stops, or an unexpected error, uses one)."),
         Setting("job_poll_seconds", 1.0, "Background jobs: how often an idle worker looks for queued jobs."),
-        Setting("import_process_nice", 19, "Uploads indexed by an app server run in a child process at this CPU "
-                "niceness (0-19; 19 = the lowest priority), so that searches keep the CPU during an import and the "
-                "import uses what is left; -1 runs them in the app server's own job thread."),
+        Setting("import_process_nice", 10, "Uploads indexed by an app server run in a child process at this CPU "
+                "niceness (0-19: 10 gives searches about 90% of a busy CPU, 19 nearly all of it but starves the "
+                "import on a machine that is busy with other work), so that searches stay fast during an import; "
+                "-1 runs them in the app server's own job thread."),
     ),
     *_section(
         "indexing",
