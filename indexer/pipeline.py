@@ -3,7 +3,10 @@
 Re-running on an unchanged corpus embeds nothing; an edited SOP re-embeds only its changed
 chunks (vectors are reused by content hash); files that disappeared are removed and reported;
 changing the embedding model re-embeds everything. Safe to interrupt and re-run: documents are
-written in transactions, and the next run picks up where this one stopped.
+embedded and committed in batches of `BATCH_DOCS`, so the next run finds what was committed unchanged
+and embeds only the rest. Tickets are redacted before anything is stored (`indexer.privacy`). A
+bad file, row or id (a duplicate, or an SOP's id reused by a ticket) is reported and skipped; the
+rest is indexed.
 """
 
 from __future__ import annotations
@@ -16,9 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from indexer.chunk import CHUNKER_VERSION, Chunker
+from indexer.privacy import TicketRedactor
 from indexer.readers import READERS, discover, read_tickets
 from kb.errors import DeskbookError, InputError
-from kb.models import Chunk, Document
+from kb.models import Document
+
+BATCH_DOCS = 64  # documents redacted, chunked, embedded and committed together
 
 
 @dataclass
@@ -90,7 +96,7 @@ def make_chunker(config, embedder) -> Chunker:
 
 def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexReport,
                  progress: Progress) -> tuple[list[Document], set[str]]:
-    """Every document under `paths`; unreadable files and bad rows are reported and skipped."""
+    """Every document under `paths`; unreadable files, bad rows and repeated ids are reported and skipped."""
     files, notes = discover(paths)
     report.notes.extend(notes)
     report.files = len(files)
@@ -115,9 +121,10 @@ def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexRepo
                     continue
                 where = f"{src.path}" + (f" (ticket {item.id})" if item.type == "ticket" else "")
                 if item.id in seen:
-                    raise InputError(f"Duplicate document id {item.id!r}: in {seen[item.id]} and in {where}",
-                                     hint="ids must be unique across the knowledge base; change one `id`",
-                                     field="id")
+                    report.errors.append(f"Duplicate document id {item.id!r}: in {seen[item.id]} and in {where}; "
+                                         "the second was skipped (ids must be unique across the knowledge base: "
+                                         "change one `id`)")
+                    continue
                 seen[item.id] = where
                 docs.append(item)
             bar.update(1)
@@ -133,6 +140,31 @@ def _under(path: str, roots: list[Path]) -> bool:
     return False
 
 
+def _collisions(docs: list[Document], existing: dict[str, tuple[str, str, str]], read_paths: set[str],
+                report: IndexReport) -> list[Document]:
+    """The documents whose id is free or theirs already; the others are reported and skipped, so a
+    ticket never turns an SOP into a ticket and a file never replaces an SOP written in the web app."""
+    out = []
+    for d in docs:
+        old = existing.get(d.id)
+        if old is not None:
+            _, otype, osrc = old
+            problem = None
+            if otype != d.type:
+                problem = (f"is already the id of {'an SOP' if otype == 'sop' else 'a ticket'}"
+                           + (f" ({osrc})" if osrc else " written in the web app"))
+            elif not osrc and d.source_path:
+                problem = "is already the id of an SOP written in the web app"
+            elif osrc and osrc != d.source_path and Path(osrc).exists() and osrc not in read_paths:
+                problem = f"is already used in {osrc}"
+            if problem:
+                report.errors.append(f"{d.source_path}: document id {d.id!r} {problem}; skipped (ids are unique "
+                                     "across the knowledge base: change one `id`)")
+                continue
+        out.append(d)
+    return out
+
+
 def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: dict[str, str] | None = None,
                 progress: bool = True, reembed: bool = False, remove_missing: bool = True) -> IndexReport:
     """Index SOP folders/files and ticket files into `store`. See the module docstring."""
@@ -146,78 +178,56 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
     if not roots:
         raise InputError("Nothing to index", hint="give one or more folders of SOPs or ticket files")
 
-    # A change of model (or an explicit --reembed) re-embeds every stored chunk first.
+    # A change of model (or an explicit --reembed) re-embeds every stored chunk first; a re-embedding
+    # that was interrupted goes on where it stopped.
     stored_model = store.get_meta("model")
-    if reembed or (stored_model and stored_model != embedder.name) or (
+    pending = store.get_meta("reembed_pending")
+    if pending or reembed or (stored_model and stored_model != embedder.name) or (
             store.vector_dim() not in (None, embedder.dim)):
         report.reembedded_all = bool(store.count_chunks())
-        _reembed_all(store, embedder, prog, report)
+        _reembed_all(store, embedder, prog, report, resume=pending == embedder.name and not reembed)
     store.set_meta("model", embedder.name)
     store.set_meta("chunker", CHUNKER_VERSION)
 
     docs, read_paths = read_sources(roots, field_map or {}, report, prog)
     existing = store.document_hashes()
-    # Ids already used by documents from other files that still exist: a duplicate across the KB.
-    for d in docs:
-        old = existing.get(d.id)
-        if old and old[2] and old[2] != d.source_path and Path(old[2]).exists() and old[2] not in read_paths:
-            raise InputError(f"Duplicate document id {d.id!r}: in {old[2]} (already indexed) and in {d.source_path}",
-                             hint="ids must be unique across the knowledge base; change one `id`", field="id")
+    seen_ids = {d.id for d in docs}
+    docs = _collisions(docs, existing, read_paths, report)
+    redactor = TicketRedactor(config) if config.redact_pii else None
+    redacted_before = store.source_hashes("ticket") if redactor else {}
 
     changed: list[Document] = []
     for d in docs:
         old = existing.get(d.id)
-        if old is None:
+        if redactor is not None and d.type == "ticket":
+            if old is not None and redacted_before.get(d.id) == redactor.fingerprint(d):
+                report.unchanged += 1
+            else:
+                changed.append(d)  # redacted in its batch below
+        elif old is None:
             changed.append(d)
         elif old[0] == d.hash or _edited_since_import(store, d):
             report.unchanged += 1
         else:
             changed.append(d)
 
+    # Batches of documents: redact, chunk, embed what is new (vectors are reused by content hash) and
+    # commit, so an interrupted run keeps every batch it finished and the next run embeds only the rest.
     chunker = make_chunker(config, embedder) if changed else None
-    plans: list[tuple[Document, list[Chunk]]] = []
-    with prog.bar(len(changed), "chunking", "doc") as bar:
-        for d in changed:
-            plans.append((d, chunker.chunk(d)))
-            bar.update(1)
-
-    # Reuse stored vectors for unchanged chunk text; embed the rest in batches across documents.
-    all_hashes = [ch.hash_for(d.title) for d, chs in plans for ch in chs]
-    reuse = store.vectors_by_hash(all_hashes) if store.vector_dim() == embedder.dim else {}
-    todo: dict[str, str] = {}
-    for d, chs in plans:
-        for ch in chs:
-            h = ch.hash_for(d.title)
-            if h not in reuse and h not in todo:
-                todo[h] = ch.embed_text(d.title)
-    vectors: dict[str, np.ndarray] = dict(reuse)
-    keys = list(todo)
-    batch = max(1, int(config.batch_size)) * 32  # large super-batches: the model sorts by length inside each
-    with prog.bar(len(keys), "embedding", "chunk") as bar:
-        for i in range(0, len(keys), batch):
-            part = keys[i:i + batch]
-            vecs = embedder.encode_documents([todo[h] for h in part])
-            vectors.update(zip(part, vecs, strict=True))
-            bar.update(len(part))
-    report.chunks_embedded += len(keys)
-    report.chunks_reused = len(all_hashes) - len(keys)
-
-    with prog.bar(len(plans), "writing", "doc") as bar:
-        for i in range(0, len(plans), 200):
-            with store.transaction():
-                for d, chs in plans[i:i + 200]:
-                    mat = (np.vstack([vectors[c.hash_for(d.title)] for c in chs]) if chs
-                           else np.zeros((0, embedder.dim), dtype=np.float32))
-                    is_new = d.id not in existing
-                    store.save_document(d, chs, mat, by="indexer", note="indexed from " + d.source_path)
-                    if is_new:
-                        report.added += 1
-                    else:
-                        report.updated += 1
-                    bar.update(1)
+    indexed = 0
+    with prog.bar(len(changed), "indexing", "doc") as bar:
+        for i in range(0, len(changed), BATCH_DOCS):
+            batch = changed[i:i + BATCH_DOCS]
+            n = len(batch)
+            if redactor is not None:
+                batch = redactor.redact(batch)
+                same = [d for d in batch if d.id in existing and existing[d.id][0] == d.hash]
+                report.unchanged += len(same)
+                batch = [d for d in batch if not (d.id in existing and existing[d.id][0] == d.hash)]
+            indexed += _write_batch(store, embedder, chunker, batch, existing, redactor, redacted_before, report)
+            bar.update(n)
 
     if remove_missing:
-        seen_ids = {d.id for d in docs}
         for doc_id, (_, _, source) in existing.items():
             if doc_id in seen_ids or not source:
                 continue
@@ -231,12 +241,54 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
     from kb.ann import VectorIndex
 
     index = VectorIndex(store, config, model_name=embedder.name)
-    if plans or report.removed or report.reembedded_all or not index.path.exists():
+    if indexed or report.removed or report.reembedded_all or not index.path.exists():
         index.rebuild(progress=progress)
     else:
         index.refresh()
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def _write_batch(store, embedder, chunker, batch: list[Document], existing: dict, redactor, redacted_before: dict,
+                 report: IndexReport) -> int:
+    """Chunk, embed and store one batch of documents in one transaction; returns how many were written."""
+    if not batch:
+        return 0
+    plans = [(d, chunker.chunk(d)) for d in batch]
+    hashes = [ch.hash_for(d.title) for d, chs in plans for ch in chs]
+    vectors: dict[str, np.ndarray] = store.vectors_by_hash(hashes) if store.vector_dim() == embedder.dim else {}
+    todo: dict[str, str] = {}
+    for d, chs in plans:
+        for ch in chs:
+            h = ch.hash_for(d.title)
+            if h not in vectors and h not in todo:
+                todo[h] = ch.embed_text(d.title)
+    if todo:
+        vectors.update(zip(todo, embedder.encode_documents(list(todo.values())), strict=True))
+    with store.transaction():
+        for d, chs in plans:
+            mat = (np.vstack([vectors[c.hash_for(d.title)] for c in chs]) if chs
+                   else np.zeros((0, embedder.dim), dtype=np.float32))
+            saved = store.save_document(d, chs, mat, by="indexer", note="indexed from " + d.source_path)
+            if d.id in existing:
+                report.updated += 1
+                if redactor is not None and d.type == "ticket" and d.id not in redacted_before:
+                    _redact_history(store, redactor, d.id, saved.version)
+            else:
+                report.added += 1
+    report.chunks_embedded += len(todo)
+    report.chunks_reused += len(hashes) - len(todo)
+    return len(plans)
+
+
+def _redact_history(store, redactor, doc_id: str, current: int) -> None:
+    """Earlier versions of a ticket stored before redaction was on: redacted in place."""
+    for v in store.document_versions(doc_id):
+        if int(v["version"]) >= current:
+            continue
+        red = redactor.redact_version(store.get_version(doc_id, int(v["version"])))
+        if red is not None:
+            store.rewrite_version(doc_id, int(v["version"]), red)
 
 
 def _edited_since_import(store, d: Document) -> bool:
@@ -249,19 +301,28 @@ def _edited_since_import(store, d: Document) -> bool:
             and stored.metadata.get("source_hash") == d.metadata["source_hash"])
 
 
-def _reembed_all(store, embedder, prog: Progress, report: IndexReport) -> None:
-    """Re-embed every stored chunk with the configured model (the text is already in the store)."""
-    docs = {d.id: d for d in store.list_documents()}
-    store.drop_vectors()
+def _reembed_all(store, embedder, prog: Progress, report: IndexReport, *, resume: bool = False) -> None:
+    """Re-embed every stored chunk with the configured model (the text is already in the store), in
+    committed batches; `resume` goes on after an interrupted run (chunks that have a vector keep it)."""
+    if not resume:
+        with store.transaction():
+            store.drop_vectors()
+            store.set_meta("reembed_pending", embedder.name)
     store.ensure_vector_table(embedder.dim)
+    docs = {d.id: d for d in store.list_documents()}
     items = [(c, d.title) for d in docs.values() for c in store.get_chunks(d.id)]
     with prog.bar(len(items), "re-embedding", "chunk") as bar:
         for i in range(0, len(items), 512):
             part = items[i:i + 512]
-            vecs = embedder.encode_documents([c.embed_text(t) for c, t in part])
-            store.put_vectors([c.id for c, _ in part], vecs)
-            bar.update(len(part))
-    report.chunks_embedded += len(items)
+            if resume:
+                have = set(store.get_vectors([c.id for c, _ in part])[0].tolist())
+                part = [(c, t) for c, t in part if c.id not in have]
+            if part:
+                vecs = embedder.encode_documents([c.embed_text(t) for c, t in part])
+                store.put_vectors([c.id for c, _ in part], vecs)
+                report.chunks_embedded += len(part)
+            bar.update(len(items[i:i + 512]))
+    store.set_meta("reembed_pending", "")
 
 
 def reindex_document(store, embedder, config, doc: Document, *, by: str = "", note: str = "",

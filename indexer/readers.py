@@ -6,7 +6,6 @@ fix it. Unreadable or non-UTF-8 files are reported by the caller and skipped.
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Iterator
@@ -17,8 +16,11 @@ from pathlib import Path
 
 import yaml
 
+from indexer.csvrows import csv_rows
 from kb.errors import InputError
 from kb.models import Document, content_hash
+from kb.safeyaml import safe_load
+from kb.text import bad_character
 
 SOP_SUFFIXES = {".md": "markdown", ".markdown": "markdown", ".txt": "text", ".html": "html", ".htm": "html"}
 TICKET_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
@@ -103,7 +105,7 @@ def parse_front_matter(text: str, path: Path) -> tuple[dict, str, int]:
         return {}, text, 0
     raw = m.group(1) or ""
     try:
-        data = yaml.safe_load(raw) or {}
+        data = safe_load(raw) or {}
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = (mark.line + 2) if mark is not None else 1
@@ -149,6 +151,10 @@ def sop_document(src: SourceFile, body: str, meta: dict) -> Document:
         review_by = review_by[:10]
     extra = {k: _as_str(v) for k, v in meta.items()
              if k not in ("id", "title", "owner", "tags", "review_by", "status") and not isinstance(v, (dict, list))}
+    for name, value in (("title", title), ("text", body), *((k, _as_str(v)) for k, v in meta.items())):
+        bad = bad_character(value)
+        if bad:
+            raise InputError(f"{where}: the {name} has {bad}", hint="remove that character", field=name)
     return Document(id=_doc_id(meta, src), type="sop", title=title, body=body.strip("\n") + "\n",
                     source_path=str(src.path.resolve()), tags=_as_tags(meta.get("tags"), where),
                     owner=_as_str(meta.get("owner")), status=status, review_by=review_by, metadata=extra)
@@ -290,12 +296,29 @@ def parse_field_map(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def ticket_title_body(tid: str, subject: str, question: str, answer: str) -> tuple[str, str]:
+    """A ticket's title (its subject, else the start of its question) and body (question + resolution)."""
+    title = subject or (question[:77] + "…" if len(question) > 80 else question) or tid
+    parts = []
+    if question:
+        parts.append(f"Question:\n{question}")
+    if answer:
+        parts.append(f"Resolution:\n{answer}")
+    return title, "\n\n".join(parts) + "\n"
+
+
 def ticket_document(row: dict, src: SourceFile, line: int, field_map: dict[str, str]) -> Document:
     def get(name: str):
         col = field_map.get(name, name)
         return row.get(col) if col in row else row.get(name)
 
     where = f"{src.path}:{line}"
+    for name in TICKET_FIELDS:
+        value = get(name)
+        bad = bad_character(value) if isinstance(value, str) else None
+        if bad:
+            raise InputError(f"{where}: the `{field_map.get(name, name)}` field has {bad}",
+                             hint="remove that character (the export that made the file may be broken)", field=name)
     tid = _as_str(get("id"))
     if not tid:
         col = field_map.get("id", "id")
@@ -307,13 +330,7 @@ def ticket_document(row: dict, src: SourceFile, line: int, field_map: dict[str, 
     if not (question or answer or subject):
         raise InputError(f"{where}: ticket {tid} has no subject, question or answer",
                          hint="map the text columns with --map question=COLUMN --map answer=COLUMN")
-    title = subject or (question[:77] + "…" if len(question) > 80 else question) or tid
-    parts = []
-    if question:
-        parts.append(f"Question:\n{question}")
-    if answer:
-        parts.append(f"Resolution:\n{answer}")
-    body = "\n\n".join(parts) + "\n"
+    title, body = ticket_title_body(tid, subject, question, answer)
     metadata = {"question": question, "answer": answer, "subject": subject, "channel": _as_str(get("channel")),
                 "created_at": _as_str(get("created_at"))}
     language = _as_str(get("language"))
@@ -327,16 +344,17 @@ def read_tickets(src: SourceFile, field_map: dict[str, str]) -> Iterator[Documen
     """Tickets of one file; a bad row yields an InputError (reported and skipped), the rest are read."""
     text = read_text(src.path)
     if src.kind == "csv":
-        reader = csv.DictReader(text.splitlines(keepends=True))
-        header = reader.fieldnames or []
+        header, rows = csv_rows(text, str(src.path))
         if field_map.get("id", "id") not in header and "id" not in header:
             raise InputError(f"{src.path}:1: the CSV header has no `{field_map.get('id', 'id')}` column "
-                             f"(columns: {', '.join(reader.fieldnames or [])})",
+                             f"(columns: {', '.join(header)})",
                              hint="add an id column or map one with --map id=COLUMN")
-        for row in reader:
-            line = reader.line_num
+        for item in rows:
+            if isinstance(item, InputError):
+                yield item
+                continue
             try:
-                yield ticket_document(row, src, line, field_map)
+                yield ticket_document(item[1], src, item[0], field_map)
             except InputError as exc:
                 yield exc
     else:
@@ -348,6 +366,10 @@ def read_tickets(src: SourceFile, field_map: dict[str, str]) -> Iterator[Documen
             except json.JSONDecodeError as exc:
                 yield InputError(f"{src.path}:{line_no}: not valid JSON ({exc.msg} at column {exc.colno})",
                                  hint="each line of a JSONL file is one JSON object")
+                continue
+            except RecursionError:
+                yield InputError(f"{src.path}:{line_no}: the JSON is nested too deeply",
+                                 hint="a ticket is one flat JSON object of text fields")
                 continue
             if not isinstance(row, dict):
                 yield InputError(f"{src.path}:{line_no}: a JSONL line must be a JSON object")

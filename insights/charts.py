@@ -8,13 +8,13 @@ its container, and every label is XML-escaped.
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from html import escape
 from typing import Any
+
+from kb.csvout import csv_lines
 
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf")
@@ -22,14 +22,9 @@ FONT = "font-family:system-ui,sans-serif;font-size:11px;fill:#333"
 
 
 def to_csv(rows: Sequence[dict[str, Any]], columns: Sequence[str] | None = None) -> str:
-    """CSV text of a table (the columns of the first row unless given)."""
+    """CSV text of a table (the columns of the first row unless given), through the one safe writer."""
     columns = list(columns or (rows[0].keys() if rows else []))
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
-    w.writeheader()
-    for r in rows:
-        w.writerow({k: _cell(r.get(k)) for k in columns})
-    return buf.getvalue()
+    return csv_lines(columns, ([_cell(r.get(k)) for k in columns] for r in rows))
 
 
 def _cell(v: Any) -> Any:

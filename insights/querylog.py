@@ -113,16 +113,18 @@ class QueryLog:
 
     # -- writing -----------------------------------------------------------------------------
     def redact(self, text: str) -> tuple[str, int]:
-        """(redacted query, number of redactions)."""
+        """(redacted query, number of redactions). Names: the NER model on English queries, and in
+        every language the name lists of `kb.names` in query mode ("priya sharma", "Emma asked"):
+        a short query gives the model too little context, so a missed name is likelier than in prose."""
         nlp = None
         if self.config.querylog_redact_names:
             if self._nlp is None:
-                from kb.text import load_spacy
+                from kb.text import load_ner
 
-                self._nlp = load_spacy(self.config.spacy_model, full=True)
-            nlp = self._nlp if "ner" in self._nlp.pipe_names else None
+                self._nlp = load_ner(self.config.spacy_model) or False
+            nlp = self._nlp or None
         keep = self.config.values.get("redact_keep") or []
-        out, found = redact(text, nlp, keep=keep)
+        out, found = redact(text, nlp, keep=keep, name_lists="query" if self.config.querylog_redact_names else None)
         return out, len(found)
 
     def log(self, query: str, results: Sequence[Any] = (), *, kind: str = "search", mode: str = "",

@@ -103,6 +103,8 @@ def parse_transcript(text: str) -> list[Turn]:
     if s[0] in "[{":
         try:
             data = json.loads(s)
+        except RecursionError:
+            raise InputError("The transcript JSON is nested too deeply", field="transcript") from None
         except json.JSONDecodeError as exc:
             raise InputError(f"The transcript is not valid JSON ({exc.msg}, line {exc.lineno})",
                              hint='use {"turns": [{"speaker": "customer", "text": "..."}]} or "Speaker: text" lines',

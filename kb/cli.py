@@ -7,6 +7,7 @@ entry-point group (see pyproject.toml), so `kb` never imports them; options and 
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -32,7 +33,8 @@ def cli() -> None:
 
 @cli.command("search")
 @click.argument("query")
-@click.option("--k", "k", type=int, default=None, help="Number of results (default: the search_k setting).")
+@click.option("--k", "k", type=click.IntRange(1, 1000), default=None,
+              help="Number of results (default: the search_k setting).")
 @click.option("--mode", type=click.Choice(["hybrid", "dense", "lexical"]), default="hybrid", show_default=True)
 @click.option("--type", "types", type=click.Choice(["sop", "ticket"]), multiple=True, help="Only this type (repeatable).")
 @click.option("--tag", "tags", multiple=True, help="Only documents with this tag (repeatable: all must match).")
@@ -78,7 +80,7 @@ def eval_group() -> None:
 @eval_group.command("search")
 @click.option("--queries", "queries_path", required=True, type=click.Path(exists=True, dir_okay=False),
               help='JSONL: {"query": "...", "relevant": ["doc id", ...]} per line.')
-@click.option("--k", "k", type=int, default=10, show_default=True)
+@click.option("--k", "k", type=click.IntRange(1, 1000), default=10, show_default=True)
 @click.option("--mode", type=click.Choice(["all", "hybrid", "dense", "lexical"]), default="all", show_default=True)
 @db_option
 @json_option
@@ -130,6 +132,14 @@ def main(argv=None) -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted: what was written so far is kept; run the command again to continue.", err=True)
         sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: a message, never a traceback
+        if os.environ.get("DESKBOOK_DEBUG"):
+            raise
+        text = str(exc)
+        click.echo(f"Error: unexpected {type(exc).__name__}: {text[:300]}{'…' if len(text) > 300 else ''}", err=True)
+        click.echo("  hint: this is a bug in Deskbook; run the command again with DESKBOOK_DEBUG=1 to see where, "
+                   "and report it. Nothing that was already stored is lost.", err=True)
+        sys.exit(70)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -105,7 +105,7 @@ def assist_command(transcript, engine, statuses, db, as_json):
               type=click.Path(exists=True, dir_okay=False),
               help='JSONL: {"query": "...", "relevant": ["doc id", ...]} per line; an empty list marks a question '
                    "the knowledge base cannot answer. Repeatable (e.g. dev queries plus out-of-scope questions).")
-@click.option("--threshold", type=float, default=None, help="Override the answer_threshold setting.")
+@click.option("--threshold", type=click.FloatRange(0, 1), default=None, help="Override the answer_threshold setting.")
 @click.option("--sweep", is_flag=True, help="Also print the rates at a range of thresholds (the trade-off table).")
 @status_option
 @db_option

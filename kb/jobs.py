@@ -12,6 +12,8 @@ Handlers are plain functions `handler(ctx: JobContext) -> dict`, registered by k
   retried job never stores a scorecard twice.
 - A `DeskbookError` from a handler fails the job at once with its message (a bad file will not get
   better); any other error is retried until `job_max_attempts`.
+- In the web server, handlers marked `isolate = True` (imports) run in a child process at a low CPU
+  priority (`kb.job_process`, the `import_process_nice` setting), so that searches stay fast.
 """
 
 from __future__ import annotations
@@ -85,7 +87,8 @@ class Worker:
     """Claims and runs jobs of the kinds it has handlers for; `run()` loops, `start()` runs threads."""
 
     def __init__(self, store: Store, config, *, handlers: dict[str, Handler] | None = None,
-                 embedder=None, searcher=None, name: str | None = None, kinds: Sequence[str] | None = None):
+                 embedder=None, searcher=None, name: str | None = None, kinds: Sequence[str] | None = None,
+                 isolate_nice: int | None = None):
         self.store = store
         self.config = config
         self.handlers = handlers if handlers is not None else load_handlers()
@@ -93,6 +96,8 @@ class Worker:
             self.handlers = {k: v for k, v in self.handlers.items() if k in kinds}
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
         self.lease = float(config.job_lease_seconds)
+        # handlers marked `isolate` (imports) run in a child process at this niceness (kb.job_process)
+        self.isolate_nice = isolate_nice
         self._embedder = embedder
         self._searcher = searcher
         self._stop = threading.Event()
@@ -133,24 +138,49 @@ class Worker:
         beat = threading.Thread(target=self._heartbeat, args=(job.id, beat_stop), daemon=True,
                                 name=f"deskbook-lease-{job.id}")
         beat.start()
+        handler = self.handlers[job.kind]
         try:
-            result = self.handlers[job.kind](ctx) or {}
+            if self.isolate_nice is not None and getattr(handler, "isolate", False):
+                from kb.job_process import run_in_child
+
+                outcome = run_in_child(self, job, self.isolate_nice)
+            else:
+                outcome = self._run_here(handler, ctx)
             beat_stop.set()
-            self.store.finish_job(job.id, self.name, result)
-        except JobLost:
-            log.warning("job %s: lost the lease; another worker runs it now", job.id)
-        except DeskbookError as exc:
-            beat_stop.set()
-            self.store.fail_job(job.id, self.name, exc.to_dict(), retry=False)
-        except Exception as exc:  # noqa: BLE001 - a job must never take the worker down
-            beat_stop.set()
-            traceback.print_exc()
-            self.store.fail_job(job.id, self.name, {"code": "internal_error",
-                                                    "message": f"{type(exc).__name__}: {exc}"}, retry=True)
+            if outcome.get("lost"):
+                log.warning("job %s: lost the lease; another worker runs it now", job.id)
+            elif outcome.get("ok"):
+                self.store.finish_job(job.id, self.name, outcome.get("result") or {})
+            else:
+                self.store.fail_job(job.id, self.name, outcome["error"], retry=bool(outcome.get("retry")))
+            if not outcome.get("lost"):
+                self._scrub()
         finally:
             beat_stop.set()
             beat.join(timeout=5)
         return self.store.get_job(job.id)
+
+    @staticmethod
+    def _run_here(handler: Handler, ctx: JobContext) -> dict[str, Any]:
+        """Run a handler in this thread; its outcome (see kb.job_process)."""
+        try:
+            return {"ok": True, "result": handler(ctx) or {}}
+        except JobLost:
+            return {"lost": True}
+        except DeskbookError as exc:
+            return {"ok": False, "error": exc.to_dict(), "retry": False}
+        except Exception as exc:  # noqa: BLE001 - a job must never take the worker down
+            traceback.print_exc()
+            return {"ok": False, "retry": True,
+                    "error": {"code": "internal_error", "message": f"{type(exc).__name__}: {str(exc)[:300]}"}}
+
+    def _scrub(self) -> None:
+        """After a job: its files were deleted from the database; empty SQLite's WAL so that no copy of
+        them (unredacted uploads) stays there. Readers may keep the WAL busy: the next job tries again."""
+        try:
+            self.store.checkpoint(wait_seconds=2.0)
+        except Exception:  # noqa: BLE001 - housekeeping never fails a job
+            log.debug("checkpoint after a job failed", exc_info=True)
 
     def _heartbeat(self, job_id: str, stop: threading.Event) -> None:
         while not stop.wait(max(0.2, self.lease / 3)):
@@ -162,6 +192,9 @@ class Worker:
 
     def run(self, *, once: bool = False, max_jobs: int | None = None) -> int:
         """Run jobs until stopped (`once`: until the queue is empty); returns how many ran."""
+        from kb.tempfiles import clean_system_temp
+
+        clean_system_temp()  # private folders of jobs whose worker was killed
         n = 0
         poll = float(self.config.job_poll_seconds)
         while not self._stop.is_set():

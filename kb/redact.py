@@ -187,7 +187,7 @@ def text_language(text: str, language: str | None) -> str:
 
 def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = None,
              known_names: re.Pattern | None = None, keep: Iterable[str] = (),
-             language: str | None = None) -> list[Redaction]:
+             language: str | None = None, name_lists: str | None = None) -> list[Redaction]:
     """Findings in `text`, non-overlapping and sorted.
 
     Names come from NER (pass `nlp`, or an already parsed `doc`) when the text is English, from
@@ -195,6 +195,8 @@ def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = Non
     "benim adım Elif") and from `known_names` (see `known_name_pattern`): names found elsewhere in
     the same conversation. Words in `keep` (brand and product names the NER model mistakes for
     people) are never redacted as names. `language` None: detected, only when NER would run.
+    `name_lists` ("text" or "query") also finds names from the lists of `kb.names`, in any language
+    and case ("priya sharma", "Anna Schmidt"); "query" takes a distinctive given name alone too.
     """
     wanted = set(types or PLACEHOLDERS)
     found: list[Redaction] = []
@@ -222,6 +224,10 @@ def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = Non
             found.extend(Redaction("name", a, b) for a, b in intro_names(text, lang))
         if known_names is not None:
             found.extend(Redaction("name", m.start(), m.end()) for m in known_names.finditer(text))
+        if name_lists:
+            from kb.names import list_names
+
+            found.extend(Redaction("name", a, b) for a, b in list_names(text, name_lists))
     keep_folded = {k.lower() for k in keep}
     if keep_folded:
         found = [r for r in found if r.type != "name" or text[r.start:r.end].lower() not in keep_folded]
@@ -244,16 +250,19 @@ def apply_redactions(text: str, redactions: Sequence[Redaction]) -> str:
 
 
 def redact(text: str, nlp=None, *, doc=None, known_names: re.Pattern | None = None,
-           keep: Iterable[str] = (), language: str | None = None) -> tuple[str, list[Redaction]]:
+           keep: Iterable[str] = (), language: str | None = None,
+           name_lists: str | None = None) -> tuple[str, list[Redaction]]:
     """(redacted text, findings). Pass a spaCy pipeline with NER as `nlp` (or its `doc`) for names
-    in English text; `language` ("en", "de", "tr"; None = detect) decides whether it runs."""
-    found = find_pii(text, nlp, doc=doc, known_names=known_names, keep=keep, language=language)
+    in English text; `language` ("en", "de", "tr"; None = detect) decides whether it runs;
+    `name_lists` adds names from lists (see `find_pii`)."""
+    found = find_pii(text, nlp, doc=doc, known_names=known_names, keep=keep, language=language,
+                     name_lists=name_lists)
     return apply_redactions(text, found), found
 
 
 def redact_many(texts: Sequence[str], nlp=None, *, docs: Sequence | None = None, batch_size: int = 64,
-                keep: Iterable[str] = (), names: Iterable[str] = (),
-                language: str | None = None) -> list[tuple[str, list[Redaction]]]:
+                keep: Iterable[str] = (), names: Iterable[str] = (), language: str | None = None,
+                name_lists: str | None = None) -> list[tuple[str, list[Redaction]]]:
     """`redact` over the texts of one conversation, running the NER pipeline in batches.
 
     A name found in one text is redacted in all of them ("It's Kieran Walsh" ... "Thanks, Kieran"),
@@ -271,10 +280,11 @@ def redact_many(texts: Sequence[str], nlp=None, *, docs: Sequence | None = None,
         docs = list(nlp.pipe(texts, batch_size=batch_size)) if use_ner else [None] * len(texts)
     if language not in NER_LANGUAGES:
         docs = [None] * len(texts)
-    first = [find_pii(t, doc=d, types=("name",), keep=keep, language=language) for t, d in zip(texts, docs, strict=True)]
+    first = [find_pii(t, doc=d, types=("name",), keep=keep, language=language, name_lists=name_lists)
+             for t, d in zip(texts, docs, strict=True)]
     found = [t[r.start:r.end] for t, rs in zip(texts, first, strict=True) for r in rs]
     pattern = known_name_pattern([*found, *names])
-    return [redact(t, doc=d, known_names=pattern, keep=keep, language=language)
+    return [redact(t, doc=d, known_names=pattern, keep=keep, language=language, name_lists=name_lists)
             for t, d in zip(texts, docs, strict=True)]
 
 

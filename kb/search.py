@@ -21,6 +21,7 @@ from kb.models import DOC_TYPES, Hit
 from kb.storage import NO_FILTERS, SearchFilters
 from kb.text import STOPWORDS, WORD, fold, normalize_ws, words
 
+MAX_K = 1000  # results one search returns at most
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
 MAX_TERMS = 48
@@ -39,7 +40,7 @@ def parse_query(query: str, analyzer: Analyzer | None = None) -> ParsedQuery:
     if query is None or not str(query).strip():
         raise InputError("The query is empty", hint="type a few words that describe the problem", field="query")
     analyzer = analyzer or get_analyzer("en")
-    q = str(query).replace("\x00", " ")
+    q = re.sub("[\x00\ud800-\udfff]", " ", str(query))  # NUL and lone surrogates (from argv bytes): spaces
     q = q[:MAX_QUERY_CHARS * 5]
     phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if words(p)]
     rest = _PHRASE.sub(" ", q).replace('"', " ")  # an unbalanced quote is just a character
@@ -176,8 +177,8 @@ class Searcher:
         if bad:
             raise InputError(f"Unknown document type {bad[0]!r}", hint="use sop or ticket", field="type")
         k = int(k or self.config.search_k)
-        if k < 1:
-            raise InputError("k must be at least 1", field="k")
+        if not 1 <= k <= MAX_K:
+            raise InputError(f"k must be between 1 and {MAX_K}", field="k")
         parsed = parse_query(query, self.analyzer)
         filters = SearchFilters.of(types, tags, statuses, sop_statuses)
         n_chunks = max(50, k * 8)

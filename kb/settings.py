@@ -22,6 +22,8 @@ class Setting:
     help: str
     choices: tuple[str, ...] = ()
     section: str = ""
+    low: float | None = None  # numbers: the smallest and largest value accepted
+    high: float | None = None
 
 
 def _section(name: str, *settings: Setting) -> tuple[Setting, ...]:
@@ -56,6 +58,10 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("job_max_attempts", 3, "Background jobs: times a job is started before it is marked failed (a "
                 "worker that stops, or an unexpected error, uses one)."),
         Setting("job_poll_seconds", 1.0, "Background jobs: how often an idle worker looks for queued jobs."),
+        Setting("import_process_nice", 10, "Uploads indexed by an app server run in a child process at this CPU "
+                "niceness (0-19: 10 gives searches about 90% of a busy CPU, 19 nearly all of it but starves the "
+                "import on a machine that is busy with other work), so that searches stay fast during an import; "
+                "-1 runs them in the app server's own job thread."),
     ),
     *_section(
         "indexing",
@@ -106,16 +112,19 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("assist_agent_weight", 0.2, "Live assist: weight of an agent turn relative to a customer turn of the same age."),
         Setting("assist_shift_threshold", 0.4, "Live assist: cosine between the customer's latest need and the current topic "
                 "below which a new topic may start (it starts only if the new need also leads to another SOP)."),
-        Setting("assist_retention_hours", 12, "Live assist: conversations (their turns are not redacted) are removed "
-                "this many hours after their last turn."),
+        Setting("assist_retention_hours", 12, "Live assist: conversations (their turns redacted as transcripts are, "
+                "when redact_pii is on) are removed this many hours after their last turn."),
     ),
     *_section(
         "qa",
         Setting("redact_pii", True,
-                "Replace card numbers, e-mail addresses, phone numbers, IBANs and person names in transcripts with "
-                "[CARD], [EMAIL], [PHONE], [IBAN], [NAME] before anything is stored or shown."),
+                "Replace card numbers, e-mail addresses, phone numbers, IBANs and person names with [CARD], [EMAIL], "
+                "[PHONE], [IBAN], [NAME] before anything is stored or shown: in QA transcripts, past tickets (from "
+                "`deskbook index` and uploads), live-assist turns and the query log (SOPs, the company's own text, "
+                "are not redacted)."),
         Setting("store_original_text", False,
-                "Also store the unredacted transcript text in the database (off: only the redacted text is kept)."),
+                "Also store the unredacted QA transcript text in the database (off: only the redacted text is kept); "
+                "tickets, live-assist turns and queries are never stored unredacted."),
         Setting("redact_keep", [],
                 "Words never redacted as person names (brand and product names the NER model mistakes for people), "
                 "e.g. your company's name (the sample corpus keeps 'Brightcart', see corpus/deskbook.toml)."),
@@ -193,6 +202,26 @@ SETTINGS: tuple[Setting, ...] = (
     ),
 )
 
+# The range of every number setting: a value outside it is refused with the setting's name.
+RANGES: dict[str, tuple[float, float]] = {
+    "pg_pool_size": (1, 1000), "job_lease_seconds": (1, 86400), "job_max_attempts": (1, 100),
+    "job_poll_seconds": (0.05, 3600), "import_process_nice": (-1, 19), "batch_size": (1, 4096), "chunk_max_tokens": (32, 8192),
+    "chunk_overlap_sentences": (0, 10), "torch_threads": (0, 1024), "ann_hnsw_min": (0, 10 ** 9),
+    "ann_rebuild_delta": (0, 10 ** 9), "rrf_k": (1, 10000), "ticket_weight": (0, 10), "search_k": (1, 100),
+    "answer_threshold": (0, 1), "answer_max_sentences": (1, 50), "answer_ticket_sentences": (0, 20),
+    "llm_timeout": (0.1, 600), "assist_decay": (0, 1), "assist_agent_weight": (0, 10),
+    "assist_shift_threshold": (-1, 1), "assist_retention_hours": (1, 8760), "qa_semantic_threshold": (-1, 1),
+    "qa_semantic_slope": (0, 1000), "qa_sop_min_similarity": (-1, 1), "qa_step_threshold": (0, 2),
+    "querylog_retention_days": (0, 36500), "querylog_results": (0, 100), "gap_days": (1, 36500),
+    "gap_score_threshold": (-1, 1), "gap_min_cluster_size": (1, 10000), "cluster_similarity": (-1, 1),
+    "ticket_coverage_threshold": (-1, 1), "stale_days": (1, 36500), "near_duplicate_threshold": (-1, 1),
+    "contradiction_similarity": (-1, 1), "contradiction_sentence_similarity": (-1, 1),
+    "kappa_flag_threshold": (-1, 1), "kappa_min_reviews": (1, 100000), "qa_dashboard_days": (1, 36500),
+    "session_hours": (1, 720), "serve_port": (1, 65535), "serve_threads": (1, 256), "upload_max_mb": (1, 10240),
+    "review_months": (1, 120),
+}
+SETTINGS = tuple(replace(s, low=RANGES[s.name][0], high=RANGES[s.name][1]) if s.name in RANGES else s
+                 for s in SETTINGS)
 BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 

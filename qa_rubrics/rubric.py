@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from kb.errors import InputError
+from kb.safeyaml import BoundedLoader
 from qa_rubrics.criteria import Method, resolve
 
 SPEAKERS = ("agent", "customer", "any")
@@ -145,7 +146,7 @@ def load_rubric(path: str | Path) -> Rubric:
 
 
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
-    loader = yaml.SafeLoader(text)
+    loader = BoundedLoader(text)  # no aliases (a few bytes could expand to gigabytes), checked dates
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from kb.saferegex import backtracking_risk
 from qa_rubrics.criteria import REGISTRY, FieldSpec, Method, method_names, resolve
 from qa_rubrics.rubric import (
     REGEX_FLAGS,
@@ -354,6 +355,11 @@ def _field(data: dict, spec: FieldSpec, path: tuple, v: Validator, *, speaker: s
             compile_pattern(value, flags if isinstance(flags, str) and all(c in REGEX_FLAGS for c in flags) else "")
         except re.error as exc:
             v.err(fpath, f"'{name}' is not a valid regular expression: {exc}")
+            return None
+        risk = backtracking_risk(value, flags if isinstance(flags, str) else "")
+        if risk:
+            v.err(fpath, f"'{name}' could take forever on some text: {risk}; write it without the nested "
+                         "repetition, e.g. (a+)+ as a+")
             return None
         return value
     if kind == "check":

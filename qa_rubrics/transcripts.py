@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kb.text import bad_character
 from kb.transcript import (  # noqa: F401  (the one transcript model, shared with live assist)
     BUILTIN_ALIASES,
     ROLES,
@@ -79,6 +80,25 @@ def normalize_date(value: Any, *, where: str = "date") -> str:
     except ValueError:
         raise TranscriptError(f"{where}: {text[:40]!r} is not a valid date", field="date") from None
     return text
+
+
+MAX_TURN_CHARS = 100_000  # one turn: a long monologue is a few thousand characters
+
+
+def check_transcript(t: Transcript) -> str | None:
+    """Why a parsed transcript cannot be scored (a turn far too long, a character no database stores), or None."""
+    for i, turn in enumerate(t.turns):
+        if len(turn.text) > MAX_TURN_CHARS:
+            return (f"{t.source}: turn {i + 1} has {len(turn.text):,} characters, more than {MAX_TURN_CHARS:,}; "
+                    "split the transcript into turns")
+        bad = bad_character(turn.text) or bad_character(turn.label or "")
+        if bad:
+            return f"{t.source}: turn {i + 1} has {bad}; remove it (the export that made the file may be broken)"
+    for name in ("id", "agent", "channel", "customer"):
+        bad = bad_character(str(getattr(t, name) or ""))
+        if bad:
+            return f"{t.source}: the {name} has {bad}"
+    return None
 
 
 @dataclass

@@ -18,9 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
+from werkzeug.routing import IntegerConverter
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; font-src 'self'; "
        "connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'")
+
+
+class BoundedInt(IntegerConverter):
+    """`<int:...>` in routes, up to what a database column holds (larger numbers match no route)."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2 ** 31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def secret_key(config, store) -> str:
@@ -53,6 +62,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     services = Services(config, store=store, embedder=embedder)
     instance = Path(config.data_dir) / "instance"
     app = Flask(__name__, instance_path=str(instance.resolve()), instance_relative_config=True)
+    app.url_map.converters["int"] = BoundedInt  # /versions/99999999999999999999 is a 404, not a database error
     app.config.update(
         SECRET_KEY=secret_key(config, services.store),
         PERMANENT_SESSION_LIFETIME=timedelta(hours=int(config.session_hours)),

@@ -191,14 +191,16 @@ class Accounts:
         return self.get_user(user.id), password
 
     def set_role(self, username: str, role: str) -> User:
+        """Change a user's role; the last active admin cannot stop being one (ConflictError)."""
         user = self.user(username)
-        self.store.update_user(user.id, role=check_role(role))
+        self.store.update_user(user.id, role=check_role(role), keep_an_admin=user.role == "admin")
         return self.get_user(user.id)
 
     def set_active(self, username: str, active: bool) -> User:
+        """Enable or disable a user (their sessions end); the last active admin cannot be disabled."""
         user = self.user(username)
         with self.store.transaction():
-            self.store.update_user(user.id, active=bool(active))
+            self.store.update_user(user.id, active=bool(active), keep_an_admin=user.role == "admin" and not active)
             if not active:
                 self.store.delete_user_sessions(user.id)
         return self.get_user(user.id)

@@ -19,6 +19,7 @@ from kb.answers import confidence_label, percent_ceil, plain
 from kb.errors import InputError
 from kb.models import sop_status_filter
 from kb.search import MAX_QUERY_CHARS, MODES
+from webapp.apispec import int_arg
 from webapp.auth import guard_blueprint
 from webapp.render import highlight_text, offsets_to_lines, render_markdown, snippet_html
 from webapp.services import services
@@ -198,9 +199,9 @@ def search_page():
 @bp.route("/doc/<path:doc_id>")
 def document(doc_id: str):
     svc = services()
-    chunk = request.args.get("chunk", type=int)
+    chunk = int_arg(request.args, "chunk")
     q = request.args.get("q", "")
-    qid = request.args.get("qid", type=int)
+    qid = int_arg(request.args, "qid")
     data = document_data(doc_id, chunk)
     if qid is not None:  # a purged or unknown query id is logged and skipped: the page still opens
         svc.log_call("record_click", qid, doc_id, user_id=str(current_user.id))
@@ -226,7 +227,7 @@ def assist_new():
 def assist_page(conversation_id: str):
     svc = services()
     conv = svc.conversations.get_or_create(conversation_id, current_user.user)
-    recent = [c for c in svc.conversations.recent(15) if c.id != conv.id]
+    recent = [c for c in svc.conversations.recent(current_user.user, 15) if c.id != conv.id]
     return render_template("agent/assist.html", conv=conv, recent=recent)
 
 

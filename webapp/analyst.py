@@ -10,6 +10,7 @@ from flask_login import current_user
 from kb.errors import InputError
 from kb.storage.records import SCORECARD_ORDERS
 from qa_rubrics.scorecards import get_scorecard
+from webapp.apispec import int_arg
 from webapp.auth import guard_blueprint
 from webapp.qa import (
     TRANSCRIPT_SUFFIXES,
@@ -39,7 +40,7 @@ def queue():
     order = request.args.get("order", "score")
     order = order if order in SCORECARD_ORDERS else "score"
     show_all = request.args.get("all") == "1"
-    page = max(1, request.args.get("page", 1, type=int))
+    page = max(1, int_arg(request.args, "page", 1, lo=1, hi=100000))
     rows = svc.store.list_scorecards(**filters, latest_only=not show_all, order=order, limit=PAGE + 1,
                                      offset=(page - 1) * PAGE,
                                      review_confidence=float(svc.config.qa_review_confidence))

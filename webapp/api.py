@@ -95,21 +95,22 @@ def assist():
 @api.route("/assist/conversations", "POST", summary="Start a live-assist conversation (optionally with your own id)",
            roles=EVERYONE, tag="assist", body=ref("NewConversation"), response=ref("Conversation"), status=201)
 def conversation_create():
-    conv = services().conversations.create(current_user.user, g.body.get("id"))
+    conv = services().conversations.create(current_user.user, g.body.get("id"), owner=g.body.get("owner"))
     return created(conv.to_dict())
 
 
-@api.route("/assist/conversations", summary="Recent live-assist conversations", roles=EVERYONE, tag="assist",
-           response=array(ref("Conversation")))
+@api.route("/assist/conversations", summary="Your recent live-assist conversations (an admin's: everyone's)",
+           roles=EVERYONE, tag="assist", response=array(ref("Conversation")))
 def conversation_list():
-    return jsonify([c.to_dict() for c in services().conversations.recent(50)])
+    return jsonify([c.to_dict() for c in services().conversations.recent(current_user.user, 50)])
 
 
-@api.route("/assist/conversations/<conversation_id>", summary="A conversation and its latest suggestions",
-           roles=EVERYONE, tag="assist", response=ref("Conversation"), errors=(404,),
-           params=[Param("since", "integer", help="answer 304-style {\"changed\": false} when the revision is not newer")])
+@api.route("/assist/conversations/<conversation_id>", summary="A conversation and its latest suggestions "
+           "(yours, or any for an admin)", roles=EVERYONE, tag="assist", response=ref("Conversation"), errors=(404,),
+           params=[Param("since", "integer", minimum=0, maximum=2 ** 31,
+                         help="answer 304-style {\"changed\": false} when the revision is not newer")])
 def conversation_get(conversation_id: str):
-    conv = services().conversations.get(conversation_id)
+    conv = services().conversations.get(conversation_id, current_user.user)
     since = g.params["since"]
     if since is not None and conv.revision <= since:
         return jsonify({"id": conv.id, "revision": conv.revision, "changed": False})
@@ -118,18 +119,20 @@ def conversation_get(conversation_id: str):
 
 @api.route("/assist/conversations/<conversation_id>/turns", "POST",
            summary="Add turns (from speech-to-text, a chat, or the agent) and get updated suggestions",
-           roles=EVERYONE, tag="assist", body=ref("TurnsRequest"), response=ref("Conversation"),
+           roles=EVERYONE, tag="assist", body=ref("TurnsRequest"), response=ref("Conversation"), errors=(404,),
            description="Creates the conversation when the id is new, so a telephony or chat system can push the "
-                       "turns of a call under the call's own id.")
+                       "turns of a call under the call's own id (with an admin's token and `owner`: the agent's "
+                       "user name). Turns are redacted before they are stored. Someone else's conversation is a 404.")
 def conversation_turns(conversation_id: str):
     svc = services()
-    svc.conversations.get_or_create(conversation_id, current_user.user)
+    user = current_user.user
+    svc.conversations.get_or_create(conversation_id, user, owner=g.body.get("owner"))
     turns = agent.normalize_turns(g.body["turns"]) if g.body.get("turns") else agent.turns_from_text(
         g.body.get("text", ""))
-    conv = svc.conversations.add_turns(conversation_id, turns)
+    conv = svc.conversations.add_turns(conversation_id, turns, user)
     if conv.turns:
         agent.assist_update(conv)
-    return jsonify(svc.conversations.get(conversation_id).to_dict())
+    return jsonify(svc.conversations.get(conversation_id, user).to_dict())
 
 
 @api.route("/feedback", "POST", summary="Helpful / not helpful, on the answer or on one result of a logged query",
@@ -195,14 +198,12 @@ def sop_publish(doc_id: str):
 
 
 @api.route("/sops/<path:doc_id>", "PUT", summary="Save a new version of an SOP (refused with 409 if base_version is stale)",
-           roles=MANAGERS, tag="sops", body=ref("SopWrite"), response=ref("Document"), errors=(404, 409))
+           roles=MANAGERS, tag="sops", body=ref("SopUpdate"), response=ref("Document"), errors=(404, 409),
+           description="Fields left out keep their current values: {\"body\": ..., \"base_version\": 3} changes the "
+                       "text and nothing else.")
 def sop_update(doc_id: str):
-    from kb.errors import InputError
-
-    if "base_version" not in g.body:
-        raise InputError("base_version is required", hint="send the version your edit started from",
-                         field="base_version")
-    save_sop(services(), doc_id, SopForm.from_mapping(g.body), by=current_user.username,
+    current = get_sop(services().store, doc_id)
+    save_sop(services(), doc_id, SopForm.from_mapping(g.body, current=current), by=current_user.username,
              base_version=g.body["base_version"])
     return jsonify(agent.document_data(doc_id))
 

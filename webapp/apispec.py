@@ -8,6 +8,7 @@ every /api/v1 rule is documented and every documented path is a rule).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,11 +19,63 @@ from flask import Blueprint, g, request
 from flask_login import current_user
 
 from kb.errors import InputError
+from kb.text import bad_character
 from webapp.accounts import ROLES
 from webapp.errors import HINTS, error_json
 
 ALL_ROLES = ROLES
 _CONVERTER = re.compile(r"<(?:(\w+):)?(\w+)>")
+INT_MIN, INT_MAX = -(2 ** 31), 2 ** 31 - 1  # what every database column of the API's numbers holds
+MAX_DEPTH = 20  # JSON bodies: objects and arrays nested deeper than this are refused
+
+
+def int_arg(source, name: str, default: int | None = None, *, lo: int = INT_MIN, hi: int = INT_MAX) -> int | None:
+    """An integer form or query field for the pages: `default` when missing, not a number or out of range."""
+    raw = source.get(name)
+    try:
+        value = int(raw)
+    except (TypeError, ValueError):
+        return default
+    return value if lo <= value <= hi else default
+
+
+def parse_json_body() -> Any:
+    """The request's JSON body, checked: valid JSON, nested at most MAX_DEPTH deep, and no text a
+    database cannot store (NUL, lone surrogates). Every problem is an InputError naming the field."""
+    if not request.is_json:
+        raise InputError("The request body must be JSON", hint="send Content-Type: application/json")
+    try:
+        data = json.loads(request.get_data(cache=True).decode("utf-8"))
+    except UnicodeDecodeError:
+        raise InputError("The request body is not valid UTF-8", hint="send the JSON encoded as UTF-8") from None
+    except RecursionError:
+        raise InputError(f"The request body is nested too deeply (at most {MAX_DEPTH} levels)") from None
+    except ValueError as exc:
+        raise InputError(f"The request body is not valid JSON ({exc})",
+                         hint="send a JSON object with Content-Type: application/json") from None
+    _check_json(data, "", 0)
+    return data
+
+
+def _check_json(value: Any, path: str, depth: int) -> None:
+    where = path or "body"
+    if depth > MAX_DEPTH:
+        raise InputError(f"{where} is nested too deeply (at most {MAX_DEPTH} levels)", field=path or None)
+    if isinstance(value, str):
+        bad = bad_character(value)
+        if bad:
+            raise InputError(f"{where} has {bad}", hint="send the text as valid UTF-8", field=path or None)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            bad = bad_character(k)
+            if bad:
+                raise InputError(f"a field name in {where} has {bad}", field=path or None)
+            _check_json(v, f"{path + '.' if path else ''}{k}", depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json(v, f"{path}[{i}]", depth + 1)
+    elif isinstance(value, float) and value != value:  # NaN
+        raise InputError(f"{where} is not a number", field=path or None)
 
 
 @dataclass
@@ -75,6 +128,10 @@ class Param:
         except ValueError:
             raise InputError(f"The query parameter {self.name!r} must be a {self.type}, not {v!r}",
                              field=self.name) from None
+        if self.type == "integer" and not INT_MIN <= x <= INT_MAX:
+            raise InputError(f"The query parameter {self.name!r} is out of range ({v})", field=self.name)
+        if self.type == "number" and (x != x or abs(x) == float("inf")):
+            raise InputError(f"The query parameter {self.name!r} must be a finite number", field=self.name)
         if self.enum and x not in self.enum:
             raise InputError(f"The query parameter {self.name!r} must be one of {', '.join(map(str, self.enum))}",
                              field=self.name)
@@ -127,6 +184,8 @@ def validate(value: Any, schema: dict[str, Any], schemas: dict[str, dict], path:
         if "pattern" in schema and not re.search(schema["pattern"], value):
             raise InputError(f"{where} has the wrong form", hint=schema.get("description"), field=path or None)
     if t in ("integer", "number"):
+        if not INT_MIN <= value <= INT_MAX:
+            raise InputError(f"{where} is out of range (at most {INT_MAX})", field=path or None)
         if "minimum" in schema and value < schema["minimum"]:
             raise InputError(f"{where} must be at least {schema['minimum']}", field=path or None)
         if "maximum" in schema and value > schema["maximum"]:
@@ -176,12 +235,13 @@ class Api:
                     if not current_user.can(*ep.roles):
                         return error_json("forbidden", f"This needs one of the roles: {', '.join(ep.roles)}.",
                                           403, hint=HINTS[403])
+                for name, value in kwargs.items():  # <int:...> path parts
+                    if isinstance(value, int) and not INT_MIN <= value <= INT_MAX:
+                        raise InputError(f"{name} is out of range ({value})", field=name)
                 g.params = {p.name: p.parse(request.args) for p in ep.params}
                 g.body = None
                 if ep.body is not None and "multipart" not in ep.body:
-                    data = request.get_json(silent=True)
-                    if data is None:
-                        raise InputError("The request body must be JSON", hint="send Content-Type: application/json")
+                    data = parse_json_body()
                     validate(data, ep.body, self.schemas)
                     g.body = data
                 return fn(**kwargs)

@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from urllib.parse import urlsplit
 
@@ -133,41 +132,46 @@ def home_for(user) -> str:
     return url_for("agent.search_page")
 
 
-class _Throttle:
-    """Slows down password guessing: after LIMIT failures for one user name (or IP_LIMIT from one
-    address: a contact centre often shares one) within WINDOW seconds, further attempts wait out
-    the rest of a LOCK-second pause."""
+class Throttle:
+    """Slows down password guessing by address, never locks a user out from elsewhere.
 
-    LIMIT, IP_LIMIT, WINDOW, LOCK = 5, 30, 600.0, 60.0
+    Failed sign-ins are kept in the database (every app server counts the same ones), under two
+    keys: the address, and the address with the user name. After `PAIR_LIMIT` failures for one user
+    name from one address within `WINDOW` seconds, that address waits before it may try that name
+    again: `BASE_WAIT` seconds, doubling with every further failure, at most `MAX_WAIT`. After
+    `ADDRESS_LIMIT` failures from one address (whatever the names: a contact centre often shares one
+    address) the whole address waits the same way. The user's own sign-in from any other address is
+    never delayed, so an attacker cannot lock anyone out; a success clears that name's count for the
+    address. Behind a reverse proxy, let the proxy set the client address (Flask's ProxyFix in
+    `<data_dir>/instance/webapp.py`), or every client is one address.
+    """
 
-    def __init__(self):
-        self._fails: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
+    PAIR_LIMIT, ADDRESS_LIMIT, WINDOW = 5, 30, 900.0
+    BASE_WAIT, MAX_WAIT = 15.0, 900.0
 
-    def locked_for(self, *keys: str) -> float:
+    def keys(self, address: str, username: str) -> list[str]:
+        return [f"ip:{address}", f"ip-user:{address}:{username.strip().lower()[:64]}"]
+
+    def wait_for(self, store, keys: list[str], now: float | None = None) -> float:
+        """Seconds before these keys may try again (0: now)."""
+        now = time.time() if now is None else now
+        worst = 0.0
+        for key, (n, last) in store.login_failures(keys, now - self.WINDOW).items():
+            limit = self.ADDRESS_LIMIT if key.startswith("ip:") else self.PAIR_LIMIT
+            if n >= limit:
+                pause = min(self.MAX_WAIT, self.BASE_WAIT * 2 ** (n - limit))
+                worst = max(worst, last + pause - now)
+        return max(0.0, worst)
+
+    def fail(self, store, keys: list[str]) -> None:
         now = time.time()
-        with self._lock:
-            worst = 0.0
-            for k in keys:
-                fails = [t for t in self._fails.get(k, []) if now - t < self.WINDOW]
-                self._fails[k] = fails
-                if len(fails) >= (self.IP_LIMIT if k.startswith("ip:") else self.LIMIT):
-                    worst = max(worst, self.LOCK - (now - fails[-1]))
-            return max(0.0, worst)
+        store.record_login_failure(keys, now, forget_before=now - self.WINDOW)
 
-    def fail(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                self._fails.setdefault(k, []).append(time.time())
-
-    def clear(self, *keys: str) -> None:
-        with self._lock:
-            for k in keys:
-                if not k.startswith("ip:"):
-                    self._fails.pop(k, None)
+    def succeed(self, store, keys: list[str]) -> None:
+        store.clear_login_failures([k for k in keys if not k.startswith("ip:")])
 
 
-throttle = _Throttle()
+throttle = Throttle()
 bp = Blueprint("auth", __name__)
 
 
@@ -178,25 +182,29 @@ def login():
         return redirect(nxt or home_for(current_user))
     error = None
     username = ""
+    status = 200
     if request.method == "POST":
         username = (request.form.get("username") or "").strip()
         password = request.form.get("password") or ""
-        keys = (f"u:{username.lower()}", f"ip:{request.remote_addr}")
-        wait = throttle.locked_for(*keys)
+        store = services().store
+        keys = throttle.keys(request.remote_addr or "unknown", username)
+        wait = throttle.wait_for(store, keys)
         if wait > 0:
-            error = f"Too many failed attempts. Try again in {int(wait) + 1} seconds."
+            error = f"Too many failed attempts from this computer. Try again in {int(wait) + 1} seconds."
+            status = 429
         else:
             user = services().accounts.authenticate(username, password)
             if user is None:
-                throttle.fail(*keys)
+                throttle.fail(store, keys)
                 error = "Wrong user name or password."
             else:
-                throttle.clear(*keys)
+                throttle.succeed(store, keys)
                 session.clear()
                 session.permanent = True
                 login_user(WebUser(user, session_id=services().accounts.start_session(user)))
                 return redirect(nxt or home_for(user))
-    status = 401 if error else 200
+    if error and status == 200:
+        status = 401
     return render_template("login.html", error=error, username=username, next=nxt or ""), status
 
 

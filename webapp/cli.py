@@ -45,8 +45,8 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
 
 @click.command("serve")
 @click.option("--host", default=None, help="Address to listen on (default: the serve_host setting, 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default: the serve_port setting, 8000).")
-@click.option("--threads", type=int, default=None, help="Worker threads (default: the serve_threads setting).")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default: the serve_port setting, 8000).")
+@click.option("--threads", type=click.IntRange(1, 256), default=None, help="Worker threads (default: the serve_threads setting).")
 @click.option("--no-warm", is_flag=True, help="Do not load the model and indexes before accepting requests.")
 @db_option
 def serve_command(host, port, threads, no_warm, db):

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from indexer.readers import SOP_STATUSES
 from kb.errors import ConflictError, InputError
+from webapp.apispec import int_arg
 from webapp.auth import guard_blueprint
 from webapp.insights import (
     chart_panels,
@@ -80,7 +81,7 @@ def _empty_form() -> dict:
 def _form_from_request() -> dict:
     f = request.form
     return {k: f.get(k, "") for k in ("id", "title", "body", "owner", "tags", "status", "review_by", "note")} | {
-        "base_version": f.get("base_version", type=int) or 0}
+        "base_version": int_arg(f, "base_version") or 0}
 
 
 @bp.route("/sops/new", methods=["GET", "POST"])
@@ -158,8 +159,8 @@ def sop_diff(doc_id: str):
     versions = svc.store.document_versions(doc_id)
     if not versions:
         abort(404)
-    b = request.args.get("b", type=int) or versions[0]["version"]
-    a = request.args.get("a", type=int) or (versions[1]["version"] if len(versions) > 1 else b)
+    b = int_arg(request.args, "b") or versions[0]["version"]
+    a = int_arg(request.args, "a") or (versions[1]["version"] if len(versions) > 1 else b)
     va, vb = svc.store.get_version(doc_id, a), svc.store.get_version(doc_id, b)
     rows = side_by_side(va.body, vb.body)
     return render_template("manager/diff.html", doc=doc, versions=versions, a=a, b=b, va=va, vb=vb, rows=rows,
@@ -168,12 +169,12 @@ def sop_diff(doc_id: str):
 
 @bp.route("/sops/<path:doc_id>/restore", methods=["POST"])
 def sop_restore(doc_id: str):
-    version = request.form.get("version", type=int)
+    version = int_arg(request.form, "version")
     if version is None:
         raise InputError("Which version should be restored?", field="version")
     try:
         doc = restore_version(services(), doc_id, version, by=current_user.username,
-                              base_version=request.form.get("base_version", type=int))
+                              base_version=int_arg(request.form, "base_version"))
     except ConflictError as exc:
         flash(f"Not restored: {exc.message}. Look at the history again and retry.", "error")
         return redirect(url_for("manager.sop_history", doc_id=doc_id))
@@ -206,14 +207,19 @@ def sop_review(doc_id: str):
 @bp.route("/uploads", methods=["GET", "POST"])
 def uploads():
     svc = services()
+    error = None
     if request.method == "POST":
-        job = start_upload(svc, request.files.getlist("files"), by=current_user.username)
-        flash(f"Upload received: indexing {job.title.removeprefix('Upload: ')} in the background.")
-        return redirect(url_for("manager.uploads", job=job.id))
+        try:
+            job = start_upload(svc, request.files.getlist("files"), by=current_user.username)
+        except InputError as exc:  # a PDF, a spreadsheet ...: said on the upload page, with what to do instead
+            error = exc
+        else:
+            flash(f"Upload received: indexing {job.title.removeprefix('Upload: ')} in the background.")
+            return redirect(url_for("manager.uploads", job=job.id))
     jobs = svc.jobs.list(kind="index_upload") if current_user.role == "admin" else svc.jobs.list(
         owner=current_user.username, kind="index_upload")
-    return render_template("manager/uploads.html", jobs=jobs[:20], allowed=", ".join(ALLOWED),
-                           highlight=request.args.get("job", ""), max_mb=svc.config.upload_max_mb)
+    return render_template("manager/uploads.html", jobs=jobs[:20], allowed=", ".join(ALLOWED), error=error,
+                           highlight=request.args.get("job", ""), max_mb=svc.config.upload_max_mb), (400 if error else 200)
 
 
 # -- insights: content gaps, ticket coverage, SOP health -----------------------------------------

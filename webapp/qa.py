@@ -10,8 +10,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 from werkzeug.datastructures import FileStorage
 from werkzeug.utils import secure_filename
 
+from kb.csvout import csv_lines
 from kb.errors import DeskbookError, InputError, NotFoundError
 from kb.storage.records import EXPORT_COLUMNS
 
@@ -173,20 +172,10 @@ def review_spans(card: dict[str, Any]) -> dict[int, list[tuple[int, int, str]]]:
     return spans
 
 
-def _cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return "" if value is None else value
-
-
 def export_csv(store, **filters: Any) -> str:
-    buf = io.StringIO()
-    w = csv.writer(buf)
-    w.writerow(EXPORT_COLUMNS)
-    for row in store.export_rows(**filters):
-        w.writerow([_cell(row[c]) for c in EXPORT_COLUMNS])
-    return buf.getvalue()
+    """The export through the one CSV writer (kb.csvout: formula-like cells neutralised)."""
+    return csv_lines(EXPORT_COLUMNS, (["" if row[c] is None else row[c] for c in EXPORT_COLUMNS]
+                                      for row in store.export_rows(**filters)))
 
 
 def review_filters(args) -> dict[str, Any]:

@@ -19,6 +19,10 @@ TAGS = array(STR)
 SOP_STATUS = {"type": "string", "enum": ["draft", "published", "archived"]}
 DATE = {"type": "string", "description": "YYYY-MM-DD (empty: none)", "pattern": r"^(\d{4}-\d{2}-\d{2})?$"}
 
+OWNER = {"type": "string", "maxLength": 64,
+         "description": "admins only: the user name of the agent a new conversation belongs to (a telephony or "
+                        "chat bridge names the agent on the call); others' conversations are their own"}
+
 SCHEMAS: dict[str, dict] = {
     "Error": {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
@@ -72,8 +76,10 @@ SCHEMAS: dict[str, dict] = {
         "state": {"type": "object"}}},
     "NewConversation": {"type": "object", "properties": {
         "id": {"type": "string", "description": "your own id (a call or chat id); random when left out",
-               "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"}}},
+               "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$"},
+        "owner": OWNER}},
     "TurnsRequest": {"type": "object", "properties": {
+        "owner": OWNER,
         "turns": {"type": "array", "items": ref("Turn"), "maxItems": 400},
         "text": {"type": "string", "maxLength": 100000,
                  "description": "turns as pasted text: 'Speaker: text' lines (used when `turns` is absent)"}}},
@@ -98,6 +104,12 @@ SCHEMAS: dict[str, dict] = {
         "title": {"type": "string", "minLength": 1, "maxLength": 300}, "body": {"type": "string", "minLength": 1},
         "owner": STR, "tags": TAGS, "status": SOP_STATUS, "review_by": DATE, "note": STR,
         "base_version": {"type": "integer", "description": "the version the edit started from (required to update)"}}},
+    "SopUpdate": {"type": "object", "required": ["base_version"], "properties": {
+        "title": {"type": "string", "minLength": 1, "maxLength": 300}, "body": {"type": "string", "minLength": 1},
+        "owner": STR, "tags": TAGS, "status": SOP_STATUS, "review_by": DATE, "note": STR,
+        "base_version": {"type": "integer", "minimum": 0,
+                         "description": "the version the edit started from (a save on top of a newer one is refused)"}},
+        "description": "fields left out keep their current values"},
     "Version": {"type": "object", "properties": {
         "doc_id": STR, "version": INT, "title": STR, "created_at": STR, "created_by": STR, "note": STR,
         "deleted": INT, "status": STR}},

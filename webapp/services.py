@@ -34,7 +34,7 @@ class Services:
         self.searcher = Searcher(self.store, config, embedder)
         self.accounts = Accounts(self.store, session_hours=config.session_hours)
         self.jobs = Jobs(self.store, config)
-        self.conversations = Conversations(self.store, config)
+        self.conversations = Conversations(self.store, config, self.accounts)
         self._answerer = None
         self._assistant = None
         self._lock = threading.RLock()
@@ -42,8 +42,14 @@ class Services:
         self._querylog = None
         self.worker = None
         threads = web_job_threads(config, self.store.backend)
+        if threads or self.store.backend == "sqlite":
+            from indexer.jobs import clean_stale_uploads
+
+            clean_stale_uploads(self.store, config)  # uploads a killed job left on this machine's disk
         if threads:
-            self.worker = Worker(self.store, config, embedder=embedder, searcher=self.searcher)
+            nice = int(config.import_process_nice)
+            self.worker = Worker(self.store, config, embedder=embedder, searcher=self.searcher,
+                                 isolate_nice=nice if nice >= 0 else None)
             self.worker.start(threads)
 
     # -- models ------------------------------------------------------------------------------

@@ -80,12 +80,25 @@ class SopForm:
     note: str = ""
 
     @classmethod
-    def from_mapping(cls, data: Any, *, default_status: str = "published") -> SopForm:
-        """The form from request data; `default_status` when it names none (creating: "draft")."""
-        return cls(title=str(data.get("title") or "").strip(), body=str(data.get("body") or ""),
-                   owner=str(data.get("owner") or "").strip(), tags=parse_tags(data.get("tags")),
-                   status=str(data.get("status") or default_status).strip().lower(),
-                   review_by=parse_date(str(data.get("review_by") or "")), note=str(data.get("note") or "").strip())
+    def from_mapping(cls, data: Any, current: Document | None = None, *, default_status: str = "published") -> SopForm:
+        """The form from a page's fields or an API body; `default_status` when it names none (creating:
+        "draft"). With `current` (an update), a field the data does not name keeps its current value:
+        `{"body": ..., "base_version": 3}` changes the text only."""
+        def given(key: str) -> bool:
+            return key in data and data.get(key) is not None
+
+        def pick(key: str, now: Any, fallback: Any = "") -> Any:
+            if given(key):
+                return data.get(key) or fallback
+            return now if current is not None else fallback
+
+        cur = current
+        return cls(title=str(pick("title", cur and cur.title)).strip(), body=str(pick("body", cur and cur.body)),
+                   owner=str(pick("owner", cur and cur.owner)).strip(),
+                   tags=parse_tags(data.get("tags")) if given("tags") or cur is None else list(cur.tags),
+                   status=str(pick("status", cur and (cur.status or default_status), default_status)).strip().lower(),
+                   review_by=parse_date(str(pick("review_by", cur and cur.review_by))),
+                   note=str(data.get("note") or "").strip())
 
     def check(self) -> None:
         if not self.title:

@@ -19,6 +19,13 @@ from indexer.readers import SOP_SUFFIXES, TICKET_SUFFIXES
 from kb.errors import InputError
 
 ALLOWED = tuple(SOP_SUFFIXES) + tuple(TICKET_SUFFIXES)
+MAX_NAME = 120  # characters of a stored file name
+_SAVE_AS = ("save it as Markdown (.md), plain text (.txt) or a web page (.html) and upload that; tickets are "
+            "uploaded as CSV (.csv) or JSON lines (.jsonl)")
+CONVERT = {".pdf": "PDF files cannot be read: " + _SAVE_AS, ".docx": "Word files cannot be read: " + _SAVE_AS,
+           ".doc": "Word files cannot be read: " + _SAVE_AS, ".odt": "Word-processor files cannot be read: " + _SAVE_AS,
+           ".xlsx": "Spreadsheets cannot be read: save the sheet as CSV (.csv) and upload that",
+           ".xls": "Spreadsheets cannot be read: save the sheet as CSV (.csv) and upload that"}
 
 
 def read_uploads(files: list[FileStorage]) -> list[tuple[str, bytes]]:
@@ -28,13 +35,18 @@ def read_uploads(files: list[FileStorage]) -> list[tuple[str, bytes]]:
         raise InputError("No file was sent", hint="choose one or more .md, .txt, .html, .csv or .jsonl files",
                          field="files")
     for f in files:
-        if Path(f.filename).suffix.lower() not in ALLOWED:
-            raise InputError(f"{f.filename}: not an SOP or ticket file",
-                             hint=f"allowed: {', '.join(ALLOWED)}", field="files")
+        suffix = Path(f.filename).suffix.lower()
+        if suffix not in ALLOWED:
+            shown = f.filename if len(f.filename) <= 80 else f.filename[:60] + "…" + f.filename[-12:]
+            hint = CONVERT.get(suffix, f"allowed: {', '.join(ALLOWED)}")
+            raise InputError(f"{shown}: not an SOP or ticket file Deskbook can read", hint=hint, field="files")
     out: list[tuple[str, bytes]] = []
     names: set[str] = set()
     for f in files:
         name = secure_filename(f.filename) or f"file{len(out)}{Path(f.filename).suffix.lower()}"
+        if len(name) > MAX_NAME:  # file systems allow 255 bytes; keep the end (the extension)
+            stem, suffix = Path(name).stem, Path(name).suffix
+            name = stem[:MAX_NAME - len(suffix)] + suffix
         stem, suffix, n = Path(name).stem, Path(name).suffix, 2
         while name in names:
             name = f"{stem}-{n}{suffix}"

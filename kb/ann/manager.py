@@ -37,7 +37,11 @@ class VectorIndex:
         self.meta: dict = {}
         self.delta: NumpyBackend | None = None
         self._seen_generation = -1
+        self._delta_base = -1  # the file's max_id the delta was read on top of
         self._lock = threading.RLock()
+        from kb.tempfiles import stale_index_temps
+
+        stale_index_temps(self.path)  # half-written files of a process that was killed
 
     # -- lifecycle ---------------------------------------------------------------------------
     def refresh(self) -> None:
@@ -53,7 +57,7 @@ class VectorIndex:
                 self.main, self.meta, self.delta = None, {}, None
                 self._seen_generation = gen
                 return
-            if self.main is None:
+            if self.main is None or self._newer_file_on_disk(dim):
                 self._load_or_build(dim)
             self._update_delta(dim)
             self._seen_generation = gen
@@ -80,11 +84,24 @@ class VectorIndex:
                 pass
         self.rebuild()
 
+    def _newer_file_on_disk(self, dim: int) -> bool:
+        """True when another process (an import, a worker) rebuilt the file since this one was loaded:
+        loading it is far cheaper than rebuilding here, in the middle of a search."""
+        try:
+            meta = json.loads(self.meta_path.read_text())
+        except (OSError, ValueError):
+            return False
+        return (int(meta.get("generation", -1)) > int(self.meta.get("generation", -1))
+                and meta.get("built_at") != self.meta.get("built_at") and self._file_is_usable(dim))
+
     def _update_delta(self, dim: int) -> None:
+        """Vectors added since the file was built, searched exactly: only those added since the last
+        refresh are read (an import bumps the generation at every batch, and searches go on meanwhile)."""
         max_id = int(self.meta.get("max_id", 0))
         deleted_since = self.store.vectors_deleted() - int(self.meta.get("deleted", 0))
-        delta = NumpyBackend(dim)
-        for ids, vecs in self.store.iter_vectors(min_id=max_id):
+        delta = self.delta if self.delta is not None and self._delta_base == max_id else NumpyBackend(dim)
+        start = int(delta.ids.max()) if len(delta) else max_id
+        for ids, vecs in self.store.iter_vectors(min_id=start):
             delta.add(ids, vecs)
         limit = max(int(self.config.ann_rebuild_delta), int(0.1 * len(self.main or [])))
         if len(delta) > limit or deleted_since > max(limit, int(0.2 * len(self.main or []))):
@@ -92,6 +109,7 @@ class VectorIndex:
             self.delta = None
         else:
             self.delta = delta if len(delta) else None
+            self._delta_base = max_id
 
     def rebuild(self, *, progress: bool = False) -> dict:
         """Build the index from every stored vector and replace the file atomically."""

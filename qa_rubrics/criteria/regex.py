@@ -1,7 +1,10 @@
 """`regex`: passes when `pattern` matches in a turn of `speaker` (inside the window).
 
 `flags` takes letters from "imsx"; the default is "i" (case-insensitive), as conversation text
-has no reliable case. Inline flags such as `(?i)` work too.
+has no reliable case. Inline flags such as `(?i)` work too. Patterns that can backtrack for ever are
+refused when the rubric is loaded (`kb.saferegex`), and every search runs with a time limit: a
+pattern that still takes too long on a turn makes the criterion N/A with the reason, instead of
+hanging the scoring (and the web app's job thread).
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from kb.saferegex import PatternTimeout, compile_limited, finditer_limited
 from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -16,13 +20,12 @@ if TYPE_CHECKING:  # pragma: no cover
     from qa_rubrics.score import EvalContext
 
 MAX_EVIDENCE = 5
+TIMEOUT = 1.0  # seconds per turn
 
 
 @lru_cache(maxsize=512)
 def _compiled(pattern: str, flags: str):
-    from qa_rubrics.rubric import compile_pattern
-
-    return compile_pattern(pattern, flags)
+    return compile_limited(pattern, flags)
 
 
 def evaluate(check: Check, ctx: EvalContext) -> Outcome:
@@ -30,7 +33,11 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
     conv = ctx.conv
     found: list[Evidence] = []
     for t in conv.turn_indices(check.speaker, check.window):
-        for m in rx.finditer(conv.turns[t].text):
+        try:
+            matches = finditer_limited(rx, conv.turns[t].text, TIMEOUT)
+        except PatternTimeout as exc:
+            return Outcome("na", 0.0, 0.5, reason=f"not scored: {exc}; simplify the pattern")
+        for m in matches:
             if m.end() > m.start():
                 found.append(Evidence(t, conv.turns[t].speaker, m.start(), m.end(), m.group(), matched_is_text=True))
     if not found:

@@ -15,13 +15,14 @@
         var job = await D.api(url);
         bar.value = job.percent;
         bar.textContent = job.percent + "%";
-        status.textContent = job.status;
-        status.className = "job-status status-" + job.status;
+        var problems = (job.error && job.error.errors) || (job.result && job.result.errors) || [];
+        var partial = job.status === "done" && problems.length;
+        status.textContent = partial ? "done, " + problems.length + " problem(s)" : job.status;
+        status.className = "job-status status-" + (partial ? "partial" : job.status);
         message.textContent = job.message + (job.total ? " (" + job.done + "/" + job.total + ")" : "");
         li.setAttribute("data-status", job.status);
         if (job.status === "done" || job.status === "failed") {
-          var errors = (job.result && job.result.errors) || [];
-          if (job.error) errors = [job.error.message];
+          var errors = problems.length ? problems : (job.error ? [job.error.message] : []);
           if (errors.length) {
             var ul = D.el("ul", { class: "job-errors small" });
             errors.slice(0, 10).forEach(function (e) { ul.appendChild(D.el("li", null, e)); });

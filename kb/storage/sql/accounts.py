@@ -47,15 +47,24 @@ class AccountsSql:
     def count_users(self) -> int:
         return int(self._value("SELECT count(*) AS n FROM users"))
 
-    def update_user(self, user_id: int, **fields: Any) -> None:
+    def update_user(self, user_id: int, *, keep_an_admin: bool = False, **fields: Any) -> None:
+        """Change a user's fields. `keep_an_admin`: refused (ConflictError, nothing changed) when no
+        active admin would be left, checked under a lock so two admins demoting each other at once
+        cannot both succeed."""
         bad = set(fields) - USER_FIELDS
         if bad:
             raise ValueError(f"cannot update {sorted(bad)}")
         if "active" in fields:
             fields["active"] = 1 if fields["active"] else 0
         cols = sorted(fields)
-        self._exec(f"UPDATE users SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
-                   [*(fields[c] for c in cols), int(user_id)])
+        with self.transaction():
+            if keep_an_admin:
+                self._lock_key("accounts:admins")
+            self._exec(f"UPDATE users SET {', '.join(c + ' = ?' for c in cols)} WHERE id = ?",
+                       [*(fields[c] for c in cols), int(user_id)])
+            if keep_an_admin and not self._value("SELECT count(*) AS n FROM users WHERE role = 'admin' AND active = 1"):
+                raise ConflictError("This is the last active admin: the instance would have nobody to manage users",
+                                    hint="make another user an admin first", field="role")
 
     # -- API tokens --------------------------------------------------------------------------
     def add_token(self, user_id: int, name: str, token_hash: str, prefix: str) -> int:
@@ -108,6 +117,24 @@ class AccountsSql:
 
     def purge_sessions(self, now: float) -> int:
         return self._exec("DELETE FROM web_sessions WHERE expires_at < ?", (float(now),))
+
+    # -- failed sign-ins (throttling, shared by every app server) -----------------------------
+    def record_login_failure(self, keys: list[str], at: float, *, forget_before: float) -> None:
+        with self.transaction():
+            self._exec("DELETE FROM login_failures WHERE at < ?", (float(forget_before),))
+            self._many("INSERT INTO login_failures(key, at) VALUES (?, ?)", [(k, float(at)) for k in keys])
+
+    def login_failures(self, keys: list[str], since: float) -> dict[str, tuple[int, float]]:
+        """key -> (failures since `since`, time of the last one)."""
+        if not keys:
+            return {}
+        rows = self._rows(f"SELECT key, count(*) AS n, max(at) AS last FROM login_failures WHERE key IN "
+                          f"({self._in(keys)}) AND at >= ? GROUP BY key", [*keys, float(since)])
+        return {r["key"]: (int(r["n"]), float(r["last"])) for r in rows}
+
+    def clear_login_failures(self, keys: list[str]) -> None:
+        if keys:
+            self._exec(f"DELETE FROM login_failures WHERE key IN ({self._in(keys)})", keys)
 
     # -- secrets shared by every app server --------------------------------------------------
     def app_secret(self, name: str, make: Callable[[], str]) -> str:

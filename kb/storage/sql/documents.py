@@ -129,10 +129,15 @@ class DocumentsSql:
             raise ValueError(f"cannot update {sorted(bad)}")
         ts = now_iso()
         with self.transaction():
+            # the row is locked (PostgreSQL; SQLite's write lock is the transaction's) so that two
+            # concurrent changes get versions n+1 and n+2, never the same number twice
+            if self._row(f"SELECT version FROM documents WHERE id = ?{self._for_update}", (doc_id,)) is None:
+                raise NotFoundError(f"No document with id {doc_id!r}")
             doc = self.get_document(doc_id)
             for k, v in fields.items():
                 setattr(doc, k, v)
-            version = doc.version + 1
+            last = self._value("SELECT max(version) AS v FROM document_versions WHERE doc_id = ?", (doc_id,))
+            version = max(doc.version, last or 0) + 1
             self._exec("UPDATE documents SET status=?, review_by=?, owner=?, tags=?, content_hash=?, version=?, "
                        "updated_at=?, updated_by=? WHERE id=?",
                        (doc.status, doc.review_by, doc.owner, json.dumps(doc.tags), doc.hash, version, ts, by, doc_id))
@@ -164,6 +169,22 @@ class DocumentsSql:
                         owner=r["owner"], status=r["status"], review_by=r["review_by"],
                         metadata=json.loads(r["metadata"]), version=r["version"], updated_at=r["created_at"],
                         updated_by=r["created_by"], language=r.get("language") or "en")
+
+    def rewrite_version(self, doc_id: str, version: int, doc: Document) -> None:
+        """Replace the text of one stored version (redaction of history stored before it was on)."""
+        self._exec("UPDATE document_versions SET title = ?, body = ?, metadata = ?, content_hash = ? "
+                   "WHERE doc_id = ? AND version = ?",
+                   (doc.title, doc.body, json.dumps(doc.metadata, sort_keys=True), doc.hash, doc_id, int(version)))
+
+    def source_hashes(self, type: str | None = None) -> dict[str, str]:
+        """id -> `metadata.source_hash` of the documents that have one (which source they came from)."""
+        col = self._json_text("metadata", "source_hash")
+        sql = f"SELECT id, {col} AS h FROM documents WHERE {col} IS NOT NULL"
+        params: list[Any] = []
+        if type:
+            sql += " AND type = ?"
+            params.append(type)
+        return {r["id"]: str(r["h"]) for r in self._rows(sql, params)}
 
     # -- chunks ------------------------------------------------------------------------------
     def _replace_chunks(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray | None) -> None:

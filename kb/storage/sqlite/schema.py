@@ -303,6 +303,17 @@ CREATE TABLE IF NOT EXISTS job_files (
 CREATE INDEX IF NOT EXISTS job_files_job ON job_files(job_id)
 """
 
+LOGIN_FAILURES = """
+-- Failed sign-ins by key (the address, and the address with the user name), shared by every app server:
+-- password guessing is slowed down per address, and a real user is never locked out from elsewhere.
+CREATE TABLE IF NOT EXISTS login_failures (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    key TEXT NOT NULL,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(key, at)
+"""
+
 CONVERSATIONS = """
 -- Live-assist conversations: turns, the assist state and the latest suggestion (JSON).
 CREATE TABLE IF NOT EXISTS assist_conversations (
@@ -342,6 +353,16 @@ CREATE TABLE IF NOT EXISTS qa_models (
 CREATE INDEX IF NOT EXISTS qa_models_rubric ON qa_models(rubric_id, status, id)
 """
 
+def _fts_secure_delete(store: Any) -> None:
+    """Deleting a row from the lexical index removes its words from the index at once, rather than
+    leaving them in the index's segments until a merge (text that was redacted or deleted leaves no
+    trace). Needs SQLite 3.42; older SQLite libraries skip it."""
+    try:
+        store._exec("INSERT INTO chunks_fts(chunks_fts, rank) VALUES ('secure-delete', 1)")
+    except Exception:  # noqa: BLE001 - an older SQLite without the option
+        pass
+
+
 # In order. The vector table depends on the model's dimension and is created by the store when the
 # first vectors are written (see SqliteStore._create_vector_table).
 MIGRATIONS: list[tuple[str, Any]] = [
@@ -355,6 +376,8 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("jobs.0001_queue", JOBS),
     ("assist.0001_conversations", CONVERSATIONS),
     ("qa.0003_models", QA_MODELS),
+    ("kb.0003_fts_secure_delete", _fts_secure_delete),
+    ("accounts.0003_login_failures", LOGIN_FAILURES),
 ]
 
 LEGACY = {"0001_core": "kb.0001_core", "0002_qa": "qa.0001_tables", "0003_accounts": "accounts.0001_users",

@@ -64,6 +64,7 @@ class SqliteStore(SharedSql):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA busy_timeout=30000")
+        db.execute("PRAGMA secure_delete=ON")  # deleted rows (uploads, old text) are overwritten, not left in free pages
         with self._conns_lock:
             self._conns.append(db)
         return db
@@ -299,6 +300,23 @@ class SqliteStore(SharedSql):
     def _reset_sequences(self) -> None:
         """Nothing to do: AUTOINCREMENT follows the largest id inserted."""
 
-    def checkpoint(self) -> None:
-        """Fold the WAL into the database file (before copying the file)."""
-        self._exec("PRAGMA wal_checkpoint(TRUNCATE)")
+    def checkpoint(self, wait_seconds: float = 30.0) -> bool:
+        """Fold the WAL into the database file and empty the WAL file (before copying the file, and after
+        a job whose files were deleted: the WAL would otherwise keep their pages). False when readers kept
+        the WAL busy for `wait_seconds` (the next checkpoint tries again)."""
+        db = self._db
+        deadline = time.monotonic() + wait_seconds
+        db.execute(f"PRAGMA busy_timeout={max(1, int(min(wait_seconds, 5.0) * 1000))}")
+        try:
+            while True:  # another connection's checkpoint answers "busy" at once: wait for it, then go again
+                try:
+                    row = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+                except sqlite3.OperationalError:
+                    row = None
+                if row is not None and int(row[0]) == 0:
+                    return True
+                if time.monotonic() >= deadline:
+                    return False
+                time.sleep(0.05)
+        finally:
+            db.execute("PRAGMA busy_timeout=30000")

@@ -1,0 +1,101 @@
+"""Tickets are redacted before anything of them is stored: documents, versions, chunks, the lexical
+index and the vectors only ever see `[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[NAME]` ... (the
+`redact_pii` setting, on by default; the same redaction as QA transcripts and the query log).
+
+- What is redacted: the ticket's subject, question and answer (its title and body are built from
+  them again). Names come from the NER model on English tickets, from self-introductions and the
+  name lists of `kb.names` in every language; a name found in one field is redacted in all of them.
+  `redact_keep` words (the company's own name) are kept. The original text is never stored for
+  tickets, whatever `store_original_text` says (that setting is about QA transcripts).
+- Re-indexing stays cheap: each redacted ticket remembers a fingerprint of its source row and of
+  the redaction (`metadata.source_hash`), so an unchanged ticket is recognised without running the
+  name model again. Changing `redact_keep`, the spaCy model or this module's `VERSION` redacts
+  every ticket again on the next run.
+- Tickets stored before redaction was on (or by an older version) have their earlier versions
+  redacted in place too (`DocumentStore.rewrite_version`): the history keeps its shape, not the data.
+- SOPs are not redacted: they are the company's own procedures, written by its staff, and carry the
+  company's phone numbers and addresses on purpose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from indexer.readers import ticket_title_body
+from kb.lang import document_language
+from kb.models import Document, content_hash
+from kb.redact import NER_LANGUAGES, redact_many
+
+VERSION = "1"
+FIELDS = ("subject", "question", "answer")
+
+
+class TicketRedactor:
+    """Redacts tickets in batches (one NER pass over the English ones)."""
+
+    def __init__(self, config):
+        self.config = config
+        self.keep = sorted(config.values.get("redact_keep") or [])
+        self.languages = list(config.languages or ["en"])
+        self.default = config.default_language or "en"
+        self._nlp = None
+        self._loaded = False
+
+    @property
+    def nlp(self):
+        if not self._loaded:
+            from kb.text import load_ner
+
+            self._nlp = load_ner(self.config.spacy_model)
+            self._loaded = True
+        return self._nlp
+
+    def fingerprint(self, doc: Document) -> str:
+        """Which source row and which redaction a stored ticket came from."""
+        return content_hash(doc.hash, "redaction", VERSION, ",".join(self.keep), str(self.config.spacy_model))
+
+    def redact(self, docs: Sequence[Document]) -> list[Document]:
+        """The tickets with their PII replaced (new Document objects; SOPs are returned as they are)."""
+        tickets = [d for d in docs if d.type == "ticket"]
+        if not tickets:
+            return list(docs)
+        langs = {id(d): document_language(d, self.languages, default=self.default) for d in tickets}
+        english = [d for d in tickets if langs[id(d)] in NER_LANGUAGES]
+        parsed: dict[int, list] = {}
+        if english and self.nlp is not None:
+            texts = [str(d.metadata.get(f) or "") for d in english for f in FIELDS]
+            ner = list(self.nlp.pipe(texts, batch_size=64))
+            for i, d in enumerate(english):
+                parsed[id(d)] = ner[i * len(FIELDS):(i + 1) * len(FIELDS)]
+        out = []
+        for d in docs:
+            out.append(self._one(d, langs.get(id(d)), parsed.get(id(d))) if d.type == "ticket" else d)
+        return out
+
+    def _one(self, doc: Document, language: str | None, parsed: list | None) -> Document:
+        fields = [str(doc.metadata.get(f) or "") for f in FIELDS]
+        done = redact_many(fields, docs=parsed, keep=self.keep, language=language or "en", name_lists="text")
+        subject, question, answer = (text for text, _ in done)
+        title, body = ticket_title_body(doc.id, subject, question, answer)
+        meta = dict(doc.metadata, subject=subject, question=question, answer=answer,
+                    source_hash=self.fingerprint(doc))
+        return Document(id=doc.id, type=doc.type, title=title, body=body, source_path=doc.source_path,
+                        tags=list(doc.tags), owner=doc.owner, status=doc.status, review_by=doc.review_by,
+                        metadata=meta, language=doc.language)
+
+    def redact_version(self, version: Document) -> Document | None:
+        """An earlier stored version of a ticket, redacted; None when it is already (nothing to rewrite)."""
+        if not any(k in version.metadata for k in FIELDS):
+            return None
+        ticket = Document(id=version.id, type="ticket", title=version.title, body=version.body,
+                          metadata=dict(version.metadata), language=version.language)
+        lang = document_language(ticket, self.languages, default=self.default)
+        parsed = list(self.nlp.pipe([str(ticket.metadata.get(f) or "") for f in FIELDS])) \
+            if lang in NER_LANGUAGES and self.nlp is not None else None
+        red = self._one(ticket, lang, parsed)
+        red.metadata.pop("source_hash", None)
+        if version.metadata.get("source_hash"):
+            red.metadata["source_hash"] = version.metadata["source_hash"]
+        if (red.title, red.body, red.metadata) == (version.title, version.body, version.metadata):
+            return None
+        return red

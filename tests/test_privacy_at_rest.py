@@ -1,0 +1,151 @@
+"""No personal data at rest: values planted through every entry point are never found in the database
+files (after a checkpoint, the WAL included) or anywhere in the data folder.
+
+Entry points: `deskbook index` (CLI), the manager upload, the API (search, answers, stateless assist),
+QA import (`deskbook qa score --store` and the web import), live assist conversations, and the search
+page (its query log). Each test plants the same values and greps every file under the data folder,
+case-insensitively (the lexical index holds lower-cased words).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import cli
+from tests.conftest import CORPUS
+from tests.web_fixtures import *  # noqa: F403
+from tests.web_fixtures import bearer
+
+CARD, EMAIL, PHONE, IBAN, NAME = ("4111111111111111", "zanzi.planted@example.org", "+44 7700 900123",
+                                  "GB82WEST12345698765432", "Elena Zanzibarova")
+NEEDLES = [b"4111111111111111", b"4111 1111 1111 1111", b"zanzi.planted", b"planted@example", b"7700 900123",
+           b"7700900123", b"gb82west", b"zanzibarova"]
+PII = (f"My card number is {CARD} and my e-mail is {EMAIL}, call me on {PHONE}. "
+       f"Please refund to IBAN {IBAN}. Thanks, {NAME}")
+
+
+_GREP = """
+import sys
+from pathlib import Path
+folder, needles = Path(sys.argv[1]), [n.encode() for n in sys.argv[2:]]
+for f in sorted(folder.rglob("*")):
+    if f.is_file():
+        data = f.read_bytes().lower()
+        for n in needles:
+            if n in data:
+                print(f"{f.relative_to(folder)}: {n.decode()}")
+"""
+
+
+def leaks(folder: Path) -> list[str]:
+    """'file: needle' for every planted value found in any file under `folder`.
+
+    The files are read by another process: closing a file descriptor of an open SQLite database in
+    this process would drop SQLite's POSIX locks on it (see "How To Corrupt An SQLite Database")."""
+    out = subprocess.run([sys.executable, "-c", _GREP, str(folder), *(n.decode() for n in NEEDLES)],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.splitlines()
+
+
+@pytest.fixture(scope="module")
+def data_dir(app) -> Path:
+    return Path(app.extensions["deskbook"].config.data_dir)
+
+
+def assert_clean(app, data_dir: Path) -> None:
+    store = app.extensions["deskbook"].store
+    assert store.checkpoint(), "the WAL could not be emptied"
+    assert leaks(data_dir) == []
+
+
+def test_the_planted_values_are_found_when_present(tmp_path):
+    """The grep itself works: each needle is found in a file that holds the planted text."""
+    (tmp_path / "x.txt").write_text(PII.lower())
+    assert {line.split(": ")[1] for line in leaks(tmp_path)} >= {"4111111111111111", "zanzi.planted", "gb82west",
+                                                                "zanzibarova", "7700 900123"}
+
+
+def test_cli_index_of_tickets(app, data_dir, tmp_path):
+    src = tmp_path / "tickets"
+    src.mkdir()
+    (src / "t.jsonl").write_text(json.dumps({"id": "PII-1", "subject": f"Refund for {NAME}", "question": PII,
+                                             "answer": f"Refunded {NAME} to {IBAN}; confirmation sent to {EMAIL}."})
+                                 + "\n", encoding="utf-8")
+    (src / "t.csv").write_text(f'id,subject,question,answer\nPII-2,"Card {CARD}","{PII}","Called back on {PHONE}"\n',
+                               encoding="utf-8")
+    db = app.extensions["deskbook"].config.database
+    res = CliRunner().invoke(cli, ["index", str(src), "--db", db, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["added"] == 2
+    doc = app.extensions["deskbook"].store.get_document("PII-1")
+    assert "[CARD]" in doc.body and "[EMAIL]" in doc.body and "[IBAN]" in doc.body and "[NAME]" in doc.body
+    assert_clean(app, data_dir)
+
+
+def test_manager_upload_of_tickets(app, clients, data_dir):
+    line = json.dumps({"id": "PII-UP", "subject": "Refund", "question": PII, "answer": f"Done for {NAME}."})
+    r = clients["manager"].post("/manager/uploads", data={"files": [(io.BytesIO(line.encode()), "t.jsonl")]},
+                                content_type="multipart/form-data")
+    assert r.status_code == 302
+    job = app.extensions["deskbook"].jobs.wait(r.headers["Location"].split("job=")[1], timeout=300)
+    assert job.status == "done", job.to_dict()
+    body = clients["agent"].get("/api/v1/documents/PII-UP").get_json()["body"]
+    assert "[CARD]" in body and CARD not in body
+    uploads = data_dir / "uploads"
+    assert not uploads.exists() or not any(uploads.rglob("*")), "the uploaded file was kept"
+    assert_clean(app, data_dir)
+
+
+def test_api_search_answer_and_assist(app, tokens, data_dir):
+    c = app.test_client()
+    h = bearer(tokens["agent"])
+    assert c.get("/api/v1/search", query_string={"q": f"refund {NAME} {CARD} {EMAIL}"}, headers=h).status_code == 200
+    assert c.post("/api/v1/answer", json={"question": PII}, headers=h).status_code == 200
+    r = c.post("/api/v1/assist", json={"turns": [{"speaker": "customer", "text": PII}]}, headers=h)
+    assert r.status_code == 200
+    assert_clean(app, data_dir)
+
+
+def test_search_page_query_log(app, clients, data_dir):
+    assert clients["agent"].get("/", query_string={"q": f"where is the refund for {NAME}, {PHONE}"}).status_code == 200
+    assert_clean(app, data_dir)
+
+
+def test_live_assist_conversation(app, tokens, data_dir):
+    c = app.test_client()
+    r = c.post("/api/v1/assist/conversations/pii-call/turns", headers=bearer(tokens["agent"]),
+               json={"turns": [{"speaker": "customer", "text": PII}, {"speaker": "agent", "text": f"Thanks {NAME}."}]})
+    assert r.status_code == 200, r.get_json()
+    shown = json.dumps(r.get_json())
+    assert CARD not in shown and "zanzibarova" not in shown.lower() and "[CARD]" in shown
+    assert_clean(app, data_dir)
+
+
+def test_qa_import_on_the_web(app, clients, data_dir):
+    t = {"id": "pii-call", "agent": "Sam", "turns": [
+        {"speaker": "agent", "text": "Thank you for calling Brightcart, my name is Sam."},
+        {"speaker": "customer", "text": PII}, {"speaker": "agent", "text": f"Thanks {NAME}, all sorted."}]}
+    r = clients["analyst"].post("/qa/import", data={"files": [(io.BytesIO(json.dumps(t).encode()), "pii.json")],
+                                                    "rubric": "phone-support"}, content_type="multipart/form-data")
+    assert r.status_code == 302, r.get_data(as_text=True)[:300]
+    job = app.extensions["deskbook"].jobs.wait(r.headers["Location"].split("job=")[1], timeout=300)
+    assert job.status == "done", job.to_dict()
+    assert_clean(app, data_dir)
+
+
+def test_qa_score_store_on_the_command_line(app, data_dir, tmp_path):
+    f = tmp_path / "pii-cli.txt"
+    f.write_text(f"Agent: Thank you for calling Brightcart, my name is Sam.\nCustomer: {PII}\n"
+                 f"Agent: Thanks {NAME}, I have refunded it.\n", encoding="utf-8")
+    db = app.extensions["deskbook"].config.database
+    res = CliRunner().invoke(cli, ["qa", "score", "--rubric", str(CORPUS / "rubrics" / "phone-support.yaml"), str(f),
+                                   "--db", db, "--store"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    assert_clean(app, data_dir)
