@@ -17,6 +17,7 @@ import numpy as np
 
 from indexer.chunk import CHUNKER_VERSION, Chunker
 from indexer.readers import READERS, discover, read_tickets
+from kb.analysis import ANALYZER_VERSION
 from kb.errors import DeskbookError, InputError
 from kb.models import Chunk, Document
 
@@ -77,15 +78,12 @@ class _NullBar:
 
 
 def make_chunker(config, embedder) -> Chunker:
-    from kb.lang import document_language
     from kb.text import load_spacy, nlp_for_language
 
-    languages = list(config.languages or ["en"])
-    default = config.default_language or "en"
     return Chunker(embedder.count_tokens, max_tokens=config.chunk_max_tokens, model_max_tokens=embedder.max_tokens,
                    overlap_sentences=config.chunk_overlap_sentences, nlp=load_spacy(config.spacy_model),
                    nlp_for=lambda lang: nlp_for_language(lang, config.spacy_model),
-                   language_of=lambda doc: document_language(doc, languages, default=default))
+                   language_of=lambda doc: doc.language or "en")
 
 
 def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexReport,
@@ -157,6 +155,8 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
 
     docs, read_paths = read_sources(roots, field_map or {}, report, prog)
     existing = store.document_hashes()
+    analyzer_changed = store.get_meta("lexical_analyzer") != ANALYZER_VERSION
+    assign_languages(docs, existing, config, redetect=analyzer_changed)
     # Ids already used by documents from other files that still exist: a duplicate across the KB.
     for d in docs:
         old = existing.get(d.id)
@@ -218,7 +218,7 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
 
     if remove_missing:
         seen_ids = {d.id for d in docs}
-        for doc_id, (_, _, source) in existing.items():
+        for doc_id, (_, _, source, _) in existing.items():
             if doc_id in seen_ids or not source:
                 continue
             # Only documents that came from the files/folders indexed now, and whose file is gone
@@ -227,6 +227,10 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 store.delete_document(doc_id, by="indexer", note="source file removed")
                 report.removed += 1
                 report.removed_ids.append(doc_id)
+
+    if analyzer_changed or store.get_meta("lexical_analyzer") != ANALYZER_VERSION:
+        with prog.bar(store.count_chunks(), "lexical index", "chunk") as bar:
+            store.reanalyse_lexical(progress=bar.update)
 
     from kb.ann import VectorIndex
 
@@ -237,6 +241,35 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
         index.refresh()
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
+
+
+def assign_languages(docs: list[Document], existing: dict[str, tuple], config, *, redetect: bool = False) -> None:
+    """Set each document's `language`: its `language` field (front matter, ticket column) wins; an unchanged
+    document keeps the language it was stored with; the rest are detected among the `languages` setting
+    (`redetect`: every document without a field, after the analyzer changed)."""
+    from kb.lang import detect_language, normalize_code
+
+    languages = list(config.languages or ["en"])
+    default = normalize_code(config.default_language) or "en"
+    for d in docs:
+        given = normalize_code(str(d.metadata.get("language") or ""))
+        if given:
+            d.language = given
+            continue
+        old = existing.get(d.id)
+        if old is not None and not redetect:
+            d.language = old[3] or "en"
+            if d.hash == old[0]:
+                continue
+        d.language = detect_language(f"{d.title}\n{d.body[:3000]}", languages, default=default)
+
+
+def document_language_of(doc: Document, config) -> str:
+    """One document's language (web edits): its `language` field, else detected."""
+    from kb.lang import document_language, normalize_code
+
+    return document_language(doc, list(config.languages or ["en"]),
+                             default=normalize_code(config.default_language) or "en")
 
 
 def _edited_since_import(store, d: Document) -> bool:
@@ -270,6 +303,7 @@ def reindex_document(store, embedder, config, doc: Document, *, by: str = "", no
     if store.get_meta("model") not in (None, embedder.name):
         raise DeskbookError("The knowledge base was embedded with another model",
                             hint="run `deskbook index` to re-embed before editing")
+    doc.language = document_language_of(doc, config)
     chunks = make_chunker(config, embedder).chunk(doc)
     hashes = [c.hash_for(doc.title) for c in chunks]
     reuse = store.vectors_by_hash(hashes)

@@ -18,7 +18,8 @@ from kb.storage import NO_FILTERS, SearchFilters
 
 A = get_analyzer("en")
 EXPECTED_MIGRATIONS = ["accounts.0001_users", "accounts.0002_sessions", "assist.0001_conversations",
-                       "jobs.0001_queue", "kb.0001_core", "kb.0002_language_analysed_text", "qa.0001_tables",
+                       "jobs.0001_queue", "kb.0001_core", "kb.0002_language_analysed_text", "kb.0003_lexical_languages",
+                       "qa.0001_tables",
                        "qa.0002_idempotency", "querylog.0001_tables"]
 
 

@@ -20,7 +20,7 @@ class Ranking:
     def _rank(self, qvec: np.ndarray, hits, prefer: str | None = None) -> tuple[list[dict], list[dict]]:
         """Candidate SOPs, best first, with their evidence; and the most similar tickets."""
         sm = self._sop_matrix()
-        rrf_max = 2.0 / (float(self.config.rrf_k) + 1.0)
+        rrf_max = self.searcher.hybrid_max()  # the hybrid score of a chunk first in both lists
         rrf = {h.id: h.score / rrf_max for h in hits if h.type == "sop"}
         chunk_cos = sm.matrix @ qvec if len(sm.chunk_ids) else np.zeros(0, np.float32)
         best_chunk = np.maximum.reduceat(chunk_cos, sm.starts) if len(sm.starts) else np.zeros(0)
