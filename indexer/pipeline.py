@@ -282,6 +282,17 @@ def _edited_since_import(store, d: Document) -> bool:
             and stored.metadata.get("source_hash") == d.metadata["source_hash"])
 
 
+def reembed_store(store, embedder, config, *, progress: bool = True) -> IndexReport:
+    """Re-embed every stored chunk with `embedder` (after the model changed) and rebuild the FAISS file."""
+    from kb.ann import VectorIndex
+
+    report = IndexReport(reembedded_all=True)
+    _reembed_all(store, embedder, Progress(progress), report)
+    store.set_meta("model", embedder.name)
+    VectorIndex(store, config, model_name=embedder.name).rebuild(progress=progress)
+    return report
+
+
 def _reembed_all(store, embedder, prog: Progress, report: IndexReport) -> None:
     """Re-embed every stored chunk with the configured model (the text is already in the store)."""
     docs = {d.id: d for d in store.list_documents()}

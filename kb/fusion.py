@@ -29,15 +29,19 @@ FUSIONS = ("agreement", "rrf")
 @dataclass(frozen=True)
 class FusionParams:
     method: str = "agreement"
+    norm: str = "z"  # how each list's scores are put on one scale: "z" (standard scores) or "minmax"
     w_min: float = 0.1  # lexical weight when the lists share nothing
     w_max: float = 0.6  # lexical weight when they agree completely
     agree_k: int = 10
+    w_weak: float = 1.5  # lexical weight when the dense list is weak (its best is under the weak-match threshold)
     depth: int = 50  # the dense rank whose cosine normalises to 0
     rrf_k: float = 60.0
 
     def max_score(self) -> float:
-        """The fused score of a chunk that is first in both lists."""
-        return 2.0 / (self.rrf_k + 1.0) if self.method == "rrf" else 1.0
+        """A typical fused score of a chunk clearly first in both lists (answers scale scores by it)."""
+        if self.method == "rrf":
+            return 2.0 / (self.rrf_k + 1.0)
+        return 1.0 + self.w_max if self.norm == "minmax" else 4.0 * (1.0 + self.w_max)
 
 
 def agreement(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], k: int) -> float:
@@ -50,29 +54,51 @@ def agreement(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]]
 
 
 def fuse(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], cosines: Mapping[int, float],
-         params: FusionParams = FusionParams()) -> dict[int, float]:
+         params: FusionParams = FusionParams(), *, weak_below: float | None = None) -> dict[int, float]:
     """Fused score per candidate chunk (higher is better).
 
     `lex`, `den`: (chunk id, score) best first; `cosines`: the cosine similarity of candidates that only
-    the lexical list holds (missing ones count as the dense floor)."""
+    the lexical list holds (missing ones count as the dense floor). `weak_below`: the model's weak-match
+    threshold: when the best cosine is under it, nothing is close in meaning and the exact word matches
+    weigh `w_weak` (a product code, an error number, a name)."""
     if params.method == "rrf":
         return rrf(lex, den, params.rrf_k)
     if not den:  # no dense list (no vectors yet): the lexical order, scaled to [0, 1]
         top = max((s for _, s in lex), default=0.0)
         return {c: (s / top if top > 0 else 0.0) for c, s in lex}
-    top_cos = den[0][1]
-    floor = den[min(len(den), max(2, params.depth)) - 1][1]
-    span = max(top_cos - floor, 1e-6)
+    depth = min(len(den), max(2, params.depth))
     w = params.w_min + (params.w_max - params.w_min) * agreement(lex, den, params.agree_k) if lex else 0.0
-    top_lex = max((s for _, s in lex), default=0.0)
-    lex_norm = {c: (s / top_lex if top_lex > 0 else 0.0) for c, s in lex}
+    if lex and weak_below is not None and den[0][1] < weak_below:
+        w = max(w, params.w_weak)
     dense = dict(den)
+    cos = {c: dense.get(c, cosines.get(c)) for c in dense.keys() | {c for c, _ in lex}}
+    floor = den[depth - 1][1]
+    d_norm = _normaliser([s for _, s in den[:depth]], params.norm)
+    l_norm = _normaliser([s for _, s in lex[:depth]], params.norm) if lex else None
+    lex_score = dict(lex)
+    l_floor = l_norm(min(lex_score.values())) if l_norm else 0.0
     out: dict[int, float] = {}
-    for c in dense.keys() | lex_norm.keys():
-        cos = dense.get(c, cosines.get(c, floor))
-        d = min(1.0, max(0.0, (cos - floor) / span))
-        out[c] = (d + w * lex_norm.get(c, 0.0)) / (1.0 + params.w_max)
+    for c, v in cos.items():
+        d = d_norm(v if v is not None else floor)
+        ls = l_norm(lex_score[c]) if (l_norm and c in lex_score) else l_floor
+        out[c] = d + w * ls
+    if params.norm == "z" and out:  # standard scores are signed: shift so that the lowest candidate is 0
+        low = min(out.values())
+        out = {c: v - low for c, v in out.items()}
     return out
+
+
+def _normaliser(values: Sequence[float], norm: str):
+    """A function putting a list's scores on a common scale: standard scores (z) or [0, 1] (minmax)."""
+    import statistics
+
+    hi, lo = max(values), min(values)
+    if norm == "minmax" or len(values) < 3:
+        span = max(hi - lo, 1e-9)
+        return lambda x: (x - lo) / span
+    mean = statistics.fmean(values)
+    sd = max(statistics.pstdev(values), 1e-6, 1e-3 * abs(mean))
+    return lambda x: (x - mean) / sd
 
 
 def rrf(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], k: float = 60.0) -> dict[int, float]:

@@ -33,6 +33,7 @@ from kb.text import normalize_ws
 
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
+PRUNE_MIN_DF = 500  # a term in fewer chunks than this is never left out (small knowledge bases keep every term)
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORDISH = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Best cosine similarity under which nothing in the knowledge base is close to the query, per packaged
@@ -226,11 +227,11 @@ class Searcher:
         missing = [t for t in q.all_terms() if t not in cache]
         if missing:
             cache.update(self.store.term_document_frequencies(missing))
-        cap = share * n
+        cap = max(share * n, PRUNE_MIN_DF)
         out = []
         for r in q.readings():
-            rare = tuple(t for t in r.terms if cache.get(t, 0) <= cap)
-            out.append(replace(r, terms=rare) if rare or r.phrases else r)
+            rare = tuple(t for t in r.terms if 0 < cache.get(t, 0) <= cap)
+            out.append(replace(r, terms=rare) if rare else r)
         return LexicalQuery.union(out)
 
     # -- retrievers (chunk level) ------------------------------------------------------------
@@ -304,7 +305,8 @@ class Searcher:
         else:
             in_den = dict(den)
             extra = self._cosines([c for c, _ in lex if c not in in_den], qvec) if den else {}
-            scores = fuse(lex, den, extra, self.fusion)
+            scores = fuse(lex, den, extra, self.fusion,
+                          weak_below=weak_match_threshold(self.config, self.model_name()) if den else None)
         hits = self._group(parsed, scores, lex, den + sorted(extra.items(), key=lambda kv: -kv[1]), mode, k,
                            snippets, n_dense=len(den))
         best = den[0][1] if den else None

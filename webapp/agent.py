@@ -47,7 +47,8 @@ def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), 
     svc = services()
     t0 = time.perf_counter()
     k = int(k or svc.config.search_k)
-    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), statuses=tuple(statuses or ()))
+    found = svc.find(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), statuses=tuple(statuses or ()))
+    hits = found["results"]
     latency = round((time.perf_counter() - t0) * 1000, 2)
     qid = svc.log_call("log_search", q, hits, mode=mode, **who()) if log else None
     results = []
@@ -55,7 +56,8 @@ def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), 
         h = {k2: v for k2, v in h.items() if k2 not in ("lexical_rank", "dense_rank")}
         h["url"] = doc_url(h["id"], chunk=h.get("chunk_id"), q=q, qid=qid)
         results.append(h)
-    return {"query": q, "mode": mode, "query_id": qid, "results": results, "latency_ms": latency}
+    return {"query": q, "mode": mode, "query_id": qid, "results": results, "latency_ms": latency,
+            "weak_match": found["weak_match"], "best_score": found["best_score"]}
 
 
 def heading_chunk(doc_id: str, heading: str) -> int | None:

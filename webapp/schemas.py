@@ -32,7 +32,10 @@ SCHEMAS: dict[str, dict] = {
         "url": STR}},
     "SearchResults": {"type": "object", "properties": {
         "query": STR, "mode": STR, "query_id": {**INT, "nullable": True}, "results": array(ref("Hit")),
-        "latency_ms": NUM}},
+        "latency_ms": NUM,
+        "weak_match": {"type": "boolean", "nullable": True, "description": "true when nothing is close: the best "
+                       "cosine similarity is under weak_match_threshold (null: unknown, e.g. lexical mode)"},
+        "best_score": {**NUM, "nullable": True, "description": "best cosine similarity of any chunk"}}},
     "Citation": {"type": "object", "properties": {"id": STR, "type": STR, "title": STR, "heading": STR, "url": STR}},
     "Source": {"type": "object", "properties": {"id": STR, "type": STR, "title": STR, "score": NUM, "heading": STR,
                                                 "status": STR, "url": STR}},

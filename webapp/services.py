@@ -38,7 +38,7 @@ class Services:
         self._answerer = None
         self._assistant = None
         self._lock = threading.RLock()
-        self._search_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
+        self._search_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self._querylog = None
         self.worker = None
         threads = web_job_threads(config, self.store.backend)
@@ -94,19 +94,23 @@ class Services:
     # -- search with a small cache (typing sends the same query again and again) ------------------
     def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
                statuses: tuple[str, ...] = ()) -> list[dict]:
+        return self.find(query, k=k, mode=mode, types=types, tags=tags, statuses=statuses)["results"]
+
+    def find(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
+             statuses: tuple[str, ...] = ()) -> dict[str, Any]:
+        """`Searcher.find` as a dict (results, weak_match, best_score, languages), from a small cache."""
         key = (query, k, mode, types, tags, statuses, self.store.vectors_generation())
         with self._lock:
             hit = self._search_cache.get(key)
             if hit is not None:
                 self._search_cache.move_to_end(key)
                 return hit
-        hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags,
-                                                          statuses=statuses)]
+        found = self.searcher.find(query, k=k, mode=mode, types=types, tags=tags, statuses=statuses).to_dict()
         with self._lock:
-            self._search_cache[key] = hits
+            self._search_cache[key] = found
             while len(self._search_cache) > 512:
                 self._search_cache.popitem(last=False)
-        return hits
+        return found
 
     # -- query log (insights.querylog): what was asked, clicked, found helpful ------------------------
     @property

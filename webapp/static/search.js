@@ -62,6 +62,8 @@
       list.appendChild(D.el("li", { class: "result", "data-id": h.id, role: "option" }, link, snip,
         D.feedbackButtons(h.id, false)));
     });
+    var weak = document.getElementById("weak-match");
+    if (weak) weak.hidden = !data.weak_match;
     var n = data.results.length;
     status.textContent = n ? n + " result" + (n === 1 ? "" : "s") + " in " + (data.latency_ms < 1 ? "<1" : Math.round(data.latency_ms)) + " ms"
                            : "No results. Try other words, or fewer filters.";
@@ -75,6 +77,7 @@
     if (!query) {
       list.textContent = "";
       status.textContent = "";
+      if (document.getElementById("weak-match")) document.getElementById("weak-match").hidden = true;
       return;
     }
     searchAbort = new AbortController();
