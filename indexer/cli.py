@@ -58,6 +58,8 @@ def model_group() -> None:
 @click.option("--batch-size", type=int, default=32, show_default=True)
 @click.option("--lr", type=float, default=2e-5, show_default=True, help="Learning rate.")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--max-pairs", type=int, default=8000, show_default=True,
+              help="Most training pairs (a sample of them on a large knowledge base).")
 @click.option("--out", type=click.Path(file_okay=False), default=None,
               help="Folder for the adapted model (default: <data_dir>/models/adapted-<time>).")
 @click.option("--adopt", is_flag=True, help="If it does better: make it the `model` setting and re-embed.")
@@ -66,7 +68,7 @@ def model_group() -> None:
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @db_option
 @json_option
-def adapt_command(epochs, holdout, batch_size, lr, seed, out, adopt, config_file, quiet, db, as_json):
+def adapt_command(epochs, holdout, batch_size, lr, seed, max_pairs, out, adopt, config_file, quiet, db, as_json):
     """Fine-tune the embedding model on past tickets: same-tag tickets and question/resolution pairs.
 
     Prints hit@1 and MRR@10 on held-out tickets before and after; saves the adapted model only when it
@@ -82,7 +84,7 @@ def adapt_command(epochs, holdout, batch_size, lr, seed, out, adopt, config_file
     store = open_store(config.database, create=False, pool_size=config.pg_pool_size)
     say = (lambda m: click.echo(m, err=True)) if as_json else click.echo
     report = adapt(store, config, get_embedder(config), epochs=epochs, holdout=holdout, batch_size=batch_size,
-                   lr=lr, seed=seed, out=out, progress=not quiet and not as_json, say=say)
+                   lr=lr, seed=seed, out=out, progress=not quiet and not as_json, max_pairs=max_pairs, say=say)
     if adopt and report.improved:
         path = Path(config_file or os.environ.get("DESKBOOK_CONFIG") or "deskbook.toml")
         adopt_model(path, report.saved_to)

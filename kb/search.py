@@ -263,10 +263,16 @@ class Searcher:
         return self.index.search(q, limit, allowed)
 
     def _cosines(self, chunk_ids: list[int], qvec: np.ndarray | None) -> dict[int, float]:
+        """Cosine similarity of these chunks to the query: vectors from the in-memory index, else the store."""
         if not chunk_ids or qvec is None:
             return {}
-        ids, mat = self.store.get_vectors(chunk_ids)
-        return dict(zip(ids.tolist(), (mat @ qvec).tolist(), strict=True)) if len(ids) else {}
+        found = self.index.vectors(chunk_ids) if self.config.vector_search != "pgvector" else {}
+        out = {c: float(v @ qvec) for c, v in found.items()}
+        rest = [c for c in chunk_ids if c not in out]
+        if rest:
+            ids, mat = self.store.get_vectors(rest)
+            out.update(zip(ids.tolist(), (mat @ qvec).tolist(), strict=True))
+        return out
 
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
