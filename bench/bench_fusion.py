@@ -34,7 +34,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from kb.fusion import FusionParams, fuse  # noqa: E402
+from kb.fusion import FusionParams, fuse, with_prior  # noqa: E402
 
 EVAL = ROOT / "corpus" / "eval"
 DEPTH = 50
@@ -107,9 +107,14 @@ def record(config, store, queries: list[dict]) -> list[dict]:
     return out
 
 
-def ranked_docs(rec: dict, scores: dict[int, float], ticket_weight: float) -> list[str]:
+def ranked_docs(rec: dict, scores: dict[int, float], ticket_weight: float, method: str = "") -> list[str]:
+    """Documents by their best chunk, after the type prior as the searcher applies it."""
     doc = rec["doc"]
-    adj = {c: s * (ticket_weight if doc.get(str(c), ["", ""])[1] == "ticket" else 1.0) for c, s in scores.items()}
+    weights = {c: ticket_weight for c in scores if doc.get(str(c), ["", ""])[1] == "ticket"}
+    if method == "rrf":
+        adj = {c: s * weights.get(c, 1.0) for c, s in scores.items()}
+    else:
+        adj = with_prior(scores, weights) if method else dict(scores)
     out: list[str] = []
     for c, _ in sorted(adj.items(), key=lambda kv: -kv[1]):
         d = doc.get(str(c), [None])[0]
@@ -130,7 +135,7 @@ def metrics(recs: list[dict], method: str, params: FusionParams | None = None, t
             docs = ranked_docs(rec, dict(den), 1.0)
         else:
             extra = {int(k): v for k, v in rec["extra"].items()}
-            docs = ranked_docs(rec, fuse(lex, den, extra, params), ticket_weight)
+            docs = ranked_docs(rec, fuse(lex, den, extra, params), ticket_weight, params.method)
         rel = set(rec["relevant"])
         first = next((i for i, d in enumerate(docs[:10]) if d in rel), None)
         h1.append(1.0 if first == 0 else 0.0)
@@ -205,14 +210,22 @@ def main() -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     lists = collect(workdir, args.models)
 
+    inputs = {(m, name): (metrics(recs, "lexical"), metrics(recs, "dense"))
+              for m, sets in lists.items() for name, recs in sets.items() if name.startswith("dev")}
+
     def objective(p: FusionParams) -> float:
-        vals = []
-        for model, sets in lists.items():
+        """Mean hit@1 + MRR@10 over the dev sets, less half the mean shortfall against the better input
+        (the requirement: hybrid never worse than the better of its two inputs)."""
+        vals, regret = [], []
+        for m, sets in lists.items():
             for name, recs in sets.items():
                 if name.startswith("dev"):
-                    m = metrics(recs, "hybrid", p)
-                    vals.append(m["hit@1"] + m["mrr@10"])
-        return statistics.fmean(vals)
+                    h = metrics(recs, "hybrid", p)
+                    lex, den = inputs[(m, name)]
+                    vals.append(h["hit@1"] + h["mrr@10"])
+                    regret.append(max(0.0, max(lex["hit@1"], den["hit@1"]) - h["hit@1"])
+                                  + max(0.0, max(lex["mrr@10"], den["mrr@10"]) - h["mrr@10"]))
+        return statistics.fmean(vals) - 0.5 * statistics.fmean(regret)
 
     if args.params:
         norm, w_min, w_max, depth, agree_k = args.params.split(",")

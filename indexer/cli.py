@@ -76,7 +76,8 @@ def adapt_command(epochs, holdout, batch_size, lr, seed, max_pairs, out, adopt, 
     import os
     from pathlib import Path
 
-    from indexer.adapt import adapt, adopt as adopt_model
+    from indexer.adapt import adapt
+    from indexer.adapt import adopt as adopt_model
     from kb.embed import get_embedder
     from kb.storage import open_store
 

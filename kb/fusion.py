@@ -11,7 +11,13 @@ alone). `agreement` fusion uses the scores and how much the two lists agree:
 - the lexical side's weight grows with the agreement of the two lists: the share of the lexical
   top `agree_k` that dense search also ranks in its top `agree_k` (and none when the lexical list
   is empty, as for a question in another language than the documents);
-- fused = (dense_norm + w * lexical_norm) / (1 + w_max), in [0, 1]: 1 is the first of both lists.
+- fused = dense_z + w * lexical_z (standard scores over each list's top `depth`; a chunk missing from
+  the lexical list gets that list's lowest score), shifted so that the lowest candidate scores 0;
+- when the dense list is weak (its best cosine is under the weak-match threshold: nothing is close in
+  meaning), the lexical weight is at least `w_weak`: a product code, an error number or a name then
+  decides, as it should.
+
+`with_prior` then turns the fused order into the hybrid score with the type prior (`ticket_weight`).
 
 The parameters were chosen on the dev queries and constructed dev data and confirmed on held-out
 queries (bench/bench_fusion.py, docs/search.md). `fuse` is a pure function, tested on constructed
@@ -30,18 +36,16 @@ FUSIONS = ("agreement", "rrf")
 class FusionParams:
     method: str = "agreement"
     norm: str = "z"  # how each list's scores are put on one scale: "z" (standard scores) or "minmax"
-    w_min: float = 0.1  # lexical weight when the lists share nothing
-    w_max: float = 0.6  # lexical weight when they agree completely
-    agree_k: int = 10
+    w_min: float = 0.5  # lexical weight when the lists share nothing
+    w_max: float = 0.7  # lexical weight when they agree completely
+    agree_k: int = 5
     w_weak: float = 1.5  # lexical weight when the dense list is weak (its best is under the weak-match threshold)
     depth: int = 50  # the dense rank whose cosine normalises to 0
     rrf_k: float = 60.0
 
     def max_score(self) -> float:
-        """A typical fused score of a chunk clearly first in both lists (answers scale scores by it)."""
-        if self.method == "rrf":
-            return 2.0 / (self.rrf_k + 1.0)
-        return 1.0 + self.w_max if self.norm == "minmax" else 4.0 * (1.0 + self.w_max)
+        """The hybrid score of the first chunk (`with_prior`; rrf: first in both lists)."""
+        return 2.0 / (self.rrf_k + 1.0) if self.method == "rrf" else 1.0
 
 
 def agreement(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], k: int) -> float:
@@ -99,6 +103,15 @@ def _normaliser(values: Sequence[float], norm: str):
     mean = statistics.fmean(values)
     sd = max(statistics.pstdev(values), 1e-6, 1e-3 * abs(mean))
     return lambda x: (x - mean) / sd
+
+
+def with_prior(scores: Mapping[int, float], weight: Mapping[int, float], k: float = 60.0) -> dict[int, float]:
+    """The final hybrid score: a chunk's type weight (`ticket_weight` for past tickets, 1 for SOPs) over its
+    place in the fused order, (k + 1) / (k + rank): 1 for the first SOP. The prior works on ranks, so it
+    means the same whatever the fusion's scale: with weight 0.5 a ticket only passes the SOPs that rank
+    more than about twice as far down (k = 60)."""
+    order = sorted(scores.items(), key=lambda kv: -kv[1])
+    return {c: weight.get(c, 1.0) * (k + 1.0) / (k + r) for r, (c, _) in enumerate(order, 1)}
 
 
 def rrf(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], k: float = 60.0) -> dict[int, float]:

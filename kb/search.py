@@ -26,7 +26,7 @@ import numpy as np
 
 from kb.analysis import Analyzer, LexicalQuery, get_analyzer, read_query
 from kb.errors import InputError
-from kb.fusion import FusionParams, fuse
+from kb.fusion import FusionParams, fuse, with_prior
 from kb.models import DOC_TYPES, Hit
 from kb.storage import NO_FILTERS, SearchFilters
 from kb.text import normalize_ws
@@ -158,8 +158,8 @@ class Searcher:
         self._kb_languages: tuple[int, dict[str, int]] = (-1, {})
         self._df: tuple[int, dict[str, int], int] = (-1, {}, 0)
         self.fusion = FusionParams(method=str(getattr(config, "fusion", "agreement")),
-                                   w_min=float(getattr(config, "fusion_w_min", 0.1)),
-                                   w_max=float(getattr(config, "fusion_w_max", 0.6)),
+                                   w_min=float(getattr(config, "fusion_w_min", 0.5)),
+                                   w_max=float(getattr(config, "fusion_w_max", 0.7)),
                                    rrf_k=float(config.rrf_k))
 
     @property
@@ -328,10 +328,13 @@ class Searcher:
         lex_rank = {c: r for r, (c, _) in enumerate(lex, 1)}
         den_rank = {c: r for r, (c, _) in enumerate(den[:n_dense], 1)}
         den_score = dict(den)
-        ticket_weight = float(self.config.ticket_weight)
-        if mode == "hybrid" and ticket_weight != 1.0:
-            scores = {c: s * ticket_weight if c in info and info[c]["type"] == "ticket" else s
-                      for c, s in scores.items()}
+        if mode == "hybrid":
+            tw = float(self.config.ticket_weight)
+            weights = {c: tw for c in scores if c in info and info[c]["type"] == "ticket"}
+            if self.fusion.method == "rrf":  # the old behaviour: the weight multiplies the rrf score
+                scores = {c: s * weights.get(c, 1.0) for c, s in scores.items()}
+            else:
+                scores = with_prior({c: s for c, s in scores.items() if c in info}, weights, self.fusion.rrf_k)
         best: dict[str, int] = {}
         for c, _s in sorted(scores.items(), key=lambda kv: -kv[1]):
             if c not in info:  # deleted since the FAISS file was built

@@ -79,19 +79,20 @@ SETTINGS: tuple[Setting, ...] = (
                 "vectors, refreshed from the store's vectors generation) or pgvector (PostgreSQL only: the "
                 "database's HNSW index). Measured in docs/benchmarks.md.", choices=("faiss", "pgvector")),
         Setting("fusion", "agreement", "Hybrid search: how the lexical and dense lists are combined. 'agreement' "
-                "uses both lists' scores, and weighs the lexical list by how much its top agrees with the dense "
-                "top (docs/search.md); 'rrf' is plain reciprocal rank fusion.", choices=("agreement", "rrf")),
-        Setting("fusion_w_min", 0.1, "Hybrid search (agreement fusion): weight of the normalised BM25 score, "
-                "against 1 for the normalised cosine, when the two lists' tops share nothing."),
-        Setting("fusion_w_max", 0.6, "Hybrid search (agreement fusion): weight of the normalised BM25 score when "
-                "the two lists' tops agree completely."),
+                "uses both lists' scores (standard scores), and weighs the lexical list by how much its top agrees with "
+                "the dense top (docs/search.md); 'rrf' is plain reciprocal rank fusion.", choices=("agreement", "rrf")),
+        Setting("fusion_w_min", 0.5, "Hybrid search (agreement fusion): weight of the BM25 standard score, "
+                "against 1 for the cosine's, when the two lists' top 5 share nothing (chosen on the dev queries, "
+                "docs/search.md)."),
+        Setting("fusion_w_max", 0.7, "Hybrid search (agreement fusion): weight of the BM25 standard score when "
+                "the two lists' top 5 are the same chunks."),
         Setting("rrf_k", 60, "Reciprocal-rank-fusion constant (fusion = rrf)."),
         Setting("lexical_max_df", 0.1, "Lexical search: terms in more than this share of the chunks are left out "
                 "of a query that has rarer terms (they cost the most to score and decide the least; 0 = keep all)."),
         Setting("weak_match_threshold", "auto", "Best cosine similarity under which search says nothing is close "
                 "(`weak_match` in the JSON, a line in the web app). auto = the packaged model's own value, chosen on "
                 "data (docs/search.md); another model gets no flag until this is set."),
-        Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source."),
+        Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source. It works on ranks: at 0.5 a ticket passes only the SOPs about twice as far down the fused order."),
         Setting("search_k", 10, "Default number of results."),
     ),
     *_section(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from kb.fusion import FusionParams, agreement, fuse, rrf
+from kb.fusion import FusionParams, agreement, fuse, rrf, with_prior
 
 P = FusionParams()
 
@@ -48,11 +48,17 @@ def test_no_lexical_matches_is_dense_order_and_no_dense_is_lexical_order():
     assert ranked(fuse(lex, [], {}, P)) == [5, 6]
 
 
-def test_scores_are_not_negative_so_a_ticket_weight_lowers_them():
+def test_the_ticket_prior_works_on_ranks_whatever_the_scale():
     den = flat(range(1, 30), 0.8, 0.01)
     lex = flat(range(10, 20), 5.0, 0.3)
     out = fuse(lex, den, {}, P)
-    assert min(out.values()) >= 0 and P.max_score() > 0
+    assert min(out.values()) >= 0
+    order = ranked(out)
+    tickets = {order[0], order[1]}  # the two best chunks are past tickets
+    final = with_prior(out, dict.fromkeys(tickets, 0.5))
+    assert max(final.values()) <= 1.0 and P.max_score() == 1.0  # 1: an SOP first in the fused order
+    assert ranked(final)[0] == order[2]  # the best SOP comes first
+    assert ranked(with_prior(out, {}))[:3] == order[:3]  # weight 1: the fused order as it is
     assert FusionParams(method="rrf").max_score() == pytest.approx(2 / 61)
 
 
