@@ -157,6 +157,18 @@ def prepare_db(workdir: Path) -> str:
     return str(db)
 
 
+def warm_answers(db: str) -> None:
+    """Build the answer engine's sentence-vector cache now: a server warms it in a thread at start, which
+    would otherwise take the CPU from the searches being measured."""
+    from kb.answers import get_answerer
+    from kb.config import load_config
+    from kb.search import Searcher
+    from kb.storage import open_store
+
+    config = load_config(db=db)
+    get_answerer(Searcher(open_store(config.database), config), config).warm()
+
+
 def make_token(db: str) -> str:
     from kb.config import load_config
     from kb.storage import open_store
@@ -175,7 +187,7 @@ def run(label: str, cmd: list[str], port: int, ready_path: str, path_for, querie
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port, ready_path, proc, headers=headers)
-        drive(port, path_for, queries[:40], min(4, args.clients), 3, headers)  # warm up (threads, caches)
+        drive(port, path_for, queries[:40], min(4, args.clients), 10, headers)  # warm up: threads, caches, models
         res = drive(port, path_for, queries[40:], args.clients, args.seconds, headers)
     finally:
         proc.terminate()
@@ -202,6 +214,7 @@ def main() -> None:
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     db = args.db or prepare_db(workdir)
+    warm_answers(db)
     token = make_token(db)
     queries = unique_queries(40 + args.clients * int(args.seconds) * 40)
     auth = {"Authorization": f"Bearer {token}"}

@@ -83,6 +83,7 @@ class Analyzer:
     def __init__(self, code: str):
         self.code = code
         self._stop = L.stopwords(code)
+        self._word_cache: dict[str, tuple[str, ...]] = {}  # raw word -> its analysed tokens (snippets)
 
     def words(self, text: str) -> list[str]:
         """Folded words, not stemmed, in order (letters and digits; apostrophes split words)."""
@@ -96,6 +97,20 @@ class Analyzer:
 
     def stem(self, word: str) -> str:
         return self.stem_words([word])[0] if word else ""
+
+    def analyse_words(self, raw: Sequence[str]) -> list[tuple[str, ...]]:
+        """The analysed tokens of each raw word (as found in a text), from a cache: marking matches in
+        snippets analyses the same words again and again."""
+        cache = self._word_cache
+        missing = [w for w in dict.fromkeys(raw) if w not in cache]
+        if missing:
+            pieces = [self.words(w) for w in missing]
+            stems = iter(self.stem_words([p for ps in pieces for p in ps]))
+            if len(cache) > 200_000:
+                cache.clear()
+            for w, ps in zip(missing, pieces, strict=True):
+                cache[w] = tuple(next(stems) for _ in ps)
+        return [cache[w] for w in raw]
 
     def tokens(self, text: str) -> list[str]:
         """The analysed token stream of `text`, in order, stopwords included (what is indexed)."""

@@ -94,14 +94,13 @@ def fuse(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], cos
 
 def _normaliser(values: Sequence[float], norm: str):
     """A function putting a list's scores on a common scale: standard scores (z) or [0, 1] (minmax)."""
-    import statistics
-
     hi, lo = max(values), min(values)
     if norm == "minmax" or len(values) < 3:
         span = max(hi - lo, 1e-9)
         return lambda x: (x - lo) / span
-    mean = statistics.fmean(values)
-    sd = max(statistics.pstdev(values), 1e-6, 1e-3 * abs(mean))
+    n = len(values)
+    mean = sum(values) / n
+    sd = max((sum((v - mean) ** 2 for v in values) / n) ** 0.5, 1e-6, 1e-3 * abs(mean))
     return lambda x: (x - mean) / sd
 
 

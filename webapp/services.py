@@ -40,6 +40,7 @@ class Services:
         self._lock = threading.RLock()
         self._search_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self._querylog = None
+        self._cpu_slots = threading.BoundedSemaphore(search_concurrency(config))
         self.worker = None
         threads = web_job_threads(config, self.store.backend)
         if threads:
@@ -87,9 +88,21 @@ class Services:
         else:
             self.searcher.index.refresh()
         try:
+            self.searcher.parse("warm up")  # loads the language detector's models
+            if self.config.querylog_enabled:
+                self.querylog.redact("warm up")  # loads the name model once, before searches need it
             self.answerer.warm()
         except Exception:  # noqa: BLE001 - warming is an optimisation; the first request will do it
             log.exception("could not warm the answer engine")
+
+    def cpu_slot(self) -> threading.BoundedSemaphore:
+        """Held around the CPU-bound work of a search request (encode, rank, snippets, query-log redaction).
+
+        The WSGI server runs more threads than there are cores (they also wait on the network and the
+        database); letting all of them compute at once makes them fight over the interpreter lock, and the
+        thread that holds the model waits behind the others: measured with 16 clients, 8 threads and 2
+        cores, unlimited searches ran at a fraction of the rate of a bare encode (docs/benchmarks.md)."""
+        return self._cpu_slots
 
     # -- search with a small cache (typing sends the same query again and again) ------------------
     def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
@@ -140,6 +153,16 @@ class Services:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+
+def search_concurrency(config) -> int:
+    """The `search_concurrency` setting: a number, or auto = the number of cores."""
+    import os
+
+    value = str(getattr(config, "search_concurrency", "auto")).strip().lower()
+    if value in ("", "auto", "0"):
+        return max(1, os.cpu_count() or 1)
+    return max(1, int(value))
 
 
 def services() -> Services:
