@@ -34,11 +34,16 @@ from kb.text import normalize_ws
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
 PRUNE_MIN_DF = 500  # a term in fewer chunks than this is never left out (small knowledge bases keep every term)
+PRUNE_KEEP = 2  # a query of only common terms keeps its rarest two
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORDISH = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Best cosine similarity under which nothing in the knowledge base is close to the query, per packaged
-# model (chosen on corpus/eval: answerable dev queries against out_of_scope.jsonl; docs/search.md).
-WEAK_MATCH = {"all-MiniLM-L6-v2": 0.40, "multilingual-e5-small-q4": 0.83}
+# model: the 5th percentile of the answerable dev questions' best cosine (so about 1 in 20 real questions
+# is flagged), measured against corpus/eval/out_of_scope.jsonl (docs/search.md). (same language, a
+# question in a language the knowledge base does not hold): multilingual-e5's cosines across languages
+# are lower than its cosines of unrelated English questions, so no threshold holds there: no flag.
+WEAK_MATCH: dict[str, tuple[float, float | None]] = {"all-MiniLM-L6-v2": (0.42, 0.42),
+                                                     "multilingual-e5-small-q4": (0.85, None)}
 
 
 @dataclass
@@ -48,6 +53,7 @@ class ParsedQuery:
     phrases: list[str] = field(default_factory=list)  # "quoted phrases", as typed
     lexical: LexicalQuery = field(default_factory=LexicalQuery)  # what the store's lexical search takes
     languages: list[str] = field(default_factory=list)  # the languages the query was read in
+    cross_language: bool = False  # in a language no document of the knowledge base is in
 
 
 @dataclass
@@ -130,14 +136,14 @@ def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), w
     return ("… " if start > 0 else "") + snippet + (" …" if end < len(text) else "")
 
 
-def weak_match_threshold(config, model_name: str) -> float | None:
+def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:
     """The `weak_match_threshold` setting, or the packaged model's own ("auto"); None: no flag."""
     value = getattr(config, "weak_match_threshold", "auto")
     if str(value).strip().lower() not in ("auto", ""):
         return float(value)
-    for prefix, threshold in WEAK_MATCH.items():
+    for prefix, (same, cross) in WEAK_MATCH.items():
         if model_name.startswith(prefix):
-            return threshold
+            return cross if cross_language else same
     return None
 
 
@@ -216,11 +222,12 @@ class Searcher:
         readable = [x for x in langs if x in held]
         parsed = parse_query(query, languages=readable or [held[0]], filter_languages=len(held) > 1)
         if not readable:  # a question in a language no document is in: no lexical matches on stray words
-            parsed.lexical, parsed.languages = LexicalQuery(), list(langs)
+            parsed.lexical, parsed.languages, parsed.cross_language = LexicalQuery(), list(langs), True
         return parsed
 
     def prune_common(self, q: LexicalQuery) -> LexicalQuery:
-        """Leave out terms in more than `lexical_max_df` of the chunks, while rarer terms remain."""
+        """Leave out terms in more than `lexical_max_df` of the chunks while rarer terms remain (a query of
+        only common terms keeps its rarest two): scoring a very common term means scoring most chunks."""
         share = float(getattr(self.config, "lexical_max_df", 0) or 0)
         if share <= 0 or share >= 1 or not q:
             return q
@@ -234,7 +241,10 @@ class Searcher:
         cap = max(share * n, PRUNE_MIN_DF)
         out = []
         for r in q.readings():
-            rare = tuple(t for t in r.terms if 0 < cache.get(t, 0) <= cap)
+            present = [t for t in r.terms if cache.get(t, 0) > 0]
+            rare = tuple(t for t in present if cache[t] <= cap)
+            if not rare and len(present) > PRUNE_KEEP:  # only common terms: keep the rarest few
+                rare = tuple(sorted(present, key=lambda t: cache[t])[:PRUNE_KEEP])
             out.append(replace(r, terms=rare) if rare else r)
         return LexicalQuery.union(out)
 
@@ -316,12 +326,13 @@ class Searcher:
         else:
             in_den = dict(den)
             extra = self._cosines([c for c, _ in lex if c not in in_den], qvec) if den else {}
-            scores = fuse(lex, den, extra, self.fusion,
-                          weak_below=weak_match_threshold(self.config, self.model_name()) if den else None)
+            scores = fuse(lex, den, extra, self.fusion, weak_below=weak_match_threshold(
+                self.config, self.model_name(), cross_language=parsed.cross_language) if den else None)
         hits = self._group(parsed, scores, lex, den + sorted(extra.items(), key=lambda kv: -kv[1]), mode, k,
                            snippets, n_dense=len(den))
         best = den[0][1] if den else None
-        threshold = weak_match_threshold(self.config, self.model_name()) if best is not None else None
+        threshold = (weak_match_threshold(self.config, self.model_name(), cross_language=parsed.cross_language)
+                     if best is not None else None)
         return SearchResult(hits=hits, weak_match=None if threshold is None else bool(best < threshold),
                             best_score=None if best is None else round(float(best), 4), languages=parsed.languages)
 

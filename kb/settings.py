@@ -87,7 +87,7 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("fusion_w_max", 0.7, "Hybrid search (agreement fusion): weight of the BM25 standard score when "
                 "the two lists' top 5 are the same chunks."),
         Setting("rrf_k", 60, "Reciprocal-rank-fusion constant (fusion = rrf)."),
-        Setting("lexical_max_df", 0.1, "Lexical search: terms in more than this share of the chunks are left out "
+        Setting("lexical_max_df", 0.05, "Lexical search: terms in more than this share of the chunks are left out "
                 "of a query that has rarer terms (they cost the most to score and decide the least; 0 = keep all)."),
         Setting("weak_match_threshold", "auto", "Best cosine similarity under which search says nothing is close "
                 "(`weak_match` in the JSON, a line in the web app). auto = the packaged model's own value, chosen on "

