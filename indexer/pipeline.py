@@ -21,6 +21,7 @@ import numpy as np
 from indexer.chunk import CHUNKER_VERSION, Chunker
 from indexer.privacy import TicketRedactor
 from indexer.readers import READERS, discover, read_tickets
+from kb.analysis import ANALYZER_VERSION
 from kb.errors import DeskbookError, InputError
 from kb.models import Document
 
@@ -83,15 +84,12 @@ class _NullBar:
 
 
 def make_chunker(config, embedder) -> Chunker:
-    from kb.lang import document_language
     from kb.text import load_spacy, nlp_for_language
 
-    languages = list(config.languages or ["en"])
-    default = config.default_language or "en"
     return Chunker(embedder.count_tokens, max_tokens=config.chunk_max_tokens, model_max_tokens=embedder.max_tokens,
                    overlap_sentences=config.chunk_overlap_sentences, nlp=load_spacy(config.spacy_model),
                    nlp_for=lambda lang: nlp_for_language(lang, config.spacy_model),
-                   language_of=lambda doc: document_language(doc, languages, default=default))
+                   language_of=lambda doc: doc.language or "en")
 
 
 def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexReport,
@@ -140,7 +138,7 @@ def _under(path: str, roots: list[Path]) -> bool:
     return False
 
 
-def _collisions(docs: list[Document], existing: dict[str, tuple[str, str, str]], read_paths: set[str],
+def _collisions(docs: list[Document], existing: dict[str, tuple], read_paths: set[str],
                 report: IndexReport) -> list[Document]:
     """The documents whose id is free or theirs already; the others are reported and skipped, so a
     ticket never turns an SOP into a ticket and a file never replaces an SOP written in the web app."""
@@ -148,7 +146,7 @@ def _collisions(docs: list[Document], existing: dict[str, tuple[str, str, str]],
     for d in docs:
         old = existing.get(d.id)
         if old is not None:
-            _, otype, osrc = old
+            _, otype, osrc, *_ = old
             problem = None
             if otype != d.type:
                 problem = (f"is already the id of {'an SOP' if otype == 'sop' else 'a ticket'}"
@@ -193,6 +191,8 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
     existing = store.document_hashes()
     seen_ids = {d.id for d in docs}
     docs = _collisions(docs, existing, read_paths, report)
+    analyzer_changed = store.get_meta("lexical_analyzer") != ANALYZER_VERSION
+    assign_languages(docs, existing, config, redetect=analyzer_changed)
     redactor = TicketRedactor(config) if config.redact_pii else None
     redacted_before = store.source_hashes("ticket") if redactor else {}
 
@@ -228,7 +228,7 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
             bar.update(n)
 
     if remove_missing:
-        for doc_id, (_, _, source) in existing.items():
+        for doc_id, (_, _, source, _) in existing.items():
             if doc_id in seen_ids or not source:
                 continue
             # Only documents that came from the files/folders indexed now, and whose file is gone
@@ -237,6 +237,10 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 store.delete_document(doc_id, by="indexer", note="source file removed")
                 report.removed += 1
                 report.removed_ids.append(doc_id)
+
+    if analyzer_changed or store.get_meta("lexical_analyzer") != ANALYZER_VERSION:
+        with prog.bar(store.count_chunks(), "lexical index", "chunk") as bar:
+            store.reanalyse_lexical(progress=bar.update)
 
     from kb.ann import VectorIndex
 
@@ -291,6 +295,35 @@ def _redact_history(store, redactor, doc_id: str, current: int) -> None:
             store.rewrite_version(doc_id, int(v["version"]), red)
 
 
+def assign_languages(docs: list[Document], existing: dict[str, tuple], config, *, redetect: bool = False) -> None:
+    """Set each document's `language`: its `language` field (front matter, ticket column) wins; an unchanged
+    document keeps the language it was stored with; the rest are detected among the `languages` setting
+    (`redetect`: every document without a field, after the analyzer changed)."""
+    from kb.lang import detect_language, normalize_code
+
+    languages = list(config.languages or ["en"])
+    default = normalize_code(config.default_language) or "en"
+    for d in docs:
+        given = normalize_code(str(d.metadata.get("language") or ""))
+        if given:
+            d.language = given
+            continue
+        old = existing.get(d.id)
+        if old is not None and not redetect:
+            d.language = old[3] or "en"
+            if d.hash == old[0]:
+                continue
+        d.language = detect_language(f"{d.title}\n{d.body[:3000]}", languages, default=default)
+
+
+def document_language_of(doc: Document, config) -> str:
+    """One document's language (web edits): its `language` field, else detected."""
+    from kb.lang import document_language, normalize_code
+
+    return document_language(doc, list(config.languages or ["en"]),
+                             default=normalize_code(config.default_language) or "en")
+
+
 def _edited_since_import(store, d: Document) -> bool:
     """True when the stored SOP was edited elsewhere (the web app) and its file has not changed
     since it was imported: the newer edit is kept rather than overwritten by the old file."""
@@ -299,6 +332,17 @@ def _edited_since_import(store, d: Document) -> bool:
     stored = store.get_document(d.id)
     return (stored.updated_by not in ("", "indexer")
             and stored.metadata.get("source_hash") == d.metadata["source_hash"])
+
+
+def reembed_store(store, embedder, config, *, progress: bool = True) -> IndexReport:
+    """Re-embed every stored chunk with `embedder` (after the model changed) and rebuild the FAISS file."""
+    from kb.ann import VectorIndex
+
+    report = IndexReport(reembedded_all=True)
+    _reembed_all(store, embedder, Progress(progress), report)
+    store.set_meta("model", embedder.name)
+    VectorIndex(store, config, model_name=embedder.name).rebuild(progress=progress)
+    return report
 
 
 def _reembed_all(store, embedder, prog: Progress, report: IndexReport, *, resume: bool = False) -> None:
@@ -331,6 +375,7 @@ def reindex_document(store, embedder, config, doc: Document, *, by: str = "", no
     if store.get_meta("model") not in (None, embedder.name):
         raise DeskbookError("The knowledge base was embedded with another model",
                             hint="run `deskbook index` to re-embed before editing")
+    doc.language = document_language_of(doc, config)
     chunks = make_chunker(config, embedder).chunk(doc)
     hashes = [c.hash_for(doc.title) for c in chunks]
     reuse = store.vectors_by_hash(hashes)

@@ -112,10 +112,11 @@ class QueryLog:
         self._nlp = None
 
     # -- writing -----------------------------------------------------------------------------
-    def redact(self, text: str) -> tuple[str, int]:
+    def redact(self, text: str, language: str | None = None) -> tuple[str, int]:
         """(redacted query, number of redactions). Names: the NER model on English queries, and in
         every language the name lists of `kb.names` in query mode ("priya sharma", "Emma asked"):
-        a short query gives the model too little context, so a missed name is likelier than in prose."""
+        a short query gives the model too little context, so a missed name is likelier than in prose.
+        `language` when the caller knows it (None: detected)."""
         nlp = None
         if self.config.querylog_redact_names:
             if self._nlp is None:
@@ -124,13 +125,14 @@ class QueryLog:
                 self._nlp = load_ner(self.config.spacy_model) or False
             nlp = self._nlp or None
         keep = self.config.values.get("redact_keep") or []
-        out, found = redact(text, nlp, keep=keep, name_lists="query" if self.config.querylog_redact_names else None)
+        out, found = redact(text, nlp, keep=keep, name_lists="query" if self.config.querylog_redact_names else None,
+                            language=language)
         return out, len(found)
 
     def log(self, query: str, results: Sequence[Any] = (), *, kind: str = "search", mode: str = "",
             user_id: str = "", agent: str = "", abstained: bool = False, confidence: float | None = None,
             top_score: float | None = None, ts: str | datetime | None = None,
-            vector: np.ndarray | None = None) -> int | None:
+            vector: np.ndarray | None = None, language: str | None = None) -> int | None:
         """Log one request; returns its id (None when logging is off).
 
         `results`: search `Hit`s, answer `Source`s or dicts with id, type, score, dense_score.
@@ -146,7 +148,7 @@ class QueryLog:
         text = " ".join(str(query or "").split())[:2000]
         if not text:
             return None
-        red, n_red = self.redact(text)
+        red, n_red = self.redact(text, language)
         items = [_result(r) for r in results][: max(0, int(self.config.querylog_results))]
         if top_score is None:
             dense = [r.dense_score for r in (_result(x) for x in results) if r.dense_score is not None]

@@ -49,14 +49,17 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
     from kb.search import Searcher
 
     config, store = open_kb(db)
-    hits = Searcher(store, config).search(query, k=k, mode=mode, types=types, tags=tags,
-                                          sop_statuses=sop_status_filter(statuses))
+    found = Searcher(store, config).find(query, k=k, mode=mode, types=types, tags=tags,
+                                         sop_statuses=sop_status_filter(statuses))
+    hits = found.hits
     if as_json:
         echo_json([h.to_dict() for h in hits])
         return
     if not hits:
         click.echo("No results.")
         return
+    if found.weak_match:
+        click.echo("Nothing in the knowledge base is close to this question: these are only the nearest.", err=True)
     for i, h in enumerate(hits, 1):
         head = f" — {h.heading}" if h.heading and h.heading != h.title else ""
         badge = f" [{h.status.upper()}]" if h.type == "sop" and h.status not in ("", "published") else ""

@@ -109,5 +109,16 @@ class PluginGroup(click.Group):
         return super().list_commands(ctx)
 
     def get_command(self, ctx, name):
+        """A built-in command without importing any plugin (a cold `deskbook search` loads no Flask); a
+        plugin command by loading only its own entry point."""
+        if name in self.commands:
+            return self.commands[name]
+        if not self._loaded:
+            for ep in entry_points(group=self.plugin_group, name=name):
+                try:
+                    self.add_command(ep.load(), name)
+                    return self.commands[name]
+                except ImportError:
+                    break  # reported with the others below
         self._load_plugins()
         return super().get_command(ctx, name)

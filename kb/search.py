@@ -1,9 +1,18 @@
-"""Search: lexical (BM25-style ranking in the store), dense (FAISS or pgvector) and hybrid (reciprocal rank fusion).
+"""Search: lexical (BM25 in the store, per language), dense (FAISS or pgvector) and hybrid (`kb.fusion`).
 
-Results are grouped per document (its best chunk), carry a snippet with the matched words
-marked, and honour type/tag/status filters and "exact phrases". No query string crashes a search:
-the query is reduced to analysed terms and phrases (`kb.analysis`) before it reaches the store,
-which never sees a search engine's syntax.
+Results are grouped per document (its best chunk), carry a snippet with the matched words marked,
+and honour type/tag/status filters and "exact phrases". No query string crashes a search: the query
+is reduced to analysed terms and phrases (`kb.analysis`) before it reaches the store, which never
+sees a search engine's syntax.
+
+Languages: the query is analysed in each language it may be in (`kb.lang.likely_languages`) that
+the knowledge base holds, and each reading only matches documents of its language, so a German
+question against English SOPs gets no lexical matches on stray words ("Mixer", "Code"), only dense
+ones. Very common terms (in more than `lexical_max_df` of the chunks) are left out of the lexical
+query when rarer ones remain: they cost the most to score and decide the least.
+
+`find` also says when nothing is close (`weak_match`: the best cosine similarity of any chunk is
+under the model's threshold), so that ten unrelated results are not shown as answers.
 """
 
 from __future__ import annotations
@@ -11,76 +20,100 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from kb.analysis import Analyzer, LexicalQuery, get_analyzer
+from kb.analysis import Analyzer, LexicalQuery, get_analyzer, read_query
 from kb.errors import InputError
+from kb.fusion import FusionParams, fuse, with_prior
 from kb.models import DOC_TYPES, Hit
 from kb.storage import NO_FILTERS, SearchFilters
-from kb.text import STOPWORDS, WORD, fold, normalize_ws, words
+from kb.text import normalize_ws
 
 MAX_K = 1000  # results one search returns at most
 MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
-MAX_TERMS = 48
+PRUNE_MIN_DF = 500  # a term in fewer chunks than this is never left out (small knowledge bases keep every term)
+PRUNE_KEEP = 2  # a query of only common terms keeps its rarest two
 _PHRASE = re.compile(r'"([^"]*)"')
+_WORDISH = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
+# Best cosine similarity under which nothing in the knowledge base is close to the query, per packaged
+# model: the 5th percentile of the answerable dev questions' best cosine (so about 1 in 20 real questions
+# is flagged), measured against corpus/eval/out_of_scope.jsonl (docs/search.md). (same language, a
+# question in a language the knowledge base does not hold): multilingual-e5's cosines across languages
+# are lower than its cosines of unrelated English questions, so no threshold holds there: no flag.
+WEAK_MATCH: dict[str, tuple[float, float | None]] = {"all-MiniLM-L6-v2": (0.42, 0.42),
+                                                     "multilingual-e5-small-q4": (0.85, None)}
 
 
 @dataclass
 class ParsedQuery:
     text: str  # what the embedding model sees
-    terms: list[str] = field(default_factory=list)  # folded words, stopwords left out
+    terms: list[str] = field(default_factory=list)  # the query's words as typed (snippets analyse them)
     phrases: list[str] = field(default_factory=list)  # "quoted phrases", as typed
     lexical: LexicalQuery = field(default_factory=LexicalQuery)  # what the store's lexical search takes
+    languages: list[str] = field(default_factory=list)  # the languages the query was read in
+    cross_language: bool = False  # in a language no document of the knowledge base is in
 
 
-def parse_query(query: str, analyzer: Analyzer | None = None) -> ParsedQuery:
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    weak_match: bool | None = None  # None: unknown (lexical mode, or no threshold for the model)
+    best_score: float | None = None  # best cosine similarity of any chunk (dense or hybrid mode)
+    languages: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"results": [h.to_dict() for h in self.hits], "weak_match": self.weak_match,
+                "best_score": self.best_score, "languages": self.languages}
+
+
+def parse_query(query: str, analyzer: Analyzer | None = None, *, languages: Sequence[str] | None = None,
+                filter_languages: bool = False) -> ParsedQuery:
+    """The query's text for the model, and its lexical reading: with `languages`, one reading per
+    language (each matching only documents of its language when `filter_languages`), else `analyzer`'s."""
     if query is None or not str(query).strip():
         raise InputError("The query is empty", hint="type a few words that describe the problem", field="query")
-    analyzer = analyzer or get_analyzer("en")
     q = re.sub("[\x00\ud800-\udfff]", " ", str(query))  # NUL and lone surrogates (from argv bytes): spaces
     q = q[:MAX_QUERY_CHARS * 5]
-    phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if words(p)]
+    phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if _WORDISH.search(p)]
     rest = _PHRASE.sub(" ", q).replace('"', " ")  # an unbalanced quote is just a character
-    all_words = [w for w in words(fold(rest + " " + " ".join(phrases)))]
-    terms, seen = [], set()
-    for w in all_words:
-        if w in STOPWORDS or w in seen or len(w) > 40:
-            continue
-        seen.add(w)
-        terms.append(w)
-    if not terms and not phrases:  # only stopwords ("how do I"): search them anyway
-        terms = list(dict.fromkeys(w for w in all_words if len(w) <= 40))
+    if languages:
+        lexical = read_query(rest, phrases, languages, filter_languages=filter_languages)
+    else:
+        lexical = replace((analyzer or get_analyzer("en")).query(rest, phrases), language="")
     text = normalize_ws(q.replace('"', " "))[:MAX_QUERY_CHARS]
-    return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:MAX_TERMS], phrases=phrases,
-                       lexical=analyzer.query(rest[:MAX_QUERY_CHARS * 5], phrases))
+    terms = list(dict.fromkeys(w for w in _WORDISH.findall(rest + " " + " ".join(phrases)) if len(w) <= 40))
+    return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:48], phrases=phrases, lexical=lexical,
+                       languages=[r.language for r in lexical.readings() if r.language] or list(languages or []))
 
 
-def _phrase_ok(parsed: ParsedQuery, haystack: str) -> bool:
+def _phrase_ok(parsed: ParsedQuery, haystack: str, analyzer: Analyzer) -> bool:
     if not parsed.phrases:
         return True
-    hay = " ".join(words(fold(haystack)))
-    return all(" ".join(words(fold(p))) in hay for p in parsed.phrases)
+    hay = " ".join(analyzer.tokens(haystack))
+    return all(" ".join(analyzer.tokens(p)) in hay for p in parsed.phrases)
 
 
 def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), width: int = 220,
                  analyzer: Analyzer | None = None) -> str:
     """HTML-escaped excerpt of `text` around the densest cluster of matches, matches in <mark>.
 
-    A word matches when its analysed form (stem) is one of the query's: what lexical search matched."""
+    A word matches when its analysed form (in `analyzer`'s language) is one of the query's words'."""
     analyzer = analyzer or get_analyzer("en")
-    stems = {analyzer.stem(t) for t in terms if t not in STOPWORDS}
-    stems |= {analyzer.stem(w) for p in phrases for w in analyzer.words(p)}
-    matches = [(m.start(), m.end()) for m in WORD.finditer(text)
-               if stems and any(analyzer.stem(w) in stems for w in analyzer.words(m.group()))]
+    qwords = [w for t in terms for w in analyzer.words(t) if not analyzer.is_stopword(w)]
+    qwords += [w for p in phrases for w in analyzer.words(p)]
+    stems = set(analyzer.stem_words(qwords)) - {""}
+    found = list(_WORDISH.finditer(text)) if stems else []
+    analysed = analyzer.analyse_words([m.group() for m in found])
+    matches = [(m.start(), m.end()) for m, toks in zip(found, analysed, strict=True) if any(t in stems for t in toks)]
     if len(text) <= width:
         start, end = 0, len(text)
     elif matches:
         best, best_n = 0, -1
-        for i, (s, _) in enumerate(matches):
-            n = sum(1 for s2, _ in matches[i:] if s2 - s <= width * 0.8)
+        for j, (s, _) in enumerate(matches):
+            n = sum(1 for s2, _ in matches[j:] if s2 - s <= width * 0.8)
             if n > best_n:
                 best, best_n = s, n
         start = max(0, best - width // 4)
@@ -105,6 +138,17 @@ def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), w
     return ("… " if start > 0 else "") + snippet + (" …" if end < len(text) else "")
 
 
+def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:
+    """The `weak_match_threshold` setting, or the packaged model's own ("auto"); None: no flag."""
+    value = getattr(config, "weak_match_threshold", "auto")
+    if str(value).strip().lower() not in ("auto", ""):
+        return float(value)
+    for prefix, (same, cross) in WEAK_MATCH.items():
+        if model_name.startswith(prefix):
+            return cross if cross_language else same
+    return None
+
+
 class Searcher:
     """Search over one knowledge base; build once per process and reuse (models and indexes load once)."""
 
@@ -114,8 +158,12 @@ class Searcher:
         self.store = store
         self.config = config
         self._embedder = embedder
-        self.analyzer = get_analyzer("en")  # queries are analysed as English until per-language search exists
         self.index = VectorIndex(store, config)
+        self._meta: dict = {}
+        self.fusion = FusionParams(method=str(getattr(config, "fusion", "agreement")),
+                                   w_min=float(getattr(config, "fusion_w_min", 0.5)),
+                                   w_max=float(getattr(config, "fusion_w_max", 0.7)),
+                                   rrf_k=float(config.rrf_k))
 
     @property
     def embedder(self):
@@ -125,34 +173,99 @@ class Searcher:
             self._embedder = get_embedder(self.config)
         return self._embedder
 
-    def check_model(self) -> None:
-        from kb.errors import IndexMismatchError
+    def _state(self, fresh: bool = False) -> dict:
+        """What a search needs from the store's meta (model, vector dimension, languages), read again only
+        when the store's vectors generation changes; `find` checks the generation once per search."""
+        if not fresh and self._meta:
+            return self._meta
+        gen = self.store.vectors_generation()
+        if self._meta.get("generation") != gen:
+            self._meta = {"generation": gen, "model": self.store.get_meta("model") or "",
+                          "dim": self.store.vector_dim(), "languages": self.store.lexical_languages(),
+                          "df": {}, "chunks": None}
+        return self._meta
 
-        stored = self.store.get_meta("model")
-        if stored and stored != self.embedder.name:
+    def model_name(self) -> str:
+        return self._state()["model"]
+
+    def check_model(self) -> None:
+        from kb.embed import model_name
+
+        stored = self._state()["model"]
+        configured = self._embedder.name if self._embedder is not None else model_name(self.config.model)
+        if stored and stored != configured:
+            from kb.errors import IndexMismatchError
+
             raise IndexMismatchError(
-                f"The knowledge base was embedded with {stored!r} but the configured model is {self.embedder.name!r}",
+                f"The knowledge base was embedded with {stored!r} but the configured model is {configured!r}",
                 hint="set `model` back, or run `deskbook index` again to re-embed with the new model")
 
     def encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_queries([text])[0]
+
+    def hybrid_max(self) -> float:
+        """The hybrid score of a chunk first in both lists (what scores are relative to)."""
+        return self.fusion.max_score()
+
+    # -- languages ---------------------------------------------------------------------------
+    def kb_languages(self) -> dict[str, int]:
+        """Documents per language in the knowledge base (cached until the store's content changes)."""
+        return self._state()["languages"]
+
+    def parse(self, query: str) -> ParsedQuery:
+        """The query read in each language it may be in that the knowledge base holds."""
+        from kb.lang import likely_languages, normalize_code
+
+        held = [x for x, n in self.kb_languages().items() if n] or ["en"]
+        candidates = list(dict.fromkeys([*(self.config.languages or []), *held]))
+        default = normalize_code(self.config.default_language) or "en"
+        text = str(query or "")
+        langs = likely_languages(text, candidates, default=default) if len(candidates) > 1 else candidates
+        readable = [x for x in langs if x in held]
+        parsed = parse_query(query, languages=readable or [held[0]], filter_languages=len(held) > 1)
+        if not readable:  # a question in a language no document is in: no lexical matches on stray words
+            parsed.lexical, parsed.languages, parsed.cross_language = LexicalQuery(), list(langs), True
+        return parsed
+
+    def prune_common(self, q: LexicalQuery) -> LexicalQuery:
+        """Leave out terms in more than `lexical_max_df` of the chunks while rarer terms remain (a query of
+        only common terms keeps its rarest two): scoring a very common term means scoring most chunks."""
+        share = float(getattr(self.config, "lexical_max_df", 0) or 0)
+        if share <= 0 or share >= 1 or not q:
+            return q
+        state = self._state()
+        if state["chunks"] is None:
+            state["chunks"] = self.store.count_chunks()
+        cache, n = state["df"], state["chunks"]
+        missing = [t for t in q.all_terms() if t not in cache]
+        if missing:
+            cache.update(self.store.term_document_frequencies(missing))
+        cap = max(share * n, PRUNE_MIN_DF)
+        out = []
+        for r in q.readings():
+            present = [t for t in r.terms if cache.get(t, 0) > 0]
+            rare = tuple(t for t in present if cache[t] <= cap)
+            if not rare and len(present) > PRUNE_KEEP:  # only common terms: keep the rarest few
+                rare = tuple(sorted(present, key=lambda t: cache[t])[:PRUNE_KEEP])
+            out.append(replace(r, terms=rare) if rare else r)
+        return LexicalQuery.union(out)
 
     # -- retrievers (chunk level) ------------------------------------------------------------
     def lexical(self, parsed: ParsedQuery, limit: int, filters: SearchFilters = NO_FILTERS
                 ) -> list[tuple[int, float]]:
         if not parsed.lexical:
             return []
-        return self.store.lexical_search(parsed.lexical, limit, filters)
+        return self.store.lexical_search(self.prune_common(parsed.lexical), limit, filters)
 
     def _allowed(self, parsed: ParsedQuery, filters: SearchFilters) -> np.ndarray | None:
         """Chunk ids dense search may return (None: all): the filters, and every quoted phrase."""
-        if not filters and not parsed.lexical.phrases:
+        if not filters and not parsed.phrases:
             return None
-        return self.store.chunk_ids_where(filters, phrases=parsed.lexical.phrases)
+        return self.store.chunk_ids_where(filters, query=parsed.lexical if parsed.phrases else None)
 
     def dense(self, parsed: ParsedQuery, limit: int, filters: SearchFilters = NO_FILTERS,
               qvec=None) -> list[tuple[int, float]]:
-        if self.store.vector_dim() is None:
+        if self._state()["dim"] is None:
             return []
         self.check_model()
         allowed = self._allowed(parsed, filters)
@@ -165,12 +278,31 @@ class Searcher:
                 return found
         return self.index.search(q, limit, allowed)
 
+    def _cosines(self, chunk_ids: list[int], qvec: np.ndarray | None) -> dict[int, float]:
+        """Cosine similarity of these chunks to the query: vectors from the in-memory index, else the store."""
+        if not chunk_ids or qvec is None:
+            return {}
+        found = self.index.vectors(chunk_ids) if self.config.vector_search != "pgvector" else {}
+        out = {c: float(v @ qvec) for c, v in found.items()}
+        rest = [c for c in chunk_ids if c not in out]
+        if rest:
+            ids, mat = self.store.get_vectors(rest)
+            out.update(zip(ids.tolist(), (mat @ qvec).tolist(), strict=True))
+        return out
+
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
                tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
                snippets: bool = True, sop_statuses: Sequence[str] = ()) -> list[Hit]:
         """Hits for `query`, best first. `statuses` filters every document by its own status;
         `sop_statuses` filters SOPs only (agents: `kb.models.AGENT_STATUSES`; empty: all)."""
+        return self.find(query, k=k, mode=mode, types=types, tags=tags, statuses=statuses, qvec=qvec,
+                         snippets=snippets, sop_statuses=sop_statuses).hits
+
+    def find(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
+             tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
+             snippets: bool = True, sop_statuses: Sequence[str] = ()) -> SearchResult:
+        """Hits and whether anything is close (see `SearchResult`)."""
         if mode not in MODES:
             raise InputError(f"Unknown search mode {mode!r}", hint=f"use one of {', '.join(MODES)}", field="mode")
         bad = [t for t in types if t not in DOC_TYPES]
@@ -179,51 +311,68 @@ class Searcher:
         k = int(k or self.config.search_k)
         if not 1 <= k <= MAX_K:
             raise InputError(f"k must be between 1 and {MAX_K}", field="k")
-        parsed = parse_query(query, self.analyzer)
+        self._state(fresh=True)
+        parsed = self.parse(query)
         filters = SearchFilters.of(types, tags, statuses, sop_statuses)
-        n_chunks = max(50, k * 8)
+        n_chunks = max(self.fusion.depth, k * 8)
         lex = self.lexical(parsed, n_chunks, filters) if mode in ("hybrid", "lexical") else []
-        den = self.dense(parsed, n_chunks, filters, qvec) if mode in ("hybrid", "dense") else []
-        return self._group(parsed, lex, den, mode, k, snippets)
+        den: list[tuple[int, float]] = []
+        if mode in ("hybrid", "dense") and self._state()["dim"] is not None:
+            if qvec is None:
+                self.check_model()
+                qvec = self.encode_query(parsed.text)
+            den = self.dense(parsed, n_chunks, filters, qvec)
+        extra: dict[int, float] = {}
+        if mode == "lexical":
+            scores = dict(lex)
+        elif mode == "dense":
+            scores = dict(den)
+        else:
+            in_den = dict(den)
+            extra = self._cosines([c for c, _ in lex if c not in in_den], qvec) if den else {}
+            scores = fuse(lex, den, extra, self.fusion, weak_below=weak_match_threshold(
+                self.config, self.model_name(), cross_language=parsed.cross_language) if den else None)
+        hits = self._group(parsed, scores, lex, den + sorted(extra.items(), key=lambda kv: -kv[1]), mode, k,
+                           snippets, n_dense=len(den))
+        best = den[0][1] if den else None
+        threshold = (weak_match_threshold(self.config, self.model_name(), cross_language=parsed.cross_language)
+                     if best is not None else None)
+        return SearchResult(hits=hits, weak_match=None if threshold is None else bool(best < threshold),
+                            best_score=None if best is None else round(float(best), 4), languages=parsed.languages)
 
-    def _group(self, parsed: ParsedQuery, lex, den, mode: str, k: int, snippets: bool = True) -> list[Hit]:
-        info = self.store.chunk_docs([c for c, _ in lex] + [c for c, _ in den])
+    def _group(self, parsed: ParsedQuery, scores: dict[int, float], lex, den, mode: str, k: int,
+               snippets: bool = True, n_dense: int | None = None) -> list[Hit]:
+        """Best chunk per document, best first. `den` may end with cosines of chunks only lexical search
+        found (after the first `n_dense`): they give those hits a dense score, not a dense rank."""
+        info = self.store.chunk_docs(list(scores))
         lex_rank = {c: r for r, (c, _) in enumerate(lex, 1)}
-        den_rank = {c: r for r, (c, _) in enumerate(den, 1)}
+        den_rank = {c: r for r, (c, _) in enumerate(den[:n_dense], 1)}
         den_score = dict(den)
-        lex_score = dict(lex)
-        rrf_k = float(self.config.rrf_k)
-        scores: dict[int, float] = {}
-        for c in set(lex_rank) | set(den_rank):
-            if c not in info:  # deleted since the FAISS file was built
-                continue
-            if mode == "lexical":
-                s = lex_score[c]
-            elif mode == "dense":
-                s = den_score[c]
+        if mode == "hybrid":
+            tw = float(self.config.ticket_weight)
+            weights = {c: tw for c in scores if c in info and info[c]["type"] == "ticket"}
+            if self.fusion.method == "rrf":  # the old behaviour: the weight multiplies the rrf score
+                scores = {c: s * weights.get(c, 1.0) for c, s in scores.items()}
             else:
-                s = sum(1.0 / (rrf_k + r[c]) for r in (lex_rank, den_rank) if c in r)
-                if info[c]["type"] == "ticket":
-                    s *= float(self.config.ticket_weight)
-            scores[c] = s
+                scores = with_prior({c: s for c, s in scores.items() if c in info}, weights, self.fusion.rrf_k)
         best: dict[str, int] = {}
         for c, _s in sorted(scores.items(), key=lambda kv: -kv[1]):
-            d = info[c]["doc_id"]
-            if d not in best:
-                best[d] = c
-        chunk_ids = list(best.values())
-        chunks = self.store.get_chunks_by_ids(chunk_ids)
+            if c not in info:  # deleted since the FAISS file was built
+                continue
+            best.setdefault(info[c]["doc_id"], c)
+        chunks = self.store.get_chunks_by_ids(list(best.values()))
         hits: list[Hit] = []
         for d, c in best.items():
             ch = chunks.get(c)
             if ch is None:
                 continue
             meta = info[c]
-            if parsed.phrases and not _phrase_ok(parsed, f"{meta['title']} {ch.heading} {ch.text}"):
+            analyzer = get_analyzer(meta.get("language") or "en")
+            if parsed.phrases and not _phrase_ok(parsed, f"{meta['title']} {ch.heading} {ch.text}", analyzer):
                 continue
             hits.append(Hit(id=d, type=meta["type"], title=meta["title"], score=round(float(scores[c]), 6),
                             snippet=make_snippet(ch.text, parsed.terms, parsed.phrases,
-                                                 analyzer=self.analyzer) if snippets else "",
+                                                 analyzer=analyzer) if snippets else "",
                             heading=ch.heading,
                             chunk_id=c, chunk_text=ch.text, tags=meta["tags"],
                             dense_score=round(float(den_score[c]), 4) if c in den_score else None,

@@ -84,8 +84,21 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("vector_search", "faiss", "Dense search: faiss (an in-memory FAISS index derived from the stored "
                 "vectors, refreshed from the store's vectors generation) or pgvector (PostgreSQL only: the "
                 "database's HNSW index). Measured in docs/benchmarks.md.", choices=("faiss", "pgvector")),
-        Setting("rrf_k", 60, "Reciprocal-rank-fusion constant for hybrid search."),
-        Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source."),
+        Setting("fusion", "agreement", "Hybrid search: how the lexical and dense lists are combined. 'agreement' "
+                "uses both lists' scores (standard scores), and weighs the lexical list by how much its top agrees with "
+                "the dense top (docs/search.md); 'rrf' is plain reciprocal rank fusion.", choices=("agreement", "rrf")),
+        Setting("fusion_w_min", 0.5, "Hybrid search (agreement fusion): weight of the BM25 standard score, "
+                "against 1 for the cosine's, when the two lists' top 5 share nothing (chosen on the dev queries, "
+                "docs/search.md)."),
+        Setting("fusion_w_max", 0.7, "Hybrid search (agreement fusion): weight of the BM25 standard score when "
+                "the two lists' top 5 are the same chunks."),
+        Setting("rrf_k", 60, "Reciprocal-rank-fusion constant (fusion = rrf)."),
+        Setting("lexical_max_df", 0.05, "Lexical search: terms in more than this share of the chunks are left out "
+                "of a query that has rarer terms (they cost the most to score and decide the least; 0 = keep all)."),
+        Setting("weak_match_threshold", "auto", "Best cosine similarity under which search says nothing is close "
+                "(`weak_match` in the JSON, a line in the web app). auto = the packaged model's own value, chosen on "
+                "data (docs/search.md); another model gets no flag until this is set."),
+        Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source. It works on ranks: at 0.5 a ticket passes only the SOPs about twice as far down the fused order."),
         Setting("search_k", 10, "Default number of results."),
     ),
     *_section(
@@ -195,6 +208,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("serve_host", "127.0.0.1", "`deskbook serve`: address to listen on (0.0.0.0 for every interface)."),
         Setting("serve_port", 8000, "`deskbook serve`: port to listen on."),
         Setting("serve_threads", 8, "`deskbook serve`: worker threads of the WSGI server (waitress)."),
+        Setting("search_concurrency", "auto", "Web app: search requests computing at once (the others wait their "
+                "turn); auto = the number of cores. More threads than cores computing at once fight over Python's "
+                "interpreter lock and slow every search (measured in docs/benchmarks.md)."),
         Setting("upload_max_mb", 50, "Web app: largest upload (SOP, ticket or transcript files) in MB."),
         Setting("rubrics_dir", "rubrics", "Folder of QA rubric files (YAML) that analysts choose from when importing transcripts "
                 "(relative paths are from the working directory; the demo uses corpus/rubrics)."),

@@ -72,9 +72,13 @@ def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), 
     sop_statuses = sop_status_filter(statuses)
     t0 = time.perf_counter()
     k = int(k or svc.config.search_k)
-    hits = svc.search(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), sop_statuses=sop_statuses)
-    latency = round((time.perf_counter() - t0) * 1000, 2)
-    qid = svc.log_call("log_search", q, hits, mode=mode, **who()) if log else None
+    with svc.cpu_slot():  # the CPU-bound part of a search: as many at once as there are cores
+        found = svc.find(q, k=k, mode=mode, types=tuple(types), tags=tuple(tags), sop_statuses=sop_statuses)
+        hits = found["results"]
+        latency = round((time.perf_counter() - t0) * 1000, 2)
+        langs = found.get("languages") or []
+        qid = svc.log_call("log_search", q, hits, mode=mode, language=langs[0] if len(langs) == 1 else None,
+                           **who()) if log else None
     results = []
     for h in hits:
         h = {k2: v for k2, v in h.items() if k2 not in ("lexical_rank", "dense_rank")}
@@ -82,7 +86,7 @@ def run_search(q: str, *, k: int | None = None, mode: str = "hybrid", types=(), 
         h["url"] = doc_url(h["id"], chunk=h.get("chunk_id"), q=q, qid=qid)
         results.append(h)
     return {"query": q, "mode": mode, "query_id": qid, "results": results, "latency_ms": latency,
-            "statuses": list(sop_statuses)}
+            "statuses": list(sop_statuses), "weak_match": found["weak_match"], "best_score": found["best_score"]}
 
 
 def heading_chunk(doc_id: str, heading: str) -> int | None:

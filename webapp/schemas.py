@@ -37,7 +37,10 @@ SCHEMAS: dict[str, dict] = {
         "url": STR}},
     "SearchResults": {"type": "object", "properties": {
         "query": STR, "mode": STR, "query_id": {**INT, "nullable": True}, "results": array(ref("Hit")),
-        "latency_ms": NUM, "statuses": {**array(STR), "description": "the SOP statuses searched (empty: all)"}}},
+        "latency_ms": NUM, "statuses": {**array(STR), "description": "the SOP statuses searched (empty: all)"},
+        "weak_match": {"type": "boolean", "nullable": True, "description": "true when nothing is close: the best "
+                       "cosine similarity is under weak_match_threshold (null: unknown, e.g. lexical mode)"},
+        "best_score": {**NUM, "nullable": True, "description": "best cosine similarity of any chunk"}}},
     "Citation": {"type": "object", "properties": {
         "id": STR, "type": STR, "title": STR, "heading": STR, "status": STR, "url": STR,
         "quoted": {"type": "boolean", "description": "false: a past ticket that supports the answer, not quoted"}}},

@@ -38,8 +38,9 @@ class Services:
         self._answerer = None
         self._assistant = None
         self._lock = threading.RLock()
-        self._search_cache: OrderedDict[tuple, list[dict[str, Any]]] = OrderedDict()
+        self._search_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self._querylog = None
+        self._cpu_slots = threading.BoundedSemaphore(search_concurrency(config))
         self.worker = None
         threads = web_job_threads(config, self.store.backend)
         if threads or self.store.backend == "sqlite":
@@ -93,27 +94,44 @@ class Services:
         else:
             self.searcher.index.refresh()
         try:
+            self.searcher.parse("warm up")  # loads the language detector's models
+            if self.config.querylog_enabled:
+                self.querylog.redact("warm up")  # loads the name model once, before searches need it
             self.answerer.warm()
         except Exception:  # noqa: BLE001 - warming is an optimisation; the first request will do it
             log.exception("could not warm the answer engine")
+
+    def cpu_slot(self) -> threading.BoundedSemaphore:
+        """Held around the CPU-bound work of a search request (encode, rank, snippets, query-log redaction).
+
+        The WSGI server runs more threads than there are cores (they also wait on the network and the
+        database); letting all of them compute at once makes them fight over the interpreter lock, and the
+        thread that holds the model waits behind the others: measured with 16 clients, 8 threads and 2
+        cores, unlimited searches ran at a fraction of the rate of a bare encode (docs/benchmarks.md)."""
+        return self._cpu_slots
 
     # -- search with a small cache (typing sends the same query again and again) ------------------
     def search(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
                sop_statuses: tuple[str, ...] = ()) -> list[dict]:
         """Hits as dicts; `sop_statuses` as kb.search takes it (agents: published only)."""
+        return self.find(query, k=k, mode=mode, types=types, tags=tags, sop_statuses=sop_statuses)["results"]
+
+    def find(self, query: str, *, k: int, mode: str, types: tuple[str, ...], tags: tuple[str, ...],
+             sop_statuses: tuple[str, ...] = ()) -> dict[str, Any]:
+        """`Searcher.find` as a dict (results, weak_match, best_score, languages), from a small cache."""
         key = (query, k, mode, types, tags, sop_statuses, self.store.vectors_generation(), self._status_stamp())
         with self._lock:
             hit = self._search_cache.get(key)
             if hit is not None:
                 self._search_cache.move_to_end(key)
                 return hit
-        hits = [h.to_dict() for h in self.searcher.search(query, k=k, mode=mode, types=types, tags=tags,
-                                                          sop_statuses=sop_statuses)]
+        found = self.searcher.find(query, k=k, mode=mode, types=types, tags=tags,
+                                   sop_statuses=sop_statuses).to_dict()
         with self._lock:
-            self._search_cache[key] = hits
+            self._search_cache[key] = found
             while len(self._search_cache) > 512:
                 self._search_cache.popitem(last=False)
-        return hits
+        return found
 
     def _status_stamp(self) -> str:
         """Changes when an SOP is published or archived (which changes no vector), so cached
@@ -148,6 +166,16 @@ class Services:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+
+
+def search_concurrency(config) -> int:
+    """The `search_concurrency` setting: a number, or auto = the number of cores."""
+    import os
+
+    value = str(getattr(config, "search_concurrency", "auto")).strip().lower()
+    if value in ("", "auto", "0"):
+        return max(1, os.cpu_count() or 1)
+    return max(1, int(value))
 
 
 def services() -> Services:

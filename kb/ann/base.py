@@ -51,6 +51,10 @@ class NumpyBackend:
     def __len__(self) -> int:
         return len(self.ids)
 
+    def lookup(self, ids) -> dict[int, np.ndarray]:
+        pos = {int(c): i for i, c in enumerate(self.ids.tolist())}
+        return {int(c): self.vectors[pos[int(c)]] for c in ids if int(c) in pos}
+
     def save(self, path: Path) -> None:  # pragma: no cover - never persisted
         raise NotImplementedError("the numpy backend is rebuilt from the database")
 
@@ -124,6 +128,18 @@ class FaissBackend:
 
     def __len__(self) -> int:
         return int(self.index.ntotal)
+
+    def lookup(self, ids) -> dict[int, np.ndarray]:
+        """Stored vectors by id (those in the index); {} when the index cannot give them back (IVF)."""
+        if self.kind == "ivf":
+            return {}
+        out = {}
+        for i in ids:
+            try:
+                out[int(i)] = self.index.reconstruct(int(i))
+            except RuntimeError:  # not in this index
+                continue
+        return out
 
     def save(self, path: Path) -> None:
         self.faiss.write_index(self.index, str(path))

@@ -172,6 +172,17 @@ class VectorIndex:
             results.update(zip(ids.tolist(), scores.tolist(), strict=True))
         return sorted(results.items(), key=lambda kv: -kv[1])[:k]
 
+    def vectors(self, ids) -> dict[int, np.ndarray]:
+        """Vectors of these chunk ids from memory (the FAISS file and the delta); missing ones are left out."""
+        self.refresh()
+        ids = [int(i) for i in ids]
+        out: dict[int, np.ndarray] = {}
+        if self.delta is not None:
+            out.update(self.delta.lookup(ids))
+        if self.main is not None and len(self.main):
+            out.update(self.main.lookup([i for i in ids if i not in out]))
+        return out
+
     def describe(self) -> dict:
         self.refresh()
         return {**self.meta, "delta": len(self.delta) if self.delta is not None else 0}

@@ -29,7 +29,7 @@ class Ranking:
         """Candidate SOPs, best first, with their evidence; and the most similar tickets. `rows` masks
         the SOP chunk matrix (the SOPs of the statuses asked for; None: all)."""
         sm = self._sop_matrix()
-        rrf_max = 2.0 / (float(self.config.rrf_k) + 1.0)
+        rrf_max = self.searcher.hybrid_max()  # the hybrid score of a chunk first in both lists
         rrf = {h.id: h.score / rrf_max for h in hits if h.type == "sop"}
         chunk_cos = sm.matrix @ qvec if len(sm.chunk_ids) else np.zeros(0, np.float32)
         if rows is not None and len(chunk_cos):

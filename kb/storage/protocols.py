@@ -46,7 +46,8 @@ class DocumentStore(BaseStore, Protocol):
     def get_document(self, doc_id: str) -> Document: ...
     def has_document(self, doc_id: str) -> bool: ...
     def list_documents(self, type: str | None = None) -> list[Document]: ...
-    def document_hashes(self) -> dict[str, tuple[str, str, str]]: ...
+    def document_hashes(self) -> dict[str, tuple[str, str, str, str]]:
+        """id -> (content hash, type, source path, language) of every document."""
     def count_documents(self) -> dict[str, int]: ...
     def save_document(self, doc: Document, chunks: list[Chunk], vectors: np.ndarray | None, *, by: str = "",
                       note: str = "", expected_version: int | None = None) -> Document: ...
@@ -84,8 +85,14 @@ class DocumentStore(BaseStore, Protocol):
     # lexical search
     def lexical_search(self, query: LexicalQuery, limit: int, filters: SearchFilters = ...) -> list[tuple[int, float]]:
         """(chunk id, score: higher is better) of chunks matching any term and every phrase."""
-    def chunk_ids_where(self, filters: SearchFilters = ..., *, phrases: Sequence[Sequence[str]] = ()) -> np.ndarray:
-        """Ids of the chunks of documents that pass the filters (and contain every phrase)."""
+    def chunk_ids_where(self, filters: SearchFilters = ..., *, phrases: Sequence[Sequence[str]] = (),
+                        query: LexicalQuery | None = None) -> np.ndarray:
+        """Ids of the chunks of documents that pass the filters (and contain every phrase of `phrases`, or
+        of each reading of `query` in its language)."""
+    def lexical_languages(self) -> dict[str, int]:
+        """Documents per language (`Document.language`)."""
+    def reanalyse_lexical(self, *, batch: int = 2000, progress: Any = None) -> int:
+        """Re-analyse every chunk's lexical text in its document's language; records the analyzer version."""
     def term_document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         """How many chunks contain each analysed term (for pruning very common terms)."""
 

@@ -48,6 +48,8 @@
     status.textContent = message || "";
     selected = -1;
     lastSettled = null;
+    var weak = document.getElementById("weak-match");
+    if (weak) weak.hidden = true;
     answerBox.classList.remove("loading");
     D.clearAnswer(answerBox, PLACEHOLDER);
   }
@@ -88,6 +90,8 @@
       list.appendChild(D.el("li", { class: "result", "data-id": h.id, role: "option" }, link, snip,
         D.feedbackButtons(h.id, false)));
     });
+    var weak = document.getElementById("weak-match");
+    if (weak) weak.hidden = !data.weak_match;
     var n = data.results.length;
     status.textContent = n ? n + " result" + (n === 1 ? "" : "s") + " in " + (data.latency_ms < 1 ? "<1" : Math.round(data.latency_ms)) + " ms"
                            : "No results. Try other words, or fewer filters.";

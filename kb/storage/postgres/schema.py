@@ -81,6 +81,15 @@ ALTER TABLE chunks ADD COLUMN IF NOT EXISTS tsv tsvector GENERATED ALWAYS AS (
 CREATE INDEX IF NOT EXISTS chunks_tsv ON chunks USING gin (tsv)
 """
 
+# Each chunk's language beside its analysed text: a query read in one language only matches chunks of
+# documents in that language. `deskbook index` analyses the text again when the recorded analyzer is older.
+LEXICAL_LANGUAGES = """
+ALTER TABLE chunks ADD COLUMN IF NOT EXISTS lex_lang TEXT NOT NULL DEFAULT 'en';
+UPDATE chunks c SET lex_lang = d.language FROM documents d WHERE d.id = c.doc_id AND c.lex_lang <> d.language;
+INSERT INTO meta(key, value) SELECT 'lexical_analyzer', CASE WHEN EXISTS (SELECT 1 FROM chunks) THEN 'analysis.v1'
+    ELSE 'analysis.v2' END ON CONFLICT (key) DO NOTHING
+"""
+
 QA = """
 CREATE TABLE IF NOT EXISTS qa_transcripts (
     id TEXT NOT NULL,
@@ -333,7 +342,8 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("accounts.0002_sessions", SESSIONS),
     ("jobs.0001_queue", JOBS),
     ("assist.0001_conversations", CONVERSATIONS),
+    ("kb.0003_lexical_languages", LEXICAL_LANGUAGES),
     ("qa.0003_models", QA_MODELS),
-    ("kb.0003_fts_secure_delete", _nothing),  # SQLite: the lexical index forgets deleted words at once
+    ("kb.0004_fts_secure_delete", _nothing),  # SQLite: the lexical index forgets deleted words at once
     ("accounts.0003_login_failures", LOGIN_FAILURES),
 ]

@@ -185,8 +185,13 @@ class PostgresStore(SharedSql):
     def _insert_chunk(self, doc: Document, ch: Chunk, lex: tuple[str, str, str]) -> int:
         return self._insert(
             "INSERT INTO chunks(doc_id, ord, heading, text, kind, start_char, end_char, content_hash, lex_title, "
-            "lex_heading, lex_text) VALUES (?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
-            (doc.id, ch.ord, ch.heading, ch.text, ch.kind, ch.start, ch.end, ch.hash_for(doc.title), *lex))
+            "lex_heading, lex_text, lex_lang) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id",
+            (doc.id, ch.ord, ch.heading, ch.text, ch.kind, ch.start, ch.end, ch.hash_for(doc.title), *lex,
+             doc.language or "en"))
+
+    def _update_lexical_rows(self, rows: list[tuple[int, str, str, str, str]]) -> None:
+        self._many("UPDATE chunks SET lex_title = ?, lex_heading = ?, lex_text = ?, lex_lang = ? WHERE id = ?",
+                   [(*r[1:], r[0]) for r in rows])
 
     def _delete_chunk_rows(self, ids: list[int]) -> None:
         self._exec("DELETE FROM chunks WHERE id = ANY(?)", (ids,))  # vectors go with them (ON DELETE CASCADE)
@@ -274,20 +279,35 @@ class PostgresStore(SharedSql):
     # -- lexical search ----------------------------------------------------------------------
     def lexical_search(self, query: LexicalQuery, limit: int, filters: SearchFilters = NO_FILTERS
                        ) -> list[tuple[int, float]]:
-        """(chunk id, ts_rank score: higher is better); title, heading and text weighted 1 : 0.5 : 0.25."""
-        tsq = _tsquery(query)
-        if tsq is None:
+        """(chunk id, ts_rank score: higher is better); title, heading and text weighted 1 : 0.5 : 0.25. Each
+        reading of the query matches the chunks of its language (all chunks when it names none)."""
+        conds, rank, params, rank_params = [], [], [], []
+        for reading in query.readings():
+            tsq = _tsquery(reading)
+            if tsq is None:
+                continue
+            if reading.language:
+                conds.append("(c.lex_lang = ? AND c.tsv @@ to_tsquery('simple', ?))")
+                params += [reading.language, tsq]
+                rank.append("WHEN c.lex_lang = ? THEN to_tsquery('simple', ?)")
+                rank_params += [reading.language, tsq]
+            else:
+                conds.append("c.tsv @@ to_tsquery('simple', ?)")
+                params.append(tsq)
+                rank.append("WHEN true THEN to_tsquery('simple', ?)")
+                rank_params.append(tsq)
+        if not conds:
             return []
-        where, params = ["c.tsv @@ to_tsquery('simple', ?)"], [tsq]
+        where = ["(" + " OR ".join(conds) + ")"]
         join = ""
         if filters:
             join = "JOIN documents d ON d.id = c.doc_id"
             more, more_params = self._document_filters(filters)
             where += more
             params += more_params
-        sql = ("SELECT c.id, ts_rank('{0.1, 0.25, 0.5, 1.0}', c.tsv, to_tsquery('simple', ?), 1) AS s "
+        sql = (f"SELECT c.id, ts_rank('{{0.1, 0.25, 0.5, 1.0}}', c.tsv, CASE {' '.join(rank)} END, 1) AS s "
                f"FROM chunks c {join} WHERE {' AND '.join(where)} ORDER BY s DESC, c.id LIMIT ?")
-        return [(int(r["id"]), float(r["s"])) for r in self._rows(sql, [tsq, *params, int(limit)])]
+        return [(int(r["id"]), float(r["s"])) for r in self._rows(sql, [*rank_params, *params, int(limit)])]
 
     def term_document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         out = {}
@@ -306,7 +326,7 @@ class PostgresStore(SharedSql):
 
     def _dump_sql(self, table: str) -> str:
         if table == "chunks":
-            return (f"SELECT {self._chunk_cols}, lex_title, lex_heading, lex_text FROM chunks ORDER BY id")
+            return (f"SELECT {self._chunk_cols}, lex_title, lex_heading, lex_text, lex_lang FROM chunks ORDER BY id")
         if table == "chunk_vectors":
             return "SELECT id, embedding AS vector FROM chunk_vectors ORDER BY id"
         return super()._dump_sql(table)
@@ -316,9 +336,10 @@ class PostgresStore(SharedSql):
 
     def _load_chunks(self, rows: list[dict[str, Any]]) -> None:
         self._many("INSERT INTO chunks(id, doc_id, ord, heading, text, kind, start_char, end_char, content_hash, "
-                   "lex_title, lex_heading, lex_text) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                   "lex_title, lex_heading, lex_text, lex_lang) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
                    [(r["id"], r["doc_id"], r["ord"], r["heading"], r["text"], r["kind"], r["start_char"],
-                     r["end_char"], r["content_hash"], r["lex_title"], r["lex_heading"], r["lex_text"]) for r in rows])
+                     r["end_char"], r["content_hash"], r["lex_title"], r["lex_heading"], r["lex_text"],
+                     r.get("lex_lang") or "en") for r in rows])
 
     def _reset_sequences(self) -> None:
         for table, col in (("chunks", "id"), ("qa_scorecards", "id"), ("qa_reviews", "id"), ("qa_models", "id"), ("users", "id"),

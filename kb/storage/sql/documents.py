@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from kb.analysis import get_analyzer
+from kb.analysis import ANALYZER_VERSION, LexicalQuery, get_analyzer
 from kb.errors import ConflictError, NotFoundError, SchemaError
 from kb.models import Chunk, Document
 from kb.storage.records import NO_FILTERS, SearchFilters, now_iso
@@ -74,10 +74,10 @@ class DocumentsSql:
             return [row_to_document(r) for r in self._rows("SELECT * FROM documents WHERE type = ? ORDER BY id", (type,))]
         return [row_to_document(r) for r in self._rows("SELECT * FROM documents ORDER BY id")]
 
-    def document_hashes(self) -> dict[str, tuple[str, str, str]]:
-        """id -> (content_hash, type, source_path) for every document."""
-        return {r["id"]: (r["content_hash"], r["type"], r["source_path"])
-                for r in self._rows("SELECT id, content_hash, type, source_path FROM documents")}
+    def document_hashes(self) -> dict[str, tuple[str, str, str, str]]:
+        """id -> (content_hash, type, source_path, language) for every document."""
+        return {r["id"]: (r["content_hash"], r["type"], r["source_path"], r["language"])
+                for r in self._rows("SELECT id, content_hash, type, source_path, language FROM documents")}
 
     def count_documents(self) -> dict[str, int]:
         return {r["type"]: int(r["n"]) for r in self._rows("SELECT type, count(*) AS n FROM documents GROUP BY type")}
@@ -227,10 +227,10 @@ class DocumentsSql:
         out: dict[int, dict[str, Any]] = {}
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            for r in self._rows("SELECT c.id, c.doc_id, d.type, d.title, d.tags, d.status FROM chunks c JOIN documents d "
-                                f"ON d.id = c.doc_id WHERE c.id IN ({self._in(part)})", part):
+            for r in self._rows("SELECT c.id, c.doc_id, d.type, d.title, d.tags, d.status, d.language FROM chunks c "
+                                f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({self._in(part)})", part):
                 out[r["id"]] = {"doc_id": r["doc_id"], "type": r["type"], "title": r["title"],
-                                "tags": json.loads(r["tags"]), "status": r["status"]}
+                                "tags": json.loads(r["tags"]), "status": r["status"], "language": r["language"]}
         return out
 
     def count_chunks(self) -> int:
@@ -283,15 +283,47 @@ class DocumentsSql:
 
     # -- lexical (shared parts) --------------------------------------------------------------
     def chunk_ids_where(self, filters: SearchFilters = NO_FILTERS, *,
-                        phrases: Sequence[Sequence[str]] = ()) -> np.ndarray:
-        """Ids of chunks whose document passes the filters (and that contain every phrase)."""
-        if phrases:
-            from kb.analysis import LexicalQuery
-
-            hits = self.lexical_search(LexicalQuery((), tuple(tuple(p) for p in phrases)), 10 ** 7, filters)
+                        phrases: Sequence[Sequence[str]] = (), query: LexicalQuery | None = None) -> np.ndarray:
+        """Ids of chunks whose document passes the filters (and that contain every phrase: `phrases` in any
+        language, or the phrases of each reading of `query` in its language)."""
+        if query is None and phrases:
+            query = LexicalQuery((), tuple(tuple(p) for p in phrases))
+        if query is not None and query.phrases_only():
+            hits = self.lexical_search(query.phrases_only(), 10 ** 7, filters)
             return np.array(sorted(c for c, _ in hits), dtype=np.int64)
         where, params = self._document_filters(filters)
         sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id"
         if where:
             sql += " WHERE " + " AND ".join(where)
         return np.array([r["id"] for r in self._rows(sql, params)], dtype=np.int64)
+
+    def lexical_languages(self) -> dict[str, int]:
+        """Documents per language: which readings of a query can match anything."""
+        return {r["language"]: int(r["n"])
+                for r in self._rows("SELECT language, count(*) AS n FROM documents GROUP BY language")}
+
+    def reanalyse_lexical(self, *, batch: int = 2000, progress=None) -> int:
+        """Analyse every chunk again with its document's language's analyzer (after the analyzer changed);
+        records `ANALYZER_VERSION` in the meta. Returns the number of chunks; safe to interrupt and re-run."""
+        langs = {r["id"]: r["language"] for r in self._rows("SELECT id, language FROM documents")}
+        titles = {r["id"]: r["title"] for r in self._rows("SELECT id, title FROM documents")}
+        last, done = 0, 0
+        while True:
+            rows = self._rows(f"SELECT {self._chunk_cols} FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, batch))
+            if not rows:
+                break
+            out = []
+            for r in rows:
+                ch = row_to_chunk(r)
+                lang = langs.get(ch.doc_id, "en")
+                a = get_analyzer(lang)
+                out.append((ch.id, a.index_text(titles.get(ch.doc_id, "")), a.index_text(ch.heading),
+                            a.index_text(ch.text), lang))
+            with self.transaction():
+                self._update_lexical_rows(out)
+            last = rows[-1]["id"]
+            done += len(rows)
+            if progress is not None:
+                progress(len(rows))
+        self.set_meta("lexical_analyzer", ANALYZER_VERSION)
+        return done

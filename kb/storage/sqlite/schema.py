@@ -247,6 +247,24 @@ def _analysed_lexical_index(store: Any) -> None:
     store._many("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?, ?, ?, ?)", rows)
 
 
+def _lexical_languages(store: Any) -> None:
+    """The lexical index records each chunk's language (an unindexed column): a query read in one
+    language only matches chunks of documents in that language (kb.analysis.read_query). The analysed
+    text is copied as it is; `deskbook index` analyses it again when the recorded analyzer is older."""
+    from kb.analysis import ANALYZER_VERSION
+
+    store._exec("DROP TABLE IF EXISTS chunks_fts_vocab")
+    store._exec("ALTER TABLE chunks_fts RENAME TO chunks_fts_old")
+    store._exec("CREATE VIRTUAL TABLE chunks_fts USING fts5(title, heading, text, lang UNINDEXED, "
+                "tokenize = 'unicode61 remove_diacritics 0')")
+    store._exec("INSERT INTO chunks_fts(rowid, title, heading, text, lang) SELECT f.rowid, f.title, f.heading, f.text, "
+                "d.language FROM chunks_fts_old f JOIN chunks c ON c.id = f.rowid JOIN documents d ON d.id = c.doc_id")
+    store._exec("DROP TABLE chunks_fts_old")
+    store._exec("CREATE VIRTUAL TABLE chunks_fts_vocab USING fts5vocab(chunks_fts, 'row')")
+    has_chunks = store._value("SELECT count(*) AS n FROM chunks")
+    store.set_meta("lexical_analyzer", "analysis.v1" if has_chunks else ANALYZER_VERSION)
+
+
 QA_IDEMPOTENCY = """
 -- A scorecard stored by a background job carries a key (job, transcript): a retried job stores it once.
 ALTER TABLE qa_scorecards ADD COLUMN idempotency_key TEXT;
@@ -375,8 +393,9 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("accounts.0002_sessions", SESSIONS),
     ("jobs.0001_queue", JOBS),
     ("assist.0001_conversations", CONVERSATIONS),
+    ("kb.0003_lexical_languages", _lexical_languages),
     ("qa.0003_models", QA_MODELS),
-    ("kb.0003_fts_secure_delete", _fts_secure_delete),
+    ("kb.0004_fts_secure_delete", _fts_secure_delete),
     ("accounts.0003_login_failures", LOGIN_FAILURES),
 ]
 

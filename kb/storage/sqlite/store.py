@@ -138,8 +138,14 @@ class SqliteStore(SharedSql):
             "INSERT INTO chunks(doc_id, ord, heading, text, kind, start_char, end_char, content_hash) "
             "VALUES (?,?,?,?,?,?,?,?) RETURNING id",
             (doc.id, ch.ord, ch.heading, ch.text, ch.kind, ch.start, ch.end, ch.hash_for(doc.title)))
-        self._exec("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?,?,?,?)", (cid, *lex))
+        self._exec("INSERT INTO chunks_fts(rowid, title, heading, text, lang) VALUES (?,?,?,?,?)",
+                   (cid, *lex, doc.language or "en"))
         return cid
+
+    def _update_lexical_rows(self, rows: list[tuple[int, str, str, str, str]]) -> None:
+        ids = [r[0] for r in rows]
+        self._exec(f"DELETE FROM chunks_fts WHERE rowid IN ({self._in(ids)})", ids)
+        self._many("INSERT INTO chunks_fts(rowid, title, heading, text, lang) VALUES (?,?,?,?,?)", rows)
 
     def _delete_chunk_rows(self, ids: list[int]) -> None:
         marks = self._in(ids)
@@ -240,19 +246,31 @@ class SqliteStore(SharedSql):
 
     def lexical_search(self, query: LexicalQuery, limit: int, filters: SearchFilters = NO_FILTERS
                        ) -> list[tuple[int, float]]:
-        """(chunk id, BM25 score: higher is better); title, heading and text weighted 4:2:1."""
-        expr = self._match(query)
-        if expr is None:
-            return []
-        where, params = ["chunks_fts MATCH ?"], [expr]
+        """(chunk id, BM25 score: higher is better); title, heading and text weighted 4:2:1. Each reading
+        of the query matches the chunks of its language (all chunks when it names none)."""
+        parts, params = [], []
         join = ""
+        more, more_params = ([], [])
         if filters:
             join = "JOIN chunks c ON c.id = chunks_fts.rowid JOIN documents d ON d.id = c.doc_id"
             more, more_params = self._document_filters(filters)
-            where += more
-            params += more_params
-        sql = (f"SELECT chunks_fts.rowid AS id, bm25(chunks_fts, 4.0, 2.0, 1.0) AS s FROM chunks_fts {join} "
-               f"WHERE {' AND '.join(where)} ORDER BY s LIMIT ?")
+        for reading in query.readings():
+            expr = self._match(reading)
+            if expr is None:
+                continue
+            where, p = ["chunks_fts MATCH ?"], [expr]
+            if reading.language:
+                where.append("chunks_fts.lang = ?")
+                p.append(reading.language)
+            parts.append(f"SELECT chunks_fts.rowid AS id, bm25(chunks_fts, 4.0, 2.0, 1.0, 0.0) AS s FROM chunks_fts "
+                         f"{join} WHERE {' AND '.join(where + more)}")
+            params += p + more_params
+        if not parts:
+            return []
+        if len(parts) == 1:
+            sql = f"{parts[0]} ORDER BY s LIMIT ?"
+        else:  # a chunk is in one language, so it matches one reading at most
+            sql = "SELECT id, s FROM (" + " UNION ALL ".join(parts) + ") ORDER BY s LIMIT ?"
         return [(int(r["id"]), -float(r["s"])) for r in self._rows(sql, [*params, int(limit)])]
 
     def term_document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
@@ -280,7 +298,8 @@ class SqliteStore(SharedSql):
 
     def _dump_sql(self, table: str) -> str:
         if table == "chunks":
-            return ("SELECT c.*, f.title AS lex_title, f.heading AS lex_heading, f.text AS lex_text FROM chunks c "
+            return ("SELECT c.*, f.title AS lex_title, f.heading AS lex_heading, f.text AS lex_text, "
+                    "f.lang AS lex_lang FROM chunks c "
                     "JOIN chunks_fts f ON f.rowid = c.id ORDER BY c.id")
         if table == "chunk_vectors":
             return "SELECT rowid AS id, embedding AS vector FROM chunk_vectors ORDER BY rowid"
@@ -294,8 +313,9 @@ class SqliteStore(SharedSql):
                    "VALUES (?,?,?,?,?,?,?,?,?)",
                    [(r["id"], r["doc_id"], r["ord"], r["heading"], r["text"], r["kind"], r["start_char"],
                      r["end_char"], r["content_hash"]) for r in rows])
-        self._many("INSERT INTO chunks_fts(rowid, title, heading, text) VALUES (?,?,?,?)",
-                   [(r["id"], r["lex_title"], r["lex_heading"], r["lex_text"]) for r in rows])
+        self._many("INSERT INTO chunks_fts(rowid, title, heading, text, lang) VALUES (?,?,?,?,?)",
+                   [(r["id"], r["lex_title"], r["lex_heading"], r["lex_text"], r.get("lex_lang") or "en")
+                    for r in rows])
 
     def _reset_sequences(self) -> None:
         """Nothing to do: AUTOINCREMENT follows the largest id inserted."""
