@@ -111,10 +111,7 @@ def ranked_docs(rec: dict, scores: dict[int, float], ticket_weight: float, metho
     """Documents by their best chunk, after the type prior as the searcher applies it."""
     doc = rec["doc"]
     weights = {c: ticket_weight for c in scores if doc.get(str(c), ["", ""])[1] == "ticket"}
-    if method == "rrf":
-        adj = {c: s * weights.get(c, 1.0) for c, s in scores.items()}
-    else:
-        adj = with_prior(scores, weights) if method else dict(scores)
+    adj = with_prior(scores, weights) if method else dict(scores)
     out: list[str] = []
     for c, _ in sorted(adj.items(), key=lambda kv: -kv[1]):
         d = doc.get(str(c), [None])[0]

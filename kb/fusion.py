@@ -17,7 +17,7 @@ alone). `agreement` fusion uses the scores and how much the two lists agree:
   meaning), the lexical weight is at least `w_weak`: a product code, an error number or a name then
   decides, as it should.
 
-`with_prior` then turns the fused order into the hybrid score with the type prior (`ticket_weight`).
+`with_prior` then applies the type prior (`ticket_weight`) to the fused score.
 
 The parameters were chosen on the dev queries and constructed dev data and confirmed on held-out
 queries (bench/bench_fusion.py, docs/search.md). `fuse` is a pure function, tested on constructed
@@ -42,10 +42,6 @@ class FusionParams:
     w_weak: float = 1.5  # lexical weight when the dense list is weak (its best is under the weak-match threshold)
     depth: int = 50  # the dense rank whose cosine normalises to 0
     rrf_k: float = 60.0
-
-    def max_score(self) -> float:
-        """The hybrid score of the first chunk (`with_prior`; rrf: first in both lists)."""
-        return 2.0 / (self.rrf_k + 1.0) if self.method == "rrf" else 1.0
 
 
 def agreement(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], k: int) -> float:
@@ -104,13 +100,12 @@ def _normaliser(values: Sequence[float], norm: str):
     return lambda x: (x - mean) / sd
 
 
-def with_prior(scores: Mapping[int, float], weight: Mapping[int, float], k: float = 60.0) -> dict[int, float]:
-    """The final hybrid score: a chunk's type weight (`ticket_weight` for past tickets, 1 for SOPs) over its
-    place in the fused order, (k + 1) / (k + rank): 1 for the first SOP. The prior works on ranks, so it
-    means the same whatever the fusion's scale: with weight 0.5 a ticket only passes the SOPs that rank
-    more than about twice as far down (k = 60)."""
-    order = sorted(scores.items(), key=lambda kv: -kv[1])
-    return {c: weight.get(c, 1.0) * (k + 1.0) / (k + r) for r, (c, _) in enumerate(order, 1)}
+def with_prior(scores: Mapping[int, float], weight: Mapping[int, float]) -> dict[int, float]:
+    """The final hybrid score: the fused score (>= 0 for both fusions) times the chunk's type weight
+    (`ticket_weight` for past tickets, 1 for SOPs). At 0.5 a past ticket comes first only when it
+    matches about twice as well as the best SOP: a ticket that is plainly the answer to a question no
+    SOP covers is not buried under unrelated SOPs."""
+    return {c: v * weight.get(c, 1.0) for c, v in scores.items()}
 
 
 def rrf(lex: Sequence[tuple[int, float]], den: Sequence[tuple[int, float]], k: float = 60.0) -> dict[int, float]:

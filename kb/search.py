@@ -26,7 +26,7 @@ import numpy as np
 
 from kb.analysis import Analyzer, LexicalQuery, get_analyzer, read_query
 from kb.errors import InputError
-from kb.fusion import FusionParams, fuse, with_prior
+from kb.fusion import FUSIONS, FusionParams, fuse, with_prior
 from kb.models import DOC_TYPES, Hit
 from kb.storage import NO_FILTERS, SearchFilters
 from kb.text import normalize_ws
@@ -203,10 +203,6 @@ class Searcher:
     def encode_query(self, text: str) -> np.ndarray:
         return self.embedder.encode_queries([text])[0]
 
-    def hybrid_max(self) -> float:
-        """The hybrid score of a chunk first in both lists (what scores are relative to)."""
-        return self.fusion.max_score()
-
     # -- languages ---------------------------------------------------------------------------
     def kb_languages(self) -> dict[str, int]:
         """Documents per language in the knowledge base (cached until the store's content changes)."""
@@ -293,16 +289,20 @@ class Searcher:
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
                tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
-               snippets: bool = True, sop_statuses: Sequence[str] = ()) -> list[Hit]:
+               snippets: bool = True, sop_statuses: Sequence[str] = (), fusion: str | None = None) -> list[Hit]:
         """Hits for `query`, best first. `statuses` filters every document by its own status;
-        `sop_statuses` filters SOPs only (agents: `kb.models.AGENT_STATUSES`; empty: all)."""
+        `sop_statuses` filters SOPs only (agents: `kb.models.AGENT_STATUSES`; empty: all); `fusion`
+        overrides the `fusion` setting for this search (`kb.fusion.FUSIONS`)."""
         return self.find(query, k=k, mode=mode, types=types, tags=tags, statuses=statuses, qvec=qvec,
-                         snippets=snippets, sop_statuses=sop_statuses).hits
+                         snippets=snippets, sop_statuses=sop_statuses, fusion=fusion).hits
 
     def find(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
              tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
-             snippets: bool = True, sop_statuses: Sequence[str] = ()) -> SearchResult:
+             snippets: bool = True, sop_statuses: Sequence[str] = (), fusion: str | None = None) -> SearchResult:
         """Hits and whether anything is close (see `SearchResult`)."""
+        if fusion is not None and fusion not in FUSIONS:
+            raise InputError(f"Unknown fusion {fusion!r}", hint=f"use one of {', '.join(FUSIONS)}", field="fusion")
+        params = self.fusion if fusion in (None, self.fusion.method) else replace(self.fusion, method=fusion)
         if mode not in MODES:
             raise InputError(f"Unknown search mode {mode!r}", hint=f"use one of {', '.join(MODES)}", field="mode")
         bad = [t for t in types if t not in DOC_TYPES]
@@ -330,9 +330,9 @@ class Searcher:
         else:
             in_den = dict(den)
             extra = self._cosines([c for c, _ in lex if c not in in_den], qvec) if den else {}
-            scores = fuse(lex, den, extra, self.fusion, weak_below=weak_match_threshold(
+            scores = fuse(lex, den, extra, params, weak_below=weak_match_threshold(
                 self.config, self.model_name(), cross_language=parsed.cross_language) if den else None)
-        hits = self._group(parsed, scores, lex, den + sorted(extra.items(), key=lambda kv: -kv[1]), mode, k,
+        hits = self._group(parsed, scores, lex, den + sorted(extra.items(), key=lambda kv: -kv[1]), mode, k, params,
                            snippets, n_dense=len(den))
         best = den[0][1] if den else None
         threshold = (weak_match_threshold(self.config, self.model_name(), cross_language=parsed.cross_language)
@@ -341,7 +341,7 @@ class Searcher:
                             best_score=None if best is None else round(float(best), 4), languages=parsed.languages)
 
     def _group(self, parsed: ParsedQuery, scores: dict[int, float], lex, den, mode: str, k: int,
-               snippets: bool = True, n_dense: int | None = None) -> list[Hit]:
+               params: FusionParams, snippets: bool = True, n_dense: int | None = None) -> list[Hit]:
         """Best chunk per document, best first. `den` may end with cosines of chunks only lexical search
         found (after the first `n_dense`): they give those hits a dense score, not a dense rank."""
         info = self.store.chunk_docs(list(scores))
@@ -351,10 +351,7 @@ class Searcher:
         if mode == "hybrid":
             tw = float(self.config.ticket_weight)
             weights = {c: tw for c in scores if c in info and info[c]["type"] == "ticket"}
-            if self.fusion.method == "rrf":  # the old behaviour: the weight multiplies the rrf score
-                scores = {c: s * weights.get(c, 1.0) for c, s in scores.items()}
-            else:
-                scores = with_prior({c: s for c, s in scores.items() if c in info}, weights, self.fusion.rrf_k)
+            scores = with_prior(scores, weights)
         best: dict[str, int] = {}
         for c, _s in sorted(scores.items(), key=lambda kv: -kv[1]):
             if c not in info:  # deleted since the FAISS file was built

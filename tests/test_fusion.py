@@ -48,18 +48,20 @@ def test_no_lexical_matches_is_dense_order_and_no_dense_is_lexical_order():
     assert ranked(fuse(lex, [], {}, P)) == [5, 6]
 
 
-def test_the_ticket_prior_works_on_ranks_whatever_the_scale():
+def test_the_ticket_prior_keeps_sops_first_unless_a_ticket_matches_far_better():
     den = flat(range(1, 30), 0.8, 0.01)
     lex = flat(range(10, 20), 5.0, 0.3)
     out = fuse(lex, den, {}, P)
     assert min(out.values()) >= 0
     order = ranked(out)
-    tickets = {order[0], order[1]}  # the two best chunks are past tickets
-    final = with_prior(out, dict.fromkeys(tickets, 0.5))
-    assert max(final.values()) <= 1.0 and P.max_score() == 1.0  # 1: an SOP first in the fused order
-    assert ranked(final)[0] == order[2]  # the best SOP comes first
+    close = {order[0], order[1]}  # the two best chunks, close to the third: past tickets
+    assert ranked(with_prior(out, dict.fromkeys(close, 0.5)))[0] == order[2]  # the best SOP comes first
     assert ranked(with_prior(out, {}))[:3] == order[:3]  # weight 1: the fused order as it is
-    assert FusionParams(method="rrf").max_score() == pytest.approx(2 / 61)
+    # a ticket that is plainly the answer (first in both lists, far ahead) stays first at 0.5
+    den2 = [(100, 0.95)] + flat(range(1, 30), 0.5, 0.005)
+    lex2 = [(100, 30.0)] + flat(range(1, 10), 3.0, 0.2)
+    out2 = fuse(lex2, den2, {}, P)
+    assert ranked(with_prior(out2, {100: 0.5}))[0] == 100
 
 
 # -- through the searcher: the weak-match flag --------------------------------------------------------

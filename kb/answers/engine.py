@@ -157,7 +157,10 @@ class Answerer(Ranking, Composition):
         parsed = parse_query(question)  # raises InputError on an empty question
         if qvec is None:
             qvec = self.searcher.encode_query(parsed.text)
-        hits = self.searcher.search(question, k=SEARCH_K, qvec=qvec, snippets=False, sop_statuses=statuses)
+        # reciprocal rank fusion: the candidates and evidence the confidence model was fitted on
+        # (docs/answers.md), whatever fusion orders the agent's list of results
+        hits = self.searcher.search(question, k=SEARCH_K, qvec=qvec, snippets=False, sop_statuses=statuses,
+                                    fusion="rrf")
         ranked, tickets = self._rank(qvec, hits, prefer, self._sop_rows(statuses))
         if prefer:  # live assist keeps the current topic's SOP first
             ranked.sort(key=lambda r: r["id"] != prefer)

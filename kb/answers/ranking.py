@@ -29,8 +29,9 @@ class Ranking:
         """Candidate SOPs, best first, with their evidence; and the most similar tickets. `rows` masks
         the SOP chunk matrix (the SOPs of the statuses asked for; None: all)."""
         sm = self._sop_matrix()
-        rrf_max = self.searcher.hybrid_max()  # the hybrid score of a chunk first in both lists
-        rrf = {h.id: h.score / rrf_max for h in hits if h.type == "sop"}
+        # Reciprocal-rank agreement of the two lists, 1 for a chunk first in both: the evidence the ranking
+        # and the confidence model were fitted on, whatever fusion orders the search's own results.
+        rrf = {h.id: rank_agreement(h.lexical_rank, h.dense_rank) for h in hits if h.type == "sop"}
         chunk_cos = sm.matrix @ qvec if len(sm.chunk_ids) else np.zeros(0, np.float32)
         if rows is not None and len(chunk_cos):
             chunk_cos = np.where(rows, chunk_cos, -np.inf)
@@ -112,6 +113,12 @@ class Ranking:
             "votes": round(top["votes"], 4),
             "words": words,
         }
+
+
+def rank_agreement(lexical_rank: int | None, dense_rank: int | None, k: float = 60.0) -> float:
+    """Reciprocal rank fusion of a hit's two ranks, scaled so that first in both lists is 1."""
+    total = sum(1.0 / (k + r) for r in (lexical_rank, dense_rank) if r)
+    return total * (k + 1.0) / 2.0
 
 
 def follow_delegation(ranked: list[dict], best_unit: str) -> None:
