@@ -93,13 +93,16 @@ def make_chunker(config, embedder) -> Chunker:
 
 
 def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexReport,
-                 progress: Progress) -> tuple[list[Document], set[str]]:
-    """Every document under `paths`; unreadable files, bad rows and repeated ids are reported and skipped."""
+                 progress: Progress, stored: dict[str, str] | None = None) -> tuple[list[Document], set[str]]:
+    """Every document under `paths`; unreadable files, bad rows and repeated ids are reported and skipped.
+    Of two files with one id, the one the stored document came from (`stored`: id -> source path) is
+    kept, else the first read."""
+    stored = stored or {}
     files, notes = discover(paths)
     report.notes.extend(notes)
     report.files = len(files)
     docs: list[Document] = []
-    seen: dict[str, str] = {}
+    seen: dict[str, tuple[str, int]] = {}  # id -> (where, index in docs)
     read_paths: set[str] = set()
     with progress.bar(len(files), "reading", "file") as bar:
         for src in files:
@@ -119,11 +122,16 @@ def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexRepo
                     continue
                 where = f"{src.path}" + (f" (ticket {item.id})" if item.type == "ticket" else "")
                 if item.id in seen:
-                    report.errors.append(f"Duplicate document id {item.id!r}: in {seen[item.id]} and in {where}; "
-                                         "the second was skipped (ids must be unique across the knowledge base: "
+                    first, _ = seen[item.id]
+                    if stored.get(item.id) and stored[item.id] == item.source_path:  # the file it came from
+                        docs[seen[item.id][1]] = item
+                        seen[item.id] = (where, seen[item.id][1])
+                        first, where = where, first
+                    report.errors.append(f"Duplicate document id {item.id!r}: in {first} and in {where}; "
+                                         f"{where} was skipped (ids must be unique across the knowledge base: "
                                          "change one `id`)")
                     continue
-                seen[item.id] = where
+                seen[item.id] = (where, len(docs))
                 docs.append(item)
             bar.update(1)
     return docs, read_paths
@@ -187,8 +195,9 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
     store.set_meta("model", embedder.name)
     store.set_meta("chunker", CHUNKER_VERSION)
 
-    docs, read_paths = read_sources(roots, field_map or {}, report, prog)
     existing = store.document_hashes()
+    docs, read_paths = read_sources(roots, field_map or {}, report, prog,
+                                    stored={i: v[2] for i, v in existing.items() if v[2]})
     seen_ids = {d.id for d in docs}
     docs = _collisions(docs, existing, read_paths, report)
     analyzer_changed = store.get_meta("lexical_analyzer") != ANALYZER_VERSION

@@ -63,7 +63,8 @@ _NEW_MATTER = re.compile(
 # topic unless it also marks a new matter.
 _CONTINUES = re.compile(r"^\W*(?:(?:brilliant|great|lovely|perfect|ok(?:ay)?|right|thanks|thank you)\W+)*"
                         r"(?:and|so|but|then|or|und|also|aber|dann|ve|ama|peki)\b", re.I)
-SURE_SWITCH = 0.8  # confidence a new need must reach to change the topic without such words
+SURE_SWITCH = 0.9  # confidence a new need must reach to change the topic without such words (details of the
+# same case, "the courier collected it and the tracking says you received it", reach 0.87 on another SOP)
 WINDOW = 12  # turns looked at per update
 ALONE_CACHE = 2000  # answers to single turns kept (a growing conversation asks about the same turns again)
 

@@ -235,6 +235,9 @@ def _detector(languages: tuple[str, ...]):
     return LanguageDetectorBuilder.from_iso_codes_639_1(*codes).build()
 
 
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
 def language_confidences(text: str, languages: Iterable[str] = DEFAULT_LANGUAGES) -> list[tuple[str, float]]:
     """(language, confidence) for each candidate language, most likely first; confidences add up to 1."""
     langs = tuple(dict.fromkeys(normalize_code(x) for x in languages if normalize_code(x)))
@@ -244,7 +247,8 @@ def language_confidences(text: str, languages: Iterable[str] = DEFAULT_LANGUAGES
     if detector is None:
         return [(langs[0], 1.0)]
     with _DETECT_LOCK:  # lingua loads its models lazily on first use
-        values = detector.compute_language_confidence_values(text[:5000])
+        # lone surrogates (undecodable bytes from a command line or a file) cannot cross into the detector
+        values = detector.compute_language_confidence_values(_SURROGATES.sub(" ", text[:5000]))
     return [(v.language.iso_code_639_1.name.lower(), float(v.value)) for v in values]
 
 

