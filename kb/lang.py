@@ -275,12 +275,13 @@ def document_language(doc, languages: Iterable[str] = DEFAULT_LANGUAGES, *, defa
 
 
 def likely_languages(text: str, languages: Iterable[str] = DEFAULT_LANGUAGES, *, default: str = "en",
-                     min_share: float = 0.2) -> list[str]:
-    """The languages a short query may be in: the detected one, or every candidate holding at least
-    `min_share` of the confidence when it is ambiguous ("Paket" is German or Turkish). A lexical
-    search can analyse the query with each and search all their terms."""
+                     min_share: float = 0.2, sure: float = 0.9) -> list[str]:
+    """The languages a short query may be in: the detected one when its confidence is at least `sure`,
+    else every candidate holding at least `min_share` of the confidence ("Paket" is German or Turkish;
+    "quokka-tangerine" is 0.65 German). A lexical search can analyse the query with each and search all
+    their terms."""
     langs = tuple(languages)
-    lang = detect_language(text, langs, default="")
+    lang = detect_language(text, langs, default="", min_confidence=sure)
     if lang:
         return [lang]
     if sum(1 for c in text if c.isalpha()) < MIN_LETTERS:
