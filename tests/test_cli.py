@@ -71,3 +71,21 @@ def test_errors_exit_with_code_and_hint(cli_db, capsys, tmp_path):
     code, out = run_main(["index", str(tmp_path / "missing"), "--db", str(tmp_path / "new.db")], capsys)
     assert code == 2 and "No such file" in out.err
     assert not (tmp_path / "new.db").exists()  # nothing written
+
+
+def test_cold_search_imports_no_flask_or_spacy(tiny_kb_shared):
+    """A `deskbook search` from the shell loads neither the web framework nor spaCy (issue 14: cold start)."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config, _, _ = tiny_kb_shared
+    code = ("import sys; from kb.cli import main\n"
+            "try:\n    main(['search', 'kettle leaking', '--db', sys.argv[1], '--k', '3'])\n"
+            "except SystemExit as e:\n    assert not e.code, e.code\n"
+            "print('LOADED', sorted(m for m in ('flask', 'spacy', 'werkzeug') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code, str(config.database)], capture_output=True, text=True,
+                         cwd=Path(__file__).resolve().parent.parent, check=True,
+                         env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"}).stdout
+    assert "T-2" in out or "kettle" in out.lower(), out
+    assert out.strip().splitlines()[-1] == "LOADED []", out
