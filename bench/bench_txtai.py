@@ -93,15 +93,22 @@ def main() -> None:
     searcher.search(queries[0], k=10)
     dense.search(queries[0], 10)
     hybrid.search(queries[0], 10)
-    runs = {
-        "query encode (one query)": timed(lambda q: embedder.encode_queries([q]), queries),
-        "deskbook dense": timed(lambda q: searcher.search(q, k=10, mode="dense", snippets=False), queries),
-        "txtai dense": timed(lambda q: dense.search(q, 10), queries),
-        "deskbook hybrid": timed(lambda q: searcher.search(q, k=10, mode="hybrid", snippets=False), queries),
-        "txtai hybrid (BM25 + dense)": timed(lambda q: hybrid.search(q, 10), queries),
-        "deskbook lexical": timed(lambda q: searcher.search(q, k=10, mode="lexical", snippets=False), queries),
-        "deskbook hybrid, with snippets": timed(lambda q: searcher.search(q, k=10, mode="hybrid"), queries),
+    fns = {
+        "query encode (one query)": lambda q: embedder.encode_queries([q]),
+        "deskbook dense": lambda q: searcher.search(q, k=10, mode="dense", snippets=False),
+        "txtai dense": lambda q: dense.search(q, 10),
+        "deskbook hybrid": lambda q: searcher.search(q, k=10, mode="hybrid", snippets=False),
+        "txtai hybrid (BM25 + dense)": lambda q: hybrid.search(q, 10),
+        "deskbook lexical": lambda q: searcher.search(q, k=10, mode="lexical", snippets=False),
+        "deskbook hybrid, with snippets": lambda q: searcher.search(q, k=10, mode="hybrid"),
     }
+    # Interleaved query by query, in a rotating order: on a shared machine the load drifts during a
+    # run, and timing each row's 200 queries one row after the other would measure the drift.
+    runs: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for i, q in enumerate(queries):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            runs[name].extend(timed(fns[name], [q]))
     enc = statistics.median(runs["query encode (one query)"])
     load = os.getloadavg()[0]
     print(f"\n## Deskbook and txtai at {len(ids):,} chunks ({len(queries)} queries, k=10, end to end with the "
