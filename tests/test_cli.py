@@ -20,10 +20,6 @@ def invoke(*args):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known ranking defect (found in issue 14, not fixed): the rank-based ticket prior (ticket_weight 0.5, "
-    "kb.fusion.with_prior, k=60) puts every SOP of a small KB above a ticket that is first in both lists; "
-    "'kettle leaking' ranks T-2 first in lexical and dense (cosine 0.81) but below SOPs at cosine 0.10 in hybrid"))
 def test_search_json_shape(cli_db):
     db, _ = cli_db
     res = invoke("search", "kettle leaking", "--db", db, "--json", "--k", "3")
