@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from kb.errors import ConflictError, InputError
@@ -29,7 +30,7 @@ def tokens():
 @account_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
 def revoke(token_id: int):
     services().accounts.revoke_token(token_id, user_id=current_user.id)
-    flash("Token revoked.")
+    flash(_("Token revoked."))
     return redirect(url_for("account.tokens"))
 
 
@@ -51,12 +52,12 @@ def users():
                 created = {"username": user.username, "password": password, "action": "reset"}
             elif action == "role":
                 acc.set_role(name, request.form.get("role", ""))
-                flash(f"{name} is now {request.form.get('role')}.")
+                flash(_("%(name)s is now %(role)s.", name=name, role=_(request.form.get("role", ""))))
             elif action in ("disable", "enable"):
                 if name == current_user.username:
-                    raise InputError("You cannot disable your own account")
+                    raise InputError(_("You cannot disable your own account"))
                 acc.set_active(name, action == "enable")
-                flash(f"{name} {'enabled' if action == 'enable' else 'disabled'}.")
+                flash(_("%(name)s is enabled.", name=name) if action == "enable" else _("%(name)s is disabled.", name=name))
         except (InputError, ConflictError) as exc:
             error = exc
     return render_template("admin/users.html", users=acc.list_users(), roles=ROLES, created=created,
