@@ -1,4 +1,4 @@
-"""Account pages: one's own API tokens (everyone) and user management (admins)."""
+"""Account pages: one's own language and API tokens (everyone) and user management (admins)."""
 
 from __future__ import annotations
 
@@ -24,7 +24,16 @@ def tokens():
     new_token = None
     if request.method == "POST":
         new_token, _ = acc.create_token(current_user.username, request.form.get("name", ""))
-    return render_template("account/tokens.html", tokens=acc.list_tokens(current_user.id), new_token=new_token)
+    return render_template("account/tokens.html", tokens=acc.list_tokens(current_user.id), new_token=new_token,
+                           locale=current_user.locale)
+
+
+@account_bp.route("/language", methods=["POST"])
+def language():
+    """The language the web app speaks to this user ("" = the browser's)."""
+    services().accounts.set_locale(current_user.username, request.form.get("locale", ""))
+    flash(_("Language saved."))
+    return redirect(url_for("account.tokens"))
 
 
 @account_bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])

@@ -108,7 +108,7 @@ JS_STRINGS = [
     _l("Type a question to get a suggested answer built from the published SOPs and past resolutions."),
     _l("The question is {n} characters long; search and answers read at most {max}. Describe the problem in "
        "a sentence or two, or paste only the customer's question."),
-    _l("SOP"), _l("Ticket"), _l("draft"), _l("archived"), _l("sop"), _l("ticket"),
+    _l("SOP"), _l("Ticket"), _l("draft"), _l("archived"), _l("ticket"),
     _l("customer"), _l("agent"), _l("{n} result in {ms} ms"), _l("{n} results in {ms} ms"),
     _l("No results. Try other words, or fewer filters."), _l("No suggested answer: "),
     _l("queued"), _l("running"), _l("done"), _l("failed"),
@@ -123,9 +123,60 @@ def init_i18n(app) -> None:
     app.config.setdefault("BABEL_DEFAULT_LOCALE", "en")
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "UTC")
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(ldate=ldate, ldatetime=ldatetime, num=num, pct=pct)
+    app.jinja_env.filters.update(ldate=ldate, ldatetime=ldatetime, num=num, pct=pct, label=label)
 
     @app.context_processor
     def _i18n():
         return {"current_locale": current_locale(), "js_strings": js_strings, "LANGUAGE_NAMES": LANGUAGE_NAMES,
                 "LOCALES": LOCALES}
+
+
+# Words that are data (statuses, verdicts, roles, job states, speakers, channels, table columns) and are
+# shown to people: `{{ value|label }}` gives the word in the page's language (unknown words: as they are,
+# with _ as a space).
+LABELS = {
+    # SOP statuses, document types
+    "published": _l("published"), "draft": _l("draft"), "archived": _l("archived"), "sop": _l("SOP"),
+    "ticket": _l("ticket"),
+    # verdicts, QA model states
+    "pass": _l("pass"), "fail": _l("fail"), "na": _l("n/a"), "candidate": _l("candidate"),
+    "adopted": _l("adopted"), "discarded": _l("discarded"), "superseded": _l("superseded"),
+    # roles
+    "agent": _l("agent"), "analyst": _l("analyst"), "manager": _l("manager"), "admin": _l("admin"),
+    "customer": _l("customer"), "system": _l("system"),
+    # job states
+    "queued": _l("queued"), "running": _l("running"), "done": _l("done"), "failed": _l("failed"),
+    # channels
+    "phone": _l("phone"), "chat": _l("chat"), "email": _l("e-mail"), "social": _l("social media"),
+    "messaging": _l("messaging"),
+    # the QA dashboard's tables
+    "criteria": _l("criteria"), "agents": _l("agents"), "teams": _l("teams"), "sops": _l("SOPs"),
+    "rubrics": _l("rubrics"), "steps": _l("steps"),
+    # columns of the insights tables
+    "rank": _l("rank"), "label": _l("topic"), "size": _l("size"), "distinct_queries": _l("distinct queries"),
+    "first_seen": _l("first seen"), "last_seen": _l("last seen"), "abstained": _l("no answer"),
+    "low_score": _l("low score"), "no_results": _l("no results"), "not_helpful": _l("not helpful"),
+    "closest_sop": _l("closest SOP"), "closest_sop_heading": _l("closest SOP section"),
+    "closest_sop_similarity": _l("similarity to the closest SOP"), "representative": _l("example"),
+    "tickets": _l("tickets"), "median_best_sop_similarity": _l("median similarity to the best SOP"),
+    "issue": _l("issue"), "id": _l("id"), "title": _l("title"), "owner": _l("owner"), "status": _l("status"),
+    "review_by": _l("review by"), "days_overdue": _l("days overdue"), "last_viewed": _l("last viewed"),
+    "days_since_view": _l("days since last view"), "similarity": _l("similarity"), "a": "A", "b": "B",
+    "a_heading": _l("section A"), "a_text": _l("text A"), "b_heading": _l("section B"), "b_text": _l("text B"),
+    "a_sentence": _l("sentence A"), "b_sentence": _l("sentence B"), "differences": _l("differences"),
+    "section_similarity": _l("section similarity"), "sentence_similarity": _l("sentence similarity"),
+    "rubric": _l("rubric"), "criterion": _l("criterion"), "section": _l("section"), "method": _l("method"),
+    "calls": _l("calls"), "passed": _l("passed"), "fail_rate": _l("fail rate"), "reviewed": _l("reviewed"),
+    "agreement": _l("agreement"), "kappa": _l("kappa"), "flagged": _l("flagged"), "kappa_note": _l("kappa note"),
+    "team": _l("team"), "mean_score": _l("mean score"), "median_score": _l("median score"),
+    "pass_rate": _l("pass rate"), "number": _l("step"), "text": _l("text"), "counted": _l("counted"),
+    "missed": _l("missed"), "miss_rate": _l("miss rate"), "from": _l("from"), "to": _l("to"),
+    "count": _l("count"), "group": _l("group"), "key": _l("key"), "week": _l("week"), "overdue": _l("overdue"),
+    "unopened": _l("not opened"),
+}
+
+
+def label(value: Any) -> str:
+    text = "" if value is None else str(value)
+    found = LABELS.get(text)
+    return str(found) if found is not None else text.replace("_", " ")
