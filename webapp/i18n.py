@@ -18,7 +18,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import request
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale, gettext
 from flask_babel import lazy_gettext as _l
 
 LOCALES = ("en", "de", "tr")
@@ -176,7 +176,23 @@ LABELS = {
 }
 
 
+# The titles and axis words of the insights charts (drawn by the insights package, in English): the
+# pages show each chart's data table under its title in the page's language (the SVG stays English).
+CHART_WORDS = [
+    _l("Content gaps: distinct agents per topic"), _l("Content gaps: failed requests per week"),
+    _l("Overdue SOP reviews"), _l("Score distribution"), _l("Mean score per week, by team"),
+    _l("Most failed criteria (% of calls where they applied)"),
+    _l("Machine-human agreement (Cohen's kappa), lowest first"),
+    _l("SOPs agents fail to follow (% of calls where the SOP applied)"), _l("Uncovered tickets per proposed topic"),
+    _l("requests"), _l("score (%)"), _l("fail %"), _l("days overdue"), _l("series"), _l("value"),
+]
+
+
 def label(value: Any) -> str:
+    """A data word in the page's language: a known status, column or chart word; else as it is."""
     text = "" if value is None else str(value)
-    found = LABELS.get(text)
-    return str(found) if found is not None else text.replace("_", " ")
+    found = LABELS.get(text, LABELS.get(text.replace(" ", "_")))
+    if found is not None:
+        return str(found)
+    translated = gettext(text) if text else text
+    return translated if translated != text else text.replace("_", " ")
