@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import refresh
 from flask_login import current_user
 
 from kb.errors import ConflictError, InputError
@@ -31,7 +32,9 @@ def tokens():
 @account_bp.route("/language", methods=["POST"])
 def language():
     """The language the web app speaks to this user ("" = the browser's)."""
-    services().accounts.set_locale(current_user.username, request.form.get("locale", ""))
+    user = services().accounts.set_locale(current_user.username, request.form.get("locale", ""))
+    current_user.user.locale = user.locale
+    refresh()  # the confirmation is said in the language just chosen
     flash(_("Language saved."))
     return redirect(url_for("account.tokens"))
 

@@ -18,7 +18,15 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import request
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_locale, gettext
+from flask_babel import (
+    Babel,
+    format_date,
+    format_datetime,
+    format_decimal,
+    format_percent,
+    get_locale,
+    gettext,
+)
 from flask_babel import lazy_gettext as _l
 
 LOCALES = ("en", "de", "tr")
