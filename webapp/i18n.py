@@ -124,7 +124,9 @@ JS_STRINGS = [
 
 
 def js_strings() -> dict[str, str]:
-    return {s._args[0]: str(s) for s in JS_STRINGS}
+    """The scripts' strings that read differently in the page's language (English: none)."""
+    pairs = ((s._args[0], str(s)) for s in JS_STRINGS)
+    return {english: shown for english, shown in pairs if shown != english}
 
 
 def init_i18n(app) -> None:
