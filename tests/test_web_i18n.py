@@ -66,6 +66,9 @@ def test_every_marked_string_has_a_translation(lang, catalogs):
         for s in strings:
             if set(PLACEHOLDER.findall(s)) != want:
                 problems.append(f"placeholders differ: {key!r} -> {s!r}")
+        ids_text = " ".join(ids)
+        if any(s.count('"') > ids_text.count('"') for s in strings):
+            problems.append(f'a straight " that the English has not (breaks an attribute): {key!r}')
         if isinstance(msg, tuple) != isinstance(m.id, tuple):
             problems.append(f"plural form differs: {key!r}")
     assert not problems, "\n".join(problems[:40])
