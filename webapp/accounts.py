@@ -32,6 +32,8 @@ from kb.errors import ConflictError, InputError, NotFoundError
 from kb.storage import now_iso
 
 ROLES = ("agent", "analyst", "manager", "admin")
+# The web app's languages (webapp/translations); a user's `locale` is one of them, or "" (the browser decides).
+LOCALES = ("en", "de", "tr")
 MIN_PASSWORD = 8
 TOKEN_PREFIX = "dbk_"
 _USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{1,63}$")
@@ -50,6 +52,7 @@ class User:
     last_login: str
     password_hash: str
     password_changed_at: str
+    locale: str = ""  # the web app's language chosen on the account page; "" = the browser's
 
     @property
     def session_key(self) -> str:
@@ -100,7 +103,8 @@ def hash_session(session_id: str) -> str:
 def _user(row: Any) -> User:
     return User(id=row["id"], username=row["username"], role=row["role"], display_name=row["display_name"],
                 active=bool(row["active"]), created_at=row["created_at"], last_login=row["last_login"],
-                password_hash=row["password_hash"], password_changed_at=row["password_changed_at"])
+                password_hash=row["password_hash"], password_changed_at=row["password_changed_at"],
+                locale=row.get("locale") or "")
 
 
 def _token(row: Any) -> ApiToken:
@@ -194,6 +198,15 @@ class Accounts:
         """Change a user's role; the last active admin cannot stop being one (ConflictError)."""
         user = self.user(username)
         self.store.update_user(user.id, role=check_role(role), keep_an_admin=user.role == "admin")
+        return self.get_user(user.id)
+
+    def set_locale(self, username: str, locale: str) -> User:
+        """The language the web app shows this user: one of LOCALES, or "" for the browser's."""
+        if locale not in ("", *LOCALES):
+            raise InputError(f"Unknown language {locale!r}", hint=f"use one of {', '.join(LOCALES)}, or none",
+                             field="locale")
+        user = self.user(username)
+        self.store.update_user(user.id, locale=locale)
         return self.get_user(user.id)
 
     def set_active(self, username: str, active: bool) -> User:

@@ -13,9 +13,11 @@ from dataclasses import asdict
 from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
+from flask_babel import format_percent
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from kb.answers import confidence_label, percent_ceil, plain
+from kb.answers import percent_ceil, percent_floor, plain
 from kb.errors import InputError
 from kb.models import sop_status_filter
 from kb.search import MAX_QUERY_CHARS, MODES
@@ -103,6 +105,16 @@ def heading_chunk(doc_id: str, heading: str) -> int | None:
     return None
 
 
+def _confidence_label(confidence: float, threshold: float | None, *, abstained: bool) -> str:
+    """kb.answers.confidence_label in the page's language (rounded the same way: the confidence down,
+    the threshold up, so that they never contradict each other)."""
+    label = _("Confidence %(percent)s", percent=format_percent(percent_floor(confidence) / 100))
+    if abstained and threshold is not None:
+        label = _("%(confidence)s, below the %(threshold)s needed for an answer", confidence=label,
+                  threshold=format_percent(percent_ceil(threshold) / 100))
+    return label
+
+
 def answer_dict(ans, query_id: int | None = None, *, threshold: float | None = None) -> dict[str, Any]:
     """The API's Answer: the engine's answer with links, the words to read out (`say_text`, what
     "Copy answer" copies) and a confidence label that never contradicts the threshold. `threshold`
@@ -119,11 +131,12 @@ def answer_dict(ans, query_id: int | None = None, *, threshold: float | None = N
     d["say_text"] = "\n\n".join(d["say"])
     d["ticket_quotes"] = [{"id": s.source, "text": plain(s.text), "url": doc_url(s.source, qid=query_id)}
                           for s in ans.sentences if s.source_type == "ticket"]
-    d["confidence_label"] = confidence_label(ans.confidence, threshold, abstained=ans.abstained)
+    d["confidence_label"] = _confidence_label(ans.confidence, threshold, abstained=ans.abstained)
     d["tentative"] = not ans.abstained and ans.confidence < answer_threshold
     if d["tentative"]:
-        d["confidence_label"] += (f", below the {percent_ceil(answer_threshold)}% of a suggested answer: check that it "
-                                  "fits the call")
+        d["confidence_label"] = _("%(confidence)s, below the %(threshold)s of a suggested answer: check that it "
+                                  "fits the call", confidence=d["confidence_label"],
+                                  threshold=format_percent(percent_ceil(answer_threshold) / 100))
     d.update(query_id=query_id, latency_ms=ans.latency_ms, engine=ans.engine, threshold=threshold,
              statuses=list(ans.statuses))
     return d

@@ -5,6 +5,7 @@ and the CSV export. For analysts (and admins)."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from kb.errors import InputError
@@ -65,9 +66,9 @@ def import_page():
         except InputError as exc:
             error = exc
         else:
-            flash(f"Received: {job.title}. Prescoring in the background.")
+            flash(_("Received: %(title)s. Prescoring in the background.", title=job.title))
             for p in problems[:10]:
-                flash(f"Skipped: {p}")
+                flash(_("Skipped: %(problem)s", problem=p))
             return redirect(url_for("analyst.import_page", job=job.id))
     jobs = svc.jobs.list(kind="qa_score") if current_user.role == "admin" else svc.jobs.list(
         owner=current_user.username, kind="qa_score")
@@ -98,7 +99,7 @@ def review_criterion(scorecard_id: int, criterion_id: str):
         result = auto
     store.add_review(scorecard_id, criterion_id, reviewer=current_user.username, result=result,
                comment=request.form.get("comment", "").strip())
-    flash(f"Saved your review of {criterion_id}: {result}.")
+    flash(_("Saved your review of %(criterion)s: %(result)s.", criterion=criterion_id, result=_(result)))
     return redirect(url_for("analyst.review", scorecard_id=scorecard_id) + f"#crit-{criterion_id}")
 
 

@@ -20,6 +20,8 @@ import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf.csrf import CSRFProtect
 
@@ -111,7 +113,8 @@ def guard_blueprint(bp: Blueprint, area: str) -> None:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if not current_user.can(*roles):
-            abort(403, description=f"This page is for {' or '.join(roles + ('admin',))} accounts.")
+            abort(403, description=_("This page is for %(roles)s accounts.",
+                                      roles=_(" or ").join(roles + ("admin",))))
 
 
 def safe_next(target: str | None) -> str | None:
@@ -190,13 +193,15 @@ def login():
         keys = throttle.keys(request.remote_addr or "unknown", username)
         wait = throttle.wait_for(store, keys)
         if wait > 0:
-            error = f"Too many failed attempts from this computer. Try again in {int(wait) + 1} seconds."
+            error = ngettext("Too many failed attempts from this computer. Try again in %(num)d second.",
+                             "Too many failed attempts from this computer. Try again in %(num)d seconds.",
+                             int(wait) + 1)
             status = 429
         else:
             user = services().accounts.authenticate(username, password)
             if user is None:
                 throttle.fail(store, keys)
-                error = "Wrong user name or password."
+                error = _("Wrong user name or password.")
             else:
                 throttle.succeed(store, keys)
                 session.clear()
@@ -214,7 +219,7 @@ def logout():
         services().accounts.end_session(getattr(current_user, "session_id", ""))
     logout_user()
     session.clear()
-    flash("You are signed out.")
+    flash(_("You are signed out."))
     return redirect(url_for("auth.login"))
 
 

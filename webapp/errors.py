@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 
 from flask import jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -30,6 +32,19 @@ HINTS = {
     403: "ask an admin for an account with the right role",
     404: "check the address; the API's routes are listed at /api/v1/openapi.json",
     413: "upload smaller files, or raise the upload_max_mb setting",
+}
+
+# Error pages (HTML) in the page's language; the JSON API keeps its English messages.
+PAGE_TITLES = {
+    400: _l("Bad request"), 403: _l("Forbidden"), 404: _l("Not found"), 405: _l("Method not allowed"),
+    409: _l("Conflict"), 413: _l("Too large"), 429: _l("Too many requests"),
+}
+PAGE_MESSAGES = {
+    400: _l("The browser sent a request this page does not understand."),
+    403: _l("You do not have access to this page."),
+    404: _l("There is no page at this address. Check the address, or start from the search."),
+    405: _l("This address does not accept that kind of request."),
+    413: _l("The upload is larger than this server accepts."),
 }
 
 
@@ -75,7 +90,7 @@ def init_errors(app, login_manager) -> None:
         if wants_json():
             d = exc.to_dict()
             return error_json(d["code"], d["message"], exc.http_status, hint=d.get("hint"), field=d.get("field"))
-        return _page(exc.http_status, "That did not work", exc.message, exc.hint)
+        return _page(exc.http_status, gettext("That did not work"), exc.message, exc.hint)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):
@@ -83,7 +98,9 @@ def init_errors(app, login_manager) -> None:
         hint = "reload the page and try again; API clients send X-CSRFToken with a session, or use a Bearer token"
         if wants_json():
             return error_json("csrf_failed", msg, 400, hint=hint)
-        return _page(400, "Please try again", msg, "Reload the page and send the form again.")
+        return _page(400, gettext("Please try again"),
+                     gettext("The form's security token is missing or out of date."),
+                     gettext("Reload the page and send the form again."))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
@@ -92,7 +109,9 @@ def init_errors(app, login_manager) -> None:
         message = exc.description or exc.name
         if wants_json():
             return error_json(code, message, status, hint=HINTS.get(status))
-        return _page(status, exc.name, message, None)
+        if exc.description == type(exc).description and status in PAGE_MESSAGES:
+            message = PAGE_MESSAGES[status]  # werkzeug's own wording, in the page's language
+        return _page(status, str(PAGE_TITLES.get(status, exc.name)), str(message), None)
 
     @app.errorhandler(Exception)
     def _crash(exc: Exception):
@@ -102,4 +121,5 @@ def init_errors(app, login_manager) -> None:
         msg = "Something went wrong on the server; it has been logged."
         if wants_json():
             return error_json("internal_error", msg, 500)
-        return _page(500, "Server error", msg, None)
+        return _page(500, gettext("Server error"),
+                     gettext("Something went wrong on the server; it has been logged."), None)

@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import date
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from indexer.readers import SOP_STATUSES
 from kb.errors import ConflictError, InputError
 from webapp.apispec import int_arg
 from webapp.auth import guard_blueprint
+from webapp.i18n import ldate
 from webapp.insights import (
     chart_panels,
     columns_of,
@@ -95,7 +97,8 @@ def sop_new():
         except (InputError, ConflictError) as exc:
             error = exc
         else:
-            flash(f"Created {doc.id} as a draft (version {doc.version}). Agents see it once you publish it.")
+            flash(_("Created %(id)s as a draft (version %(version)s). Agents see it once you publish it.", id=doc.id,
+                    version=doc.version))
             return redirect(url_for("manager.sop_edit", doc_id=doc.id))
     return render_template("manager/edit.html", form=form, doc=None, error=error, statuses=SOP_STATUSES,
                            preview=render_markdown(form["body"])), (400 if error else 200)
@@ -116,7 +119,7 @@ def sop_edit(doc_id: str):
         except InputError as exc:
             error = exc
         else:
-            flash(f"Saved version {saved.version} of {saved.id}. It is searchable now.")
+            flash(_("Saved version %(version)s of %(id)s. It is searchable now.", version=saved.version, id=saved.id))
             return redirect(url_for("manager.sop_edit", doc_id=doc_id))
     else:
         form = {"id": doc.id, "title": doc.title, "body": doc.body, "owner": doc.owner, "tags": ", ".join(doc.tags),
@@ -171,14 +174,14 @@ def sop_diff(doc_id: str):
 def sop_restore(doc_id: str):
     version = int_arg(request.form, "version")
     if version is None:
-        raise InputError("Which version should be restored?", field="version")
+        raise InputError(_("Which version should be restored?"), field="version")
     try:
         doc = restore_version(services(), doc_id, version, by=current_user.username,
                               base_version=int_arg(request.form, "base_version"))
     except ConflictError as exc:
-        flash(f"Not restored: {exc.message}. Look at the history again and retry.", "error")
+        flash(_("Not restored: %(reason)s. Look at the history again and retry.", reason=exc.message), "error")
         return redirect(url_for("manager.sop_history", doc_id=doc_id))
-    flash(f"Restored version {version} as version {doc.version}. It is searchable now.")
+    flash(_("Restored version %(old)s as version %(new)s. It is searchable now.", old=version, new=doc.version))
     return redirect(url_for("manager.sop_history", doc_id=doc_id))
 
 
@@ -189,7 +192,7 @@ def sop_publish(doc_id: str):
     except ConflictError as exc:
         flash(exc.message, "error")
     else:
-        flash(f"Published {doc.id}: agents find it and get answers from it now.")
+        flash(_("Published %(id)s: agents find it and get answers from it now.", id=doc.id))
     back = url_for("manager.sop_list") if request.form.get("back") == "list" else url_for("manager.sop_edit",
                                                                                           doc_id=doc_id)
     return redirect(back)
@@ -198,7 +201,7 @@ def sop_publish(doc_id: str):
 @bp.route("/sops/<path:doc_id>/review", methods=["POST"])
 def sop_review(doc_id: str):
     doc = mark_reviewed(services(), doc_id, by=current_user.username, review_by=request.form.get("review_by", ""))
-    flash(f"Marked {doc.id} reviewed; next review by {doc.review_by}.")
+    flash(_("Marked %(id)s reviewed; next review by %(date)s.", id=doc.id, date=ldate(doc.review_by)))
     back = url_for("manager.sop_list") if request.form.get("back") == "list" else url_for("manager.sop_edit",
                                                                                           doc_id=doc_id)
     return redirect(back)
@@ -214,7 +217,7 @@ def uploads():
         except InputError as exc:  # a PDF, a spreadsheet ...: said on the upload page, with what to do instead
             error = exc
         else:
-            flash(f"Upload received: indexing {job.title.removeprefix('Upload: ')} in the background.")
+            flash(_("Upload received: indexing %(files)s in the background.", files=job.title.removeprefix('Upload: ')))
             return redirect(url_for("manager.uploads", job=job.id))
     jobs = svc.jobs.list(kind="index_upload") if current_user.role == "admin" else svc.jobs.list(
         owner=current_user.username, kind="index_upload")

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from kb.errors import InputError
@@ -64,7 +65,8 @@ def page():
 @bp.route("/<rubric_id>/retrain", methods=["POST"])
 def retrain(rubric_id: str):
     job = start_retrain(services(), rubric_id, by=current_user.username)
-    flash(f"Retraining {rubric_id} from its reviews in the background; the new model appears below when it is done.")
+    flash(_("Retraining %(rubric)s from its reviews in the background; the new model appears below when it is "
+            "done.", rubric=rubric_id))
     return redirect(url_for("qa_learning.page", job=job.id))
 
 
@@ -74,6 +76,10 @@ def decide(model_id: int, decision: str):
         raise InputError(f"Unknown decision {decision!r}", hint="adopt or discard", field="decision")
     m = services().store.decide_qa_model(model_id, "adopted" if decision == "adopt" else "discarded",
                                          by=current_user.username)
-    flash(f"{m['rubric_id']} v{m['version']} {m['status']}" + (
-        ": new scorecards are scored with it; existing ones keep their version." if m["status"] == "adopted" else "."))
+    if m["status"] == "adopted":
+        flash(_("%(rubric)s v%(version)s adopted: new scorecards are scored with it; existing ones keep their "
+                "version.", rubric=m["rubric_id"], version=m["version"]))
+    else:
+        flash(_("%(rubric)s v%(version)s %(status)s.", rubric=m["rubric_id"], version=m["version"],
+                status=_(m["status"])))
     return redirect(url_for("qa_learning.page") + f"#rubric-{m['rubric_id']}")

@@ -5,6 +5,20 @@
 (function () {
   "use strict";
 
+  /* The page's language: strings translated by the server (webapp/i18n.py JS_STRINGS, written by
+   * base.html as JSON), keyed by their English; {name} placeholders are filled from `vars`. */
+  var STRINGS = {};
+  try { STRINGS = JSON.parse((document.getElementById("i18n") || {}).textContent || "{}"); } catch (e) { STRINGS = {}; }
+  var LOCALE = document.documentElement.lang || "en";
+
+  function t(text, vars) {
+    var s = Object.prototype.hasOwnProperty.call(STRINGS, text) ? STRINGS[text] : text;
+    if (vars) s = s.replace(/\{(\w+)\}/g, function (m, k) { return vars[k] === undefined ? m : String(vars[k]); });
+    return s;
+  }
+
+  function number(n) { return Number(n).toLocaleString(LOCALE); }
+
   function csrfToken() {
     var m = document.querySelector('meta[name="csrf-token"]');
     return m ? m.content : "";
@@ -93,8 +107,8 @@
 
   function feedbackButtons(docId, withLabels) {
     return el("span", { class: "feedback", "data-doc-id": docId || "" },
-      el("button", { type: "button", class: "fb", "data-helpful": "1", title: "Helpful" }, withLabels ? "✓ Helpful" : "✓"),
-      el("button", { type: "button", class: "fb", "data-helpful": "0", title: "Not helpful" }, withLabels ? "✗ Not helpful" : "✗"));
+      el("button", { type: "button", class: "fb", "data-helpful": "1", title: t("Helpful") }, withLabels ? t("✓ Helpful") : "✓"),
+      el("button", { type: "button", class: "fb", "data-helpful": "0", title: t("Not helpful") }, withLabels ? t("✗ Not helpful") : "✗"));
   }
 
   /* The suggested-answer panel, built from the API's Answer object (the same as agent/_answer.html). */
@@ -102,8 +116,8 @@
     container.textContent = "";
     container.setAttribute("data-query-id", a.query_id === null || a.query_id === undefined ? "" : a.query_id);
     if (a.abstained) {
-      container.appendChild(el("p", { class: "abstain" }, el("strong", null, "No confident answer.")));
-      container.appendChild(el("p", { class: "muted small", id: "confidence-label" }, a.confidence_label + ". Closest procedures:"));
+      container.appendChild(el("p", { class: "abstain" }, el("strong", null, t("No confident answer."))));
+      container.appendChild(el("p", { class: "muted small", id: "confidence-label" }, a.confidence_label + ". " + t("Closest procedures:")));
       var ul = el("ul", { class: "sources" });
       a.sources.filter(function (s) { return s.type === "sop"; }).slice(0, 3).forEach(function (s) {
         ul.appendChild(el("li", null, el("a", { href: s.url }, s.title)));
@@ -120,7 +134,7 @@
       a.warnings.forEach(function (w) { wl.appendChild(el("li", null, w)); });
       container.appendChild(wl);
     }
-    container.appendChild(el("h3", null, "Say to the customer"));
+    container.appendChild(el("h3", null, t("Say to the customer")));
     var say = a.say || [];
     if (say.length) {
       var box = el("div", { class: "answer-say", id: "answer-say" });
@@ -128,12 +142,12 @@
       container.appendChild(box);
     } else {
       container.appendChild(el("p", { class: "muted small", id: "answer-say-none" },
-        "This part of the procedure has no wording to read out: explain it in your own words, following the checklist."));
+        t("This part of the procedure has no wording to read out: explain it in your own words, following the checklist.")));
     }
-    var copyBtn = say.length ? el("button", { type: "button", id: "copy-answer", class: "primary", "data-copy": a.say_text }, "Copy answer") : null;
+    var copyBtn = say.length ? el("button", { type: "button", id: "copy-answer", class: "primary", "data-copy": a.say_text }, t("Copy answer")) : null;
     container.appendChild(el("div", { class: "answer-actions" }, copyBtn, feedbackButtons("", true)));
     if (a.checklist && a.checklist.length) {
-      container.appendChild(el("h3", null, "Agent checklist"));
+      container.appendChild(el("h3", null, t("Agent checklist")));
       var ol = el("ol", { class: "checklist", id: "answer-checklist" });
       a.checklist.forEach(function (c) {
         if (c.gap) { ol.appendChild(el("li", { class: "gap" }, c.text)); return; }
@@ -149,21 +163,21 @@
       container.appendChild(ol);
     }
     if (a.ticket_quotes && a.ticket_quotes.length) {
-      container.appendChild(el("h3", null, "From past tickets"));
+      container.appendChild(el("h3", null, t("From past tickets")));
       var tq = el("ul", { class: "ticket-quotes" });
       a.ticket_quotes.forEach(function (t) {
         tq.appendChild(el("li", null, t.text + " ", el("a", { href: t.url, class: "small" }, t.id)));
       });
       container.appendChild(tq);
     }
-    container.appendChild(el("h3", null, "Sources"));
+    container.appendChild(el("h3", null, t("Sources")));
     var cl = el("ol", { class: "citations" });
     a.citations.forEach(function (c) {
       cl.appendChild(el("li", null, el("a", { href: c.url }, c.title),
         c.heading && c.heading !== c.title ? el("span", { class: "heading-path" }, " " + c.heading) : null,
-        " ", el("span", { class: "badge badge-" + c.type }, c.type),
-        c.type === "sop" && (c.status === "draft" || c.status === "archived") ? el("span", { class: "badge badge-" + c.status }, c.status) : null,
-        c.quoted === false ? el("span", { class: "muted small" }, " supports it") : null));
+        " ", el("span", { class: "badge badge-" + c.type }, c.type === "sop" ? t("SOP") : t("ticket")),
+        c.type === "sop" && (c.status === "draft" || c.status === "archived") ? el("span", { class: "badge badge-" + c.status }, t(c.status)) : null,
+        c.quoted === false ? el("span", { class: "muted small" }, " " + t("supports it")) : null));
     });
     container.appendChild(cl);
   }
@@ -182,9 +196,9 @@
       // the customer wording only: never the agent's checklist
       var words = copy.getAttribute("data-copy") || "";
       var ok = words !== "" && await copyText(words);
-      copy.textContent = ok ? "Copied ✓" : "Copy failed: select the text";
+      copy.textContent = ok ? t("Copied ✓") : t("Copy failed: select the text");
       copy.setAttribute("data-copied", ok ? "1" : "0");
-      setTimeout(function () { copy.textContent = "Copy answer"; }, 2500);
+      setTimeout(function () { copy.textContent = t("Copy answer"); }, 2500);
       return;
     }
     var fb = ev.target.closest(".fb");
@@ -193,7 +207,7 @@
     var holder = fb.closest("[data-query-id]");
     var qid = holder ? holder.getAttribute("data-query-id") : "";
     var urlHolder = fb.closest("[data-feedback-url]") || document.querySelector("[data-feedback-url]");
-    if (!qid || !urlHolder) { fb.title = "Nothing to rate yet"; return; }
+    if (!qid || !urlHolder) { fb.title = t("Nothing to rate yet"); return; }
     var body = { query_id: parseInt(qid, 10), helpful: fb.getAttribute("data-helpful") === "1" };
     var doc = box.getAttribute("data-doc-id");
     if (doc) body.doc_id = doc;
@@ -203,10 +217,10 @@
       fb.classList.add("chosen");
       fb.setAttribute("aria-pressed", "true");
     } catch (e) {
-      fb.title = "Not recorded: " + e.message;
+      fb.title = t("Not recorded: ") + e.message;
     }
   });
 
-  window.Deskbook = { api: api, el: el, markedSnippet: markedSnippet, copyText: copyText, renderAnswer: renderAnswer,
+  window.Deskbook = { t: t, number: number, api: api, el: el, markedSnippet: markedSnippet, copyText: copyText, renderAnswer: renderAnswer,
                       clearAnswer: clearAnswer, feedbackButtons: feedbackButtons, csrfToken: csrfToken };
 })();

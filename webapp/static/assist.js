@@ -21,7 +21,7 @@
     turnsList.textContent = "";
     turns.forEach(function (t) {
       turnsList.appendChild(D.el("li", { class: "turn turn-" + t.speaker },
-        D.el("span", { class: "speaker" }, t.speaker), " ", D.el("span", { class: "text" }, t.text)));
+        D.el("span", { class: "speaker" }, D.t(t.speaker)), " ", D.el("span", { class: "text" }, t.text)));
     });
     turnsList.scrollTop = turnsList.scrollHeight;
   }
@@ -29,13 +29,13 @@
   function renderSuggestion(s) {
     if (!s) return;
     sops.textContent = "";
-    if (!s.sops.length) sops.appendChild(D.el("li", { class: "muted" }, "No SOP applies yet."));
+    if (!s.sops.length) sops.appendChild(D.el("li", { class: "muted" }, D.t("No SOP applies yet.")));
     s.sops.forEach(function (x, i) {
       sops.appendChild(D.el("li", { class: i === 0 ? "main-sop" : "" }, D.el("a", { href: x.url, target: "_blank" }, x.title),
         x.heading && x.heading !== x.title ? D.el("span", { class: "heading-path" }, " " + x.heading) : null));
     });
     D.renderAnswer(answerBox, s.answer);
-    if (s.topic_changed) status.textContent = "New topic: " + s.topic;
+    if (s.topic_changed) status.textContent = D.t("New topic: ") + s.topic;
   }
 
   function apply(conv) {
@@ -50,7 +50,7 @@
     try {
       apply(await D.api(url + "?since=" + revision));
     } catch (e) {
-      if (e.status !== 404) status.textContent = "Could not refresh: " + e.message;
+      if (e.status !== 404) status.textContent = D.t("Could not refresh: ") + e.message;
     }
   }
 
@@ -62,7 +62,7 @@
     var pasted = /\n/.test(value) || /^\s*[A-Za-z][\w .'-]{0,40}:\s/.test(value);
     var body = pasted ? { text: value } : { turns: [{ speaker: speaker, text: value }] };
     busy = true;
-    status.textContent = "Updating suggestions…";
+    status.textContent = D.t("Updating suggestions…");
     try {
       var conv = await D.api(turnsUrl, { method: "POST", body: body });
       text.value = "";

@@ -19,7 +19,7 @@
       preview.innerHTML = data.html;  // sanitised on the server (webapp.render.render_markdown)
       if (status) status.textContent = "";
     } catch (e) {
-      if (status) status.textContent = "Preview unavailable: " + e.message;
+      if (status) status.textContent = D.t("Preview unavailable: ") + e.message;
     }
   }
 

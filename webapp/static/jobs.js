@@ -17,7 +17,7 @@
         bar.textContent = job.percent + "%";
         var problems = (job.error && job.error.errors) || (job.result && job.result.errors) || [];
         var partial = job.status === "done" && problems.length;
-        status.textContent = partial ? "done, " + problems.length + " problem(s)" : job.status;
+        status.textContent = partial ? D.t("done, {n} problem(s)", { n: problems.length }) : D.t(job.status);
         status.className = "job-status status-" + (partial ? "partial" : job.status);
         message.textContent = job.message + (job.total ? " (" + job.done + "/" + job.total + ")" : "");
         li.setAttribute("data-status", job.status);
@@ -30,12 +30,12 @@
           }
           var link = li.getAttribute("data-done-link");
           if (link && job.status === "done") {
-            li.appendChild(D.el("a", { href: link }, li.getAttribute("data-done-text") || "Open the results"));
+            li.appendChild(D.el("a", { href: link }, li.getAttribute("data-done-text") || D.t("Open the results")));
           }
           return;
         }
       } catch (e) {
-        message.textContent = "Could not refresh: " + e.message;
+        message.textContent = D.t("Could not refresh: ") + e.message;
       }
       setTimeout(tick, 600);
     }

@@ -23,7 +23,7 @@
   var lastSettled = null;
   var renderedQuery = q.value.trim();
   var maxChars = parseInt(app.getAttribute("data-max-chars"), 10) || 2000;
-  var PLACEHOLDER = "Type a question to get a suggested answer built from the published SOPs and past resolutions.";
+  var PLACEHOLDER = D.t("Type a question to get a suggested answer built from the published SOPs and past resolutions.");
 
   function filters() {
     var fd = new FormData(form);
@@ -57,8 +57,8 @@
   /* A question longer than search reads gets one message, in the status line, and no request. */
   function tooLong(query) {
     if (query.length <= maxChars) return false;
-    clearAll("The question is " + query.length.toLocaleString("en-GB") + " characters long; search and answers read at most " +
-      maxChars.toLocaleString("en-GB") + ". Describe the problem in a sentence or two, or paste only the customer's question.");
+    clearAll(D.t("The question is {n} characters long; search and answers read at most {max}. Describe the problem in " +
+      "a sentence or two, or paste only the customer's question.", { n: D.number(query.length), max: D.number(maxChars) }));
     return true;
   }
 
@@ -81,9 +81,9 @@
     list.setAttribute("data-query-id", data.query_id === null || data.query_id === undefined ? "" : data.query_id);
     data.results.forEach(function (h) {
       var link = D.el("a", { class: "result-link", href: h.url },
-        D.el("span", { class: "badge badge-" + h.type }, h.type === "sop" ? "SOP" : "Ticket"),
+        D.el("span", { class: "badge badge-" + h.type }, h.type === "sop" ? D.t("SOP") : D.t("Ticket")),
         D.el("span", { class: "result-title" }, h.title),
-        h.type === "sop" && (h.status === "draft" || h.status === "archived") ? D.el("span", { class: "badge badge-" + h.status }, h.status) : null,
+        h.type === "sop" && (h.status === "draft" || h.status === "archived") ? D.el("span", { class: "badge badge-" + h.status }, D.t(h.status)) : null,
         h.heading && h.heading !== h.title ? D.el("span", { class: "heading-path" }, h.heading) : null);
       var snip = D.el("p", { class: "snippet" });
       snip.appendChild(D.markedSnippet(h.snippet));
@@ -93,8 +93,9 @@
     var weak = document.getElementById("weak-match");
     if (weak) weak.hidden = !data.weak_match;
     var n = data.results.length;
-    status.textContent = n ? n + " result" + (n === 1 ? "" : "s") + " in " + (data.latency_ms < 1 ? "<1" : Math.round(data.latency_ms)) + " ms"
-                           : "No results. Try other words, or fewer filters.";
+    var ms = data.latency_ms < 1 ? "<1" : D.number(Math.round(data.latency_ms));
+    status.textContent = n ? D.t(n === 1 ? "{n} result in {ms} ms" : "{n} results in {ms} ms", { n: D.number(n), ms: ms })
+                           : D.t("No results. Try other words, or fewer filters.");
     select(n ? 0 : -1);
   }
 
@@ -128,7 +129,7 @@
       D.renderAnswer(answerBox, data);
     } catch (e) {
       if (e.name === "AbortError") return;
-      if (mine === answerSeq) D.clearAnswer(answerBox, "No suggested answer: " + e.message);
+      if (mine === answerSeq) D.clearAnswer(answerBox, D.t("No suggested answer: ") + e.message);
     } finally {
       if (mine === answerSeq) answerBox.classList.remove("loading");
     }

@@ -328,6 +328,12 @@ CREATE INDEX IF NOT EXISTS login_failures_key ON login_failures(key, at)
 """
 
 
+# The web app's language per user ('' = the browser's Accept-Language decides; else en, de, tr).
+USER_LOCALE = """
+ALTER TABLE users ADD COLUMN IF NOT EXISTS locale TEXT NOT NULL DEFAULT ''
+"""
+
+
 def _nothing(store: Any) -> None:
     """SQLite-only migrations have the same name here, so both backends list the same migrations."""
 
@@ -346,4 +352,5 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("qa.0003_models", QA_MODELS),
     ("kb.0004_fts_secure_delete", _nothing),  # SQLite: the lexical index forgets deleted words at once
     ("accounts.0003_login_failures", LOGIN_FAILURES),
+    ("accounts.0004_user_locale", USER_LOCALE),
 ]

@@ -13,7 +13,7 @@ from typing import Any
 from kb.errors import ConflictError
 from kb.storage.records import now_iso
 
-USER_FIELDS = {"role", "password_hash", "password_changed_at", "display_name", "active", "last_login"}
+USER_FIELDS = {"role", "password_hash", "password_changed_at", "display_name", "active", "last_login", "locale"}
 
 
 def _user(r: dict[str, Any] | None) -> dict[str, Any] | None:

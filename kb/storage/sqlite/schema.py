@@ -381,6 +381,11 @@ def _fts_secure_delete(store: Any) -> None:
         pass
 
 
+# The web app's language per user ('' = the browser's Accept-Language decides; else en, de, tr).
+USER_LOCALE = """
+ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT ''
+"""
+
 # In order. The vector table depends on the model's dimension and is created by the store when the
 # first vectors are written (see SqliteStore._create_vector_table).
 MIGRATIONS: list[tuple[str, Any]] = [
@@ -397,6 +402,7 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("qa.0003_models", QA_MODELS),
     ("kb.0004_fts_secure_delete", _fts_secure_delete),
     ("accounts.0003_login_failures", LOGIN_FAILURES),
+    ("accounts.0004_user_locale", USER_LOCALE),
 ]
 
 LEGACY = {"0001_core": "kb.0001_core", "0002_qa": "qa.0001_tables", "0003_accounts": "accounts.0001_users",
