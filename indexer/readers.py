@@ -203,6 +203,11 @@ def read_plain_text(src: SourceFile) -> Document:
     return _with_source_hash(sop_document(src, _text_to_markdown(body), meta), text)
 
 
+# Lists nested deeper than this are indented no further: each level indents every item below it, so a
+# 250 KB file of 10,000 nested lists would otherwise become 150 MB of Markdown (and minutes of work).
+MAX_LIST_DEPTH = 8
+
+
 class _HtmlToMarkdown(HTMLParser):
     """Just enough HTML to keep headings, lists and paragraphs (scripts and styles dropped)."""
 
@@ -229,7 +234,7 @@ class _HtmlToMarkdown(HTMLParser):
             self._lists.append([tag, 0])
             self.out.append("\n")
         elif tag == "li":
-            indent = "   " * max(0, len(self._lists) - 1)
+            indent = "   " * min(max(0, len(self._lists) - 1), MAX_LIST_DEPTH)
             if self._lists and self._lists[-1][0] == "ol":
                 self._lists[-1][1] += 1
                 self.out.append(f"\n{indent}{self._lists[-1][1]}. ")

@@ -146,7 +146,13 @@ def load_rubric(path: str | Path) -> Rubric:
 
 
 def parse_rubric(text: str, source: str = "<rubric>") -> Rubric:
-    loader = BoundedLoader(text)  # no aliases (a few bytes could expand to gigabytes), checked dates
+    try:
+        loader = BoundedLoader(text)  # no aliases (a few bytes could expand to gigabytes), checked dates
+    except yaml.reader.ReaderError as exc:  # a control character: PyYAML checks the whole text first
+        line = text[: exc.position].count("\n") + 1
+        problem = f"character #x{exc.character:04x} is not allowed in YAML"
+        raise RubricError(f"{source}, line {line}: invalid YAML: {problem}", errors=[(line, "", problem)],
+                          hint="remove the control character") from None
     try:
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None

@@ -126,9 +126,10 @@ def conversation_get(conversation_id: str):
 def conversation_turns(conversation_id: str):
     svc = services()
     user = current_user.user
-    svc.conversations.get_or_create(conversation_id, user, owner=g.body.get("owner"))
+    # The turns are read first: a body they are wrong in must not create the conversation.
     turns = agent.normalize_turns(g.body["turns"]) if g.body.get("turns") else agent.turns_from_text(
         g.body.get("text", ""))
+    svc.conversations.get_or_create(conversation_id, user, owner=g.body.get("owner"))
     conv = svc.conversations.add_turns(conversation_id, turns, user)
     if conv.turns:
         agent.assist_update(conv)
