@@ -289,16 +289,19 @@ class Searcher:
     # -- public ------------------------------------------------------------------------------
     def search(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
                tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
-               snippets: bool = True, sop_statuses: Sequence[str] = (), fusion: str | None = None) -> list[Hit]:
+               snippets: bool = True, sop_statuses: Sequence[str] = (), fusion: str | None = None,
+               ticket_weight: float | None = None) -> list[Hit]:
         """Hits for `query`, best first. `statuses` filters every document by its own status;
-        `sop_statuses` filters SOPs only (agents: `kb.models.AGENT_STATUSES`; empty: all); `fusion`
-        overrides the `fusion` setting for this search (`kb.fusion.FUSIONS`)."""
+        `sop_statuses` filters SOPs only (agents: `kb.models.AGENT_STATUSES`; empty: all); `fusion` and
+        `ticket_weight` override those settings for this search."""
         return self.find(query, k=k, mode=mode, types=types, tags=tags, statuses=statuses, qvec=qvec,
-                         snippets=snippets, sop_statuses=sop_statuses, fusion=fusion).hits
+                         snippets=snippets, sop_statuses=sop_statuses, fusion=fusion,
+                         ticket_weight=ticket_weight).hits
 
     def find(self, query: str, *, k: int | None = None, mode: str = "hybrid", types: Sequence[str] = (),
              tags: Sequence[str] = (), statuses: Sequence[str] = (), qvec: np.ndarray | None = None,
-             snippets: bool = True, sop_statuses: Sequence[str] = (), fusion: str | None = None) -> SearchResult:
+             snippets: bool = True, sop_statuses: Sequence[str] = (), fusion: str | None = None,
+             ticket_weight: float | None = None) -> SearchResult:
         """Hits and whether anything is close (see `SearchResult`)."""
         if fusion is not None and fusion not in FUSIONS:
             raise InputError(f"Unknown fusion {fusion!r}", hint=f"use one of {', '.join(FUSIONS)}", field="fusion")
@@ -332,8 +335,9 @@ class Searcher:
             extra = self._cosines([c for c, _ in lex if c not in in_den], qvec) if den else {}
             scores = fuse(lex, den, extra, params, weak_below=weak_match_threshold(
                 self.config, self.model_name(), cross_language=parsed.cross_language) if den else None)
+        tw = float(self.config.ticket_weight if ticket_weight is None else ticket_weight)
         hits = self._group(parsed, scores, lex, den + sorted(extra.items(), key=lambda kv: -kv[1]), mode, k, params,
-                           snippets, n_dense=len(den))
+                           tw, snippets, n_dense=len(den))
         best = den[0][1] if den else None
         threshold = (weak_match_threshold(self.config, self.model_name(), cross_language=parsed.cross_language)
                      if best is not None else None)
@@ -341,7 +345,8 @@ class Searcher:
                             best_score=None if best is None else round(float(best), 4), languages=parsed.languages)
 
     def _group(self, parsed: ParsedQuery, scores: dict[int, float], lex, den, mode: str, k: int,
-               params: FusionParams, snippets: bool = True, n_dense: int | None = None) -> list[Hit]:
+               params: FusionParams, ticket_weight: float, snippets: bool = True, n_dense: int | None = None
+               ) -> list[Hit]:
         """Best chunk per document, best first. `den` may end with cosines of chunks only lexical search
         found (after the first `n_dense`): they give those hits a dense score, not a dense rank."""
         info = self.store.chunk_docs(list(scores))
@@ -349,8 +354,7 @@ class Searcher:
         den_rank = {c: r for r, (c, _) in enumerate(den[:n_dense], 1)}
         den_score = dict(den)
         if mode == "hybrid":
-            tw = float(self.config.ticket_weight)
-            weights = {c: tw for c in scores if c in info and info[c]["type"] == "ticket"}
+            weights = {c: ticket_weight for c in scores if c in info and info[c]["type"] == "ticket"}
             scores = with_prior(scores, weights)
         best: dict[str, int] = {}
         for c, _s in sorted(scores.items(), key=lambda kv: -kv[1]):

@@ -98,7 +98,7 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("weak_match_threshold", "auto", "Best cosine similarity under which search says nothing is close "
                 "(`weak_match` in the JSON, a line in the web app). auto = the packaged model's own value, chosen on "
                 "data (docs/search.md); another model gets no flag until this is set."),
-        Setting("ticket_weight", 0.5, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source. It multiplies the fused score: at 0.5 a ticket comes first only when it matches about twice as well as the best SOP."),
+        Setting("ticket_weight", 0.25, "Weight of past tickets against SOPs in hybrid ranking (1.0 = equal); SOPs are the authoritative source. It multiplies the fused score: at 0.25 a ticket comes first only when it matches about four times as well as the best SOP (chosen on the dev queries, docs/search.md). Suggested answers search with their own weight."),
         Setting("search_k", 10, "Default number of results."),
     ),
     *_section(

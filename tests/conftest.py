@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,8 @@ _DB_NUMBERS = itertools.count(1)
 def new_pg_url(server) -> str:
     """The URL of a new, empty database on `server` (the store creates it on first open)."""
     uri = server.get_uri()  # postgresql://postgres:@/postgres?host=/socket/dir
-    return uri.replace("/postgres?", f"/deskbook_test_{next(_DB_NUMBERS)}?", 1)
+    # unique even when this module is imported twice (as pytest's conftest and as tests.conftest)
+    return uri.replace("/postgres?", f"/deskbook_test_{next(_DB_NUMBERS)}_{uuid.uuid4().hex[:8]}?", 1)
 
 
 @pytest.fixture()

@@ -22,6 +22,7 @@ from kb.text import load_spacy
 
 ENGINES = ("extractive", "llm")
 SEARCH_K = 20
+ANSWER_TICKET_WEIGHT = 0.5  # the past tickets' weight in that search (what the confidence model was fitted with)
 CLOSE_SCORE = 0.05  # a second SOP this close to the main one (score) ...
 CLOSE_UNIT = 0.02  # ... and with a best sentence this close: "another procedure fits almost as well"
 
@@ -160,7 +161,7 @@ class Answerer(Ranking, Composition):
         # reciprocal rank fusion: the candidates and evidence the confidence model was fitted on
         # (docs/answers.md), whatever fusion orders the agent's list of results
         hits = self.searcher.search(question, k=SEARCH_K, qvec=qvec, snippets=False, sop_statuses=statuses,
-                                    fusion="rrf")
+                                    fusion="rrf", ticket_weight=ANSWER_TICKET_WEIGHT)
         ranked, tickets = self._rank(qvec, hits, prefer, self._sop_rows(statuses))
         if prefer:  # live assist keeps the current topic's SOP first
             ranked.sort(key=lambda r: r["id"] != prefer)
