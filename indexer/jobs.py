@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import DeskbookError
+from kb.tempfiles import remove_path
 
 _CLI_HINT = re.compile(r" \((?:[^()]*(?:--map|deskbook |--db)[^()]*)\)")
 _CLI_WORDS = re.compile(r",? ?(?:or )?(?:map (?:one|another column|the text columns) with --map [^;)]*)")
@@ -59,10 +60,7 @@ def clean_stale_uploads(store, config) -> int:
     for entry in root.iterdir():
         if entry.name in active:
             continue
-        if entry.is_dir():
-            shutil.rmtree(entry, ignore_errors=True)
-        else:
-            entry.unlink(missing_ok=True)
+        remove_path(entry)
         removed += 1
     return removed
 

@@ -127,6 +127,26 @@ class QueryFirstLock:
 DOCUMENT_BATCH = 16  # texts per lock hold when encoding documents: a query waits for at most this many
 
 
+def encode_in_batches(batches: list[list[int]], n: int, dim: int, encode, progress: bool) -> np.ndarray:
+    """An (n, dim) matrix filled batch by batch: `encode(indices)` gives the rows of those texts (it takes
+    the model's lock itself, so that queries can go between batches); a progress bar when asked."""
+    out = np.zeros((n, dim), dtype=np.float32)
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=n, unit="text", desc="embedding", leave=False, dynamic_ncols=True)
+    try:
+        for idx in batches:
+            out[idx] = np.asarray(encode(idx), dtype=np.float32)
+            if bar is not None:
+                bar.update(len(idx))
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU (or the configured device)."""
 
@@ -167,25 +187,14 @@ class SentenceTransformerEmbedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         size = max(1, min(batch_size or self.batch_size, DOCUMENT_BATCH))
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))  # similar lengths pad less
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        bar = None
-        if progress:
-            from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), unit="text", desc="embedding", leave=False, dynamic_ncols=True)
-        try:
-            for i in range(0, len(order), size):
-                idx = order[i:i + size]
-                with self._lock.documents():
-                    vecs = self.model.encode([texts[j] for j in idx], batch_size=size, normalize_embeddings=True,
-                                             convert_to_numpy=True, show_progress_bar=False)
-                out[idx] = np.asarray(vecs, dtype=np.float32)
-                if bar is not None:
-                    bar.update(len(idx))
-        finally:
-            if bar is not None:
-                bar.close()
-        return out
+        def encode(idx: list[int]) -> np.ndarray:
+            with self._lock.documents():
+                return self.model.encode([texts[j] for j in idx], batch_size=size, normalize_embeddings=True,
+                                         convert_to_numpy=True, show_progress_bar=False)
+
+        return encode_in_batches([order[i:i + size] for i in range(0, len(order), size)], len(texts), self.dim,
+                                 encode, progress)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if not texts:
@@ -238,22 +247,15 @@ class MultilingualE5Embedder:
         size = max(1, batch_size or self.batch_size)
         if not is_query:
             size = min(size, DOCUMENT_BATCH)
-        bar = None
-        if progress:
-            from tqdm import tqdm
 
-            bar = tqdm(total=len(texts), unit="text", desc="embedding", leave=False, dynamic_ncols=True)
-        try:
-            for i in range(0, len(texts), size):
-                part = texts[i:i + size]
-                with self._lock.query() if is_query else self._lock.documents():
-                    vecs = self.model.encode(part if len(part) > 1 else part[0], is_query)
-                out[i:i + len(part)] = np.asarray(vecs, dtype=np.float32).reshape(len(part), self.dim)
-                if bar is not None:
-                    bar.update(len(part))
-        finally:
-            if bar is not None:
-                bar.close()
+        def encode(idx: list[int]) -> np.ndarray:
+            part = [texts[j] for j in idx]
+            with self._lock.query() if is_query else self._lock.documents():
+                vecs = self.model.encode(part if len(part) > 1 else part[0], is_query)
+            return np.asarray(vecs, dtype=np.float32).reshape(len(part), self.dim)
+
+        out = encode_in_batches([list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)],
+                                len(texts), self.dim, encode, progress)
         # The engine normalises; normalise again so that rounding never leaves a norm above 1.
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms > 0, norms, 1.0)

@@ -19,6 +19,14 @@ from pathlib import Path
 PREFIXES = ("deskbook-transcripts-", "deskbook-rubric-", "deskbook-upload-", "deskbook-job-")
 
 
+def remove_path(entry: Path) -> None:
+    """Delete a file or a whole folder; what is already gone is no error."""
+    if entry.is_dir():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)
+
+
 def pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -63,10 +71,7 @@ def clean_system_temp(max_age: float = 3600.0, root: str | None = None) -> int:
         try:
             if now - entry.stat().st_mtime < max_age:
                 continue
-            if entry.is_dir():
-                shutil.rmtree(entry, ignore_errors=True)
-            else:
-                entry.unlink(missing_ok=True)
+            remove_path(entry)
             removed += 1
         except OSError:
             continue
