@@ -187,12 +187,12 @@ class QaDashboard:
             line_chart({s.key: [(t["week"], t["mean"]) for t in s.trend] for s in (self.teams or [self.overall])},
                        title="Mean score per week, by team", y_label="score (%)", y_max=100),
             bar_chart([(f"{c.rubric}: {c.criterion}", round(100 * (c.fail_rate or 0), 1)) for c in self.most_failed],
-                      title="Most failed criteria (% of calls where they applied)", value_label="fail %", x_max=100),
+                      title="Most failed criteria (percent of calls where they applied)", value_label="fail %", x_max=100),
             bar_chart([(f"{c.rubric}: {c.criterion}", c.kappa or 0.0) for c in
                        sorted((c for c in self.criteria if c.kappa is not None), key=lambda c: c.kappa)],
                       title="Machine-human agreement (Cohen's kappa), lowest first", value_label="kappa", x_max=1.0),
             bar_chart([(s.sop, round(100 * (s.fail_rate or 0), 1)) for s in self.sops if s.failed],
-                      title="SOPs agents fail to follow (% of calls where the SOP applied)", value_label="fail %",
+                      title="SOPs agents fail to follow (percent of calls where the SOP applied)", value_label="fail %",
                       x_max=100),
         ]
 

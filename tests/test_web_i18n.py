@@ -74,6 +74,13 @@ def test_every_marked_string_has_a_translation(lang, catalogs):
     assert not problems, "\n".join(problems[:40])
 
 
+@pytest.mark.parametrize("lang", LANGS)
+def test_catalogs_pass_the_compilers_checks(lang, catalogs):
+    """What `pybabel compile` (run by scripts/setup.sh) checks: placeholders of python-format messages."""
+    problems = [(m.id, [str(e) for e in errors]) for m, errors in catalogs[lang].check()]
+    assert problems == []
+
+
 def test_compiled_catalogs_are_not_older_than_their_sources():
     """The .mo files are committed (a clean clone needs no compile step): they must match the .po."""
     from babel.messages.mofile import read_mo

@@ -191,9 +191,9 @@ LABELS = {
 CHART_WORDS = [
     _l("Content gaps: distinct agents per topic"), _l("Content gaps: failed requests per week"),
     _l("Overdue SOP reviews"), _l("Score distribution"), _l("Mean score per week, by team"),
-    _l("Most failed criteria (% of calls where they applied)"),
+    _l("Most failed criteria (percent of calls where they applied)"),
     _l("Machine-human agreement (Cohen's kappa), lowest first"),
-    _l("SOPs agents fail to follow (% of calls where the SOP applied)"), _l("Uncovered tickets per proposed topic"),
+    _l("SOPs agents fail to follow (percent of calls where the SOP applied)"), _l("Uncovered tickets per proposed topic"),
     _l("requests"), _l("score (%)"), _l("fail %"), _l("days overdue"), _l("series"), _l("value"),
 ]
 
