@@ -122,13 +122,14 @@ def read_sources(paths: list[Path], field_map: dict[str, str], report: IndexRepo
                     continue
                 where = f"{src.path}" + (f" (ticket {item.id})" if item.type == "ticket" else "")
                 if item.id in seen:
-                    first, _ = seen[item.id]
-                    if stored.get(item.id) and stored[item.id] == item.source_path:  # the file it came from
-                        docs[seen[item.id][1]] = item
-                        seen[item.id] = (where, seen[item.id][1])
-                        first, where = where, first
-                    report.errors.append(f"Duplicate document id {item.id!r}: in {first} and in {where}; "
-                                         f"{where} was skipped (ids must be unique across the knowledge base: "
+                    kept, at = seen[item.id]
+                    skipped = where
+                    if stored.get(item.id) == item.source_path:  # the file the stored document came from
+                        docs[at] = item
+                        seen[item.id] = (where, at)
+                        kept, skipped = where, kept
+                    report.errors.append(f"Duplicate document id {item.id!r}: in {kept} and in {skipped}; "
+                                         f"{skipped} was skipped (ids must be unique across the knowledge base: "
                                          "change one `id`)")
                     continue
                 seen[item.id] = (where, len(docs))

@@ -106,9 +106,12 @@ class QueryFirstLock:
         try:
             yield
         finally:
-            with self._cond:
-                self._busy = False
-                self._cond.notify_all()
+            self._release()
+
+    def _release(self) -> None:
+        with self._cond:
+            self._busy = False
+            self._cond.notify_all()
 
     @contextmanager
     def documents(self) -> Iterator[None]:
@@ -119,9 +122,7 @@ class QueryFirstLock:
         try:
             yield
         finally:
-            with self._cond:
-                self._busy = False
-                self._cond.notify_all()
+            self._release()
 
 
 DOCUMENT_BATCH = 16  # texts per lock hold when encoding documents: a query waits for at most this many

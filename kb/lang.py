@@ -51,7 +51,7 @@ _DE_TRANSLIT = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "�
 # Letters without a Unicode decomposition that still have a plain-letter reading.
 _PLAIN = str.maketrans({"ı": "i", "ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "đ": "d", "ł": "l", "þ": "th"})
 
-_STOP_EN = """
+STOP_EN = """
 a about above after again against all am an and any are aren't as at be because been before being below between
 both but by can can't cannot could couldn't did didn't do does doesn't doing don't down during each few for from
 further had hadn't has hasn't have haven't having he he'd he'll he's her here here's hers herself him himself his
@@ -126,7 +126,7 @@ def tokenize(text: str, lang: str = "en") -> list[str]:
 @lru_cache(maxsize=32)
 def stopwords(lang: str) -> frozenset[str]:
     """Folded stopwords of `lang` (empty for a language without a list)."""
-    raw = {"en": _STOP_EN, "de": _STOP_DE, "tr": _STOP_TR}.get(lang, "")
+    raw = {"en": STOP_EN, "de": _STOP_DE, "tr": _STOP_TR}.get(lang, "")
     return frozenset(fold(w, lang) for w in raw.split())
 
 
