@@ -8,8 +8,17 @@ analysts' reviews). For each criterion whose check is `semantic` (or an `absent`
 3. `after`: k-fold cross-validation of learning (each fold predicted by a classifier learned on
    the other folds, the rubric's examples always part of the training set), so the figure says
    how the learned classifier does on conversations it has not seen;
-4. the criterion's learned classifier (trained on every labelled conversation) is kept only when
-   the cross-validated kappa beats `before`; otherwise the criterion keeps what it had.
+4. the criterion's learned classifier (trained on every labelled conversation) is kept unless its
+   cross-validated kappa is lower than `before` by more than `ADOPT_MARGIN`; then the criterion keeps
+   what it had.
+
+Why a margin: kappa measured on a few dozen conversations, most of them passing, moves by 0.1-0.2
+when two conversations change sides, and the cross-validated figure is also measured with a fifth
+less training data. Requiring "after > before" therefore threw away learned classifiers that did
+better on conversations nobody had labelled. On the development set (sgd-qa; `bench/bench_qa.py
+curve`), kappa on the unlabelled rest after learning from 80 conversations: 0.603 with "after >
+before", 0.656 with the 0.2 margin, 0.648 always keeping the learned one; the held-out social
+threads agree (from 20: 0.689 -> 0.702). See docs/qa.md.
 """
 
 from __future__ import annotations
@@ -30,6 +39,7 @@ from qa_rubrics.transcripts import Transcript
 
 FOLDS = 5
 MIN_LABELLED = 6  # fewer labelled conversations than this: nothing is learned for the criterion
+ADOPT_MARGIN = 0.2  # keep the learned classifier unless cross-validation says it is worse by more than this
 
 
 @dataclass
@@ -158,15 +168,21 @@ def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: 
             if j % k == f:
                 oof[j] = _verdicts(model, [X], check.threshold)[0]
     k_after, a_after = _kappa(oof, ys), _accuracy(oof, ys)
-    better = (k_after if k_after is not None else -2.0) > (k_before if k_before is not None else -2.0) + 1e-9
-    if k_after is None and k_before is None:  # one class throughout: accuracy decides
-        better = (a_after or 0.0) > (a_before or 0.0)
+    if len(set(ys)) < 2:  # every conversation graded alike: kappa is undefined or 0, accuracy decides
+        after, now, margin = (a_after or 0.0), (a_before or 0.0), 0.0
+    else:
+        after, now, margin = (k_after or 0.0), (k_before or 0.0), ADOPT_MARGIN
+    higher, within = after > now + 1e-9, after >= now - margin - 1e-9
+    better = higher or within
     if better:
         model = learn(prior, items, prior_model=prior_model)
         model.info.update(kappa_before=k_before, kappa_cross_validated=k_after, support=len(items),
                           inverted=inverted)
         out.models[crit.id] = model
-        reason = "learned: cross-validated agreement is higher"
+        reason = ("learned: cross-validated agreement is higher" if higher else
+                  f"learned: cross-validated agreement is within {ADOPT_MARGIN} of the current one (the "
+                  "noise of kappa on this many conversations); learned classifiers do better on unseen "
+                  "conversations on average")
     else:
-        reason = "kept: learning did not raise cross-validated agreement"
+        reason = f"kept: learning lowered cross-validated agreement by more than {ADOPT_MARGIN}"
     return CriterionLearning(**base, kappa_after=k_after, accuracy_after=a_after, adopted=better, reason=reason)

@@ -10,12 +10,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 POT=webapp/translations/messages.pot
 extract() {
-  pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --omit-header -o "$POT" webapp
+  pybabel extract --no-wrap -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output --omit-header -o "$POT" webapp
 }
 case "${1:-update}" in
   compile) ;;
   init) extract; pybabel init -i "$POT" -d webapp/translations -l "$2" ;;
-  update) extract; pybabel update -i "$POT" -d webapp/translations --no-fuzzy-matching --ignore-obsolete ;;
+  update) extract; pybabel update -i "$POT" -d webapp/translations --no-fuzzy-matching --ignore-obsolete --no-wrap ;;
   *) echo "usage: $0 [update|compile|init LANG]" >&2; exit 2 ;;
 esac
 pybabel compile -d webapp/translations --statistics

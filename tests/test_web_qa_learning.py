@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from qa_rubrics.learning import ADOPT_MARGIN
 from tests.conftest import CORPUS
 from tests.web_fixtures import *  # noqa: F403
 
@@ -128,7 +129,7 @@ def test_retrain_adopt_and_old_scorecards_keep_their_version(app, social_job, cl
     report = job.result["report"]
     assert report["reviewed_conversations"] == 24
     learned = [c for c in report["criteria"] if c["adopted"]]
-    assert learned and all(c["kappa_after"] > c["kappa_before"] for c in learned)
+    assert learned and all(c["kappa_after"] >= c["kappa_before"] - ADOPT_MARGIN - 1e-9 for c in learned)
     page = m.get("/qa/learning/").get_data(as_text=True)
     assert "Version 2" in page and "candidate" in page and "Adopt version 2" in page
     assert re.search(r"Kappa retrained \(cross-validated\)", page)
