@@ -36,6 +36,10 @@ MODES = ("hybrid", "dense", "lexical")
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
 PRUNE_MIN_DF = 500  # a term in fewer chunks than this is never left out (small knowledge bases keep every term)
 PRUNE_KEEP = 2  # a query of only common terms keeps its rarest two
+CHUNK_INFO_MAX = 500_000  # chunks whose document fields a searcher keeps in memory (~0.3 KB each)
+ALLOWED_CACHE = 8  # filter combinations whose allowed chunk ids a searcher keeps (per store generation)
+POST_FILTER_SHARE = 0.5  # a filter letting at least this share of chunks through: search all, drop the rest
+POST_FILTER_SLACK = 1.5  # ... asking for this many times the results the filter should leave
 _PHRASE = re.compile(r'"([^"]*)"')
 _WORDISH = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Best cosine similarity under which nothing in the knowledge base is close to the query, per packaged
@@ -138,6 +142,16 @@ def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), w
     return ("… " if start > 0 else "") + snippet + (" …" if end < len(text) else "")
 
 
+def _keep(pairs: list[tuple[int, float]], allowed: np.ndarray) -> list[tuple[int, float]]:
+    """The (chunk id, score) pairs whose id is in `allowed` (sorted), in their order."""
+    if not pairs or not len(allowed):
+        return []
+    ids = np.fromiter((c for c, _ in pairs), dtype=np.int64, count=len(pairs))
+    pos = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
+    inside = allowed[pos] == ids
+    return [p for p, ok in zip(pairs, inside.tolist(), strict=True) if ok]
+
+
 def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:
     """The `weak_match_threshold` setting, or the packaged model's own ("auto"); None: no flag."""
     value = getattr(config, "weak_match_threshold", "auto")
@@ -178,12 +192,26 @@ class Searcher:
         when the store's vectors generation changes; `find` checks the generation once per search."""
         if not fresh and self._meta:
             return self._meta
-        gen = self.store.vectors_generation()
+        gen = (self.store.vectors_generation(), self.store.get_meta("fields_generation", "0") or "0")
         if self._meta.get("generation") != gen:
             self._meta = {"generation": gen, "model": self.store.get_meta("model") or "",
                           "dim": self.store.vector_dim(), "languages": self.store.lexical_languages(),
-                          "df": {}, "chunks": None}
+                          "df": {}, "chunks": None, "info": {}, "allowed": {}}
         return self._meta
+
+    def chunk_info(self, chunk_ids: Sequence[int]) -> dict[int, dict]:
+        """Document fields (id, type, title, tags, status, language) of these chunks, from a per-process
+        cache that lives as long as the store's vectors and fields generations (any saved, deleted,
+        published or re-tagged document starts a new one): a search looks up ~100-200 chunks, and
+        reading their documents from the store every time was a fifth of a hybrid search at 100k chunks."""
+        cache = self._state()["info"]
+        missing = [c for c in chunk_ids if c not in cache]
+        if missing:
+            got = self.store.chunk_docs(missing)
+            if len(cache) + len(got) > CHUNK_INFO_MAX:
+                cache.clear()
+            cache.update(got)  # a chunk deleted since the FAISS file was built is not there: looked up again
+        return {c: cache[c] for c in chunk_ids if c in cache}
 
     def model_name(self) -> str:
         return self._state()["model"]
@@ -251,13 +279,48 @@ class Searcher:
                 ) -> list[tuple[int, float]]:
         if not parsed.lexical:
             return []
-        return self.store.lexical_search(self.prune_common(parsed.lexical), limit, filters)
+        query = self.prune_common(parsed.lexical)
+        allowed = self._allowed(parsed, filters) if filters and not parsed.phrases else None
+        if allowed is not None and self._broad(allowed):
+            # BM25 scores do not depend on the filter: rank everything, keep what the filter allows
+            want = self._ask_for(limit, allowed)
+            got = self.store.lexical_search(query, want, NO_FILTERS)
+            kept = _keep(got, allowed)
+            if len(kept) >= limit or len(got) < want:
+                return kept[:limit]
+        return self.store.lexical_search(query, limit, filters)
 
     def _allowed(self, parsed: ParsedQuery, filters: SearchFilters) -> np.ndarray | None:
-        """Chunk ids dense search may return (None: all): the filters, and every quoted phrase."""
+        """Chunk ids (sorted) dense search may return (None: all): the filters, and every quoted phrase.
+        Without phrases the ids are kept per filter until the store's content changes: listing every
+        chunk a filter allows (agents' default, published SOPs and every ticket) reads all chunks."""
         if not filters and not parsed.phrases:
             return None
-        return self.store.chunk_ids_where(filters, query=parsed.lexical if parsed.phrases else None)
+        if parsed.phrases:
+            return np.sort(self.store.chunk_ids_where(filters, query=parsed.lexical))
+        cache = self._state()["allowed"]
+        ids = cache.get(filters)
+        if ids is None:
+            ids = np.sort(self.store.chunk_ids_where(filters)).astype(np.int64)
+            if len(cache) >= ALLOWED_CACHE:
+                cache.clear()
+            cache[filters] = ids
+        return ids
+
+    def _total_chunks(self) -> int:
+        state = self._state()
+        if state["chunks"] is None:
+            state["chunks"] = self.store.count_chunks()
+        return int(state["chunks"])
+
+    def _broad(self, allowed: np.ndarray) -> bool:
+        """The filter lets most chunks through: searching everything and dropping the rest is cheaper
+        than restricting the search (a FAISS id selector over 100k ids, a join in the lexical query)."""
+        return len(allowed) >= POST_FILTER_SHARE * max(1, self._total_chunks())
+
+    def _ask_for(self, limit: int, allowed: np.ndarray) -> int:
+        share = len(allowed) / max(1, self._total_chunks())
+        return int(limit / max(share, POST_FILTER_SHARE) * POST_FILTER_SLACK) + 10
 
     def dense(self, parsed: ParsedQuery, limit: int, filters: SearchFilters = NO_FILTERS,
               qvec=None) -> list[tuple[int, float]]:
@@ -272,6 +335,12 @@ class Searcher:
             found = self.store.nearest_vectors(q, limit, allowed)
             if found is not None:
                 return found
+        if allowed is not None and self._broad(allowed):
+            want = self._ask_for(limit, allowed)
+            got = self.index.search(q, want)
+            kept = _keep(got, allowed)
+            if len(kept) >= min(limit, len(allowed)) or len(got) < want:
+                return kept[:limit]
         return self.index.search(q, limit, allowed)
 
     def _cosines(self, chunk_ids: list[int], qvec: np.ndarray | None) -> dict[int, float]:
@@ -349,7 +418,7 @@ class Searcher:
                ) -> list[Hit]:
         """Best chunk per document, best first. `den` may end with cosines of chunks only lexical search
         found (after the first `n_dense`): they give those hits a dense score, not a dense rank."""
-        info = self.store.chunk_docs(list(scores))
+        info = self.chunk_info(list(scores))
         lex_rank = {c: r for r, (c, _) in enumerate(lex, 1)}
         den_rank = {c: r for r, (c, _) in enumerate(den[:n_dense], 1)}
         den_score = dict(den)
@@ -361,23 +430,28 @@ class Searcher:
             if c not in info:  # deleted since the FAISS file was built
                 continue
             best.setdefault(info[c]["doc_id"], c)
-        chunks = self.store.get_chunks_by_ids(list(best.values()))
+        order = list(best.values())
         hits: list[Hit] = []
-        for d, c in best.items():
-            ch = chunks.get(c)
-            if ch is None:
-                continue
-            meta = info[c]
-            analyzer = get_analyzer(meta.get("language") or "en")
-            if parsed.phrases and not _phrase_ok(parsed, f"{meta['title']} {ch.heading} {ch.text}", analyzer):
-                continue
-            hits.append(Hit(id=d, type=meta["type"], title=meta["title"], score=round(float(scores[c]), 6),
-                            snippet=make_snippet(ch.text, parsed.terms, parsed.phrases,
-                                                 analyzer=analyzer) if snippets else "",
-                            heading=ch.heading,
-                            chunk_id=c, chunk_text=ch.text, tags=meta["tags"],
-                            dense_score=round(float(den_score[c]), 4) if c in den_score else None,
-                            lexical_rank=lex_rank.get(c), dense_rank=den_rank.get(c), status=meta["status"]))
-            if len(hits) >= k:
-                break
+        page = k if not parsed.phrases else max(k, 50)  # a phrase may drop hits: read further ahead
+        for start in range(0, len(order), page):  # only the chunks of the hits shown are read
+            wanted = order[start:start + page]
+            chunks = self.store.get_chunks_by_ids(wanted)
+            for c in wanted:
+                ch = chunks.get(c)
+                if ch is None:
+                    continue
+                meta = info[c]
+                analyzer = get_analyzer(meta.get("language") or "en")
+                if parsed.phrases and not _phrase_ok(parsed, f"{meta['title']} {ch.heading} {ch.text}", analyzer):
+                    continue
+                hits.append(Hit(id=meta["doc_id"], type=meta["type"], title=meta["title"],
+                                score=round(float(scores[c]), 6),
+                                snippet=make_snippet(ch.text, parsed.terms, parsed.phrases,
+                                                     analyzer=analyzer) if snippets else "",
+                                heading=ch.heading,
+                                chunk_id=c, chunk_text=ch.text, tags=list(meta["tags"]),
+                                dense_score=round(float(den_score[c]), 4) if c in den_score else None,
+                                lexical_rank=lex_rank.get(c), dense_rank=den_rank.get(c), status=meta["status"]))
+                if len(hits) >= k:
+                    return hits
         return hits

@@ -281,3 +281,41 @@ def test_web_edit_survives_reindexing_an_unchanged_file(tiny_kb, embedder):
     assert report.updated == 1
     versions = store.document_versions("sop-test-refunds")
     assert [v["created_by"] for v in versions[:2]] == ["indexer", "manager1"]
+
+
+def test_broad_filters_search_everything_and_drop_the_rest_with_the_same_hits(corpus_searcher, monkeypatch):
+    """Agents' default filter (published SOPs, every ticket) lets almost every chunk through: the searcher
+    ranks everything and drops what the filter forbids instead of restricting FAISS and the lexical query;
+    the hits must be the ones the restricted search gives."""
+    import kb.search as ks
+
+    s = corpus_searcher
+    queries = [q["query"] for q in load_queries(CORPUS / "eval" / "queries.jsonl")][:15]
+    published = ks.SearchFilters.of(sop_statuses=["published"])
+    probe = ks.parse_query("refund")
+    assert s._broad(s._allowed(probe, published))  # the fast path is what these searches take
+    for kw in ({"sop_statuses": ["published"]}, {"types": ["ticket"]}, {"statuses": ["published", "resolved"]}):
+        for mode in ("hybrid", "dense", "lexical"):
+            monkeypatch.setattr(ks, "POST_FILTER_SHARE", 0.5)
+            fast = [[(h.id, h.score) for h in s.search(q, k=10, mode=mode, **kw)] for q in queries]
+            monkeypatch.setattr(ks, "POST_FILTER_SHARE", 2.0)  # never broad: the store applies the filter
+            slow = [[(h.id, h.score) for h in s.search(q, k=10, mode=mode, **kw)] for q in queries]
+            assert fast == slow, (kw, mode)
+            assert any(fast), (kw, mode)
+
+
+def test_search_caches_follow_status_and_tag_changes(tiny_kb, embedder):
+    """The searcher keeps chunk fields and allowed ids in memory; publishing, unpublishing or re-tagging
+    a document (another process may do it) shows in the next search."""
+    config, store, _ = tiny_kb
+    s = Searcher(store, config, embedder)
+    doc = "sop-test-refunds"
+    assert doc in [h.id for h in s.search("refund to the original payment method", k=5, sop_statuses=["published"])]
+    other = open_store(config.database)  # another connection, as another worker would be
+    other.update_document_fields(doc, status="draft", by="test")
+    assert doc not in [h.id for h in s.search("refund to the original payment method", k=5,
+                                              sop_statuses=["published"])]
+    other.update_document_fields(doc, status="published", tags=["money-back"], by="test")
+    hits = s.search("refund to the original payment method", k=5, sop_statuses=["published"])
+    assert doc in [h.id for h in hits]
+    assert next(h for h in hits if h.id == doc).tags == ["money-back"]
