@@ -17,6 +17,8 @@ under the model's threshold), so that ten unrelated results are not shown as ans
 
 from __future__ import annotations
 
+import bisect
+import functools
 import html
 import re
 from collections.abc import Sequence
@@ -100,24 +102,32 @@ def _phrase_ok(parsed: ParsedQuery, haystack: str, analyzer: Analyzer) -> bool:
     return all(" ".join(analyzer.tokens(p)) in hay for p in parsed.phrases)
 
 
+@functools.lru_cache(maxsize=256)
+def _query_stems(analyzer: Analyzer, terms: tuple[str, ...], phrases: tuple[str, ...]) -> frozenset[str]:
+    """The analysed forms of a query's words (stopwords left out, except inside phrases): the same for
+    every hit of a search, so worked out once."""
+    qwords = [w for t in terms for w in analyzer.words(t) if not analyzer.is_stopword(w)]
+    qwords += [w for p in phrases for w in analyzer.words(p)]
+    return frozenset(analyzer.stem_words(qwords)) - {""}
+
+
 def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), width: int = 220,
                  analyzer: Analyzer | None = None) -> str:
     """HTML-escaped excerpt of `text` around the densest cluster of matches, matches in <mark>.
 
     A word matches when its analysed form (in `analyzer`'s language) is one of the query's words'."""
     analyzer = analyzer or get_analyzer("en")
-    qwords = [w for t in terms for w in analyzer.words(t) if not analyzer.is_stopword(w)]
-    qwords += [w for p in phrases for w in analyzer.words(p)]
-    stems = set(analyzer.stem_words(qwords)) - {""}
+    stems = _query_stems(analyzer, tuple(terms), tuple(phrases))
     found = list(_WORDISH.finditer(text)) if stems else []
     analysed = analyzer.analyse_words([m.group() for m in found])
     matches = [(m.start(), m.end()) for m, toks in zip(found, analysed, strict=True) if any(t in stems for t in toks)]
     if len(text) <= width:
         start, end = 0, len(text)
     elif matches:
+        starts = [s for s, _ in matches]  # in text order: a window's matches are one bisect away
         best, best_n = 0, -1
-        for j, (s, _) in enumerate(matches):
-            n = sum(1 for s2, _ in matches[j:] if s2 - s <= width * 0.8)
+        for j, s in enumerate(starts):
+            n = bisect.bisect_right(starts, s + width * 0.8, lo=j) - j
             if n > best_n:
                 best, best_n = s, n
         start = max(0, best - width // 4)
