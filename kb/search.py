@@ -21,7 +21,9 @@ import bisect
 import functools
 import html
 import re
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -160,6 +162,19 @@ def _keep(pairs: list[tuple[int, float]], allowed: np.ndarray) -> list[tuple[int
     pos = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
     inside = allowed[pos] == ids
     return [p for p, ok in zip(pairs, inside.tolist(), strict=True) if ok]
+
+
+_SIDE_POOL: ThreadPoolExecutor | None = None
+_SIDE_LOCK = threading.Lock()
+SIDE_THREADS = 4  # lexical searches running beside query encodes, per process
+
+
+def _side_pool() -> ThreadPoolExecutor:
+    global _SIDE_POOL
+    with _SIDE_LOCK:
+        if _SIDE_POOL is None:
+            _SIDE_POOL = ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="deskbook-lexical")
+        return _SIDE_POOL
 
 
 def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:
@@ -397,13 +412,24 @@ class Searcher:
         parsed = self.parse(query)
         filters = SearchFilters.of(types, tags, statuses, sop_statuses)
         n_chunks = max(self.fusion.depth, k * 8)
-        lex = self.lexical(parsed, n_chunks, filters) if mode in ("hybrid", "lexical") else []
+        dense_ok = mode in ("hybrid", "dense") and self._state()["dim"] is not None
+        pending = None
+        if mode == "hybrid" and dense_ok and qvec is None and getattr(self.config, "search_overlap", True):
+            # the lexical search runs while the query is encoded (both spend their time outside the GIL)
+            pending = _side_pool().submit(self.lexical, parsed, n_chunks, filters)
+            lex = []
+        else:
+            lex = self.lexical(parsed, n_chunks, filters) if mode in ("hybrid", "lexical") else []
         den: list[tuple[int, float]] = []
-        if mode in ("hybrid", "dense") and self._state()["dim"] is not None:
-            if qvec is None:
-                self.check_model()
-                qvec = self.encode_query(parsed.text)
-            den = self.dense(parsed, n_chunks, filters, qvec)
+        try:
+            if dense_ok:
+                if qvec is None:
+                    self.check_model()
+                    qvec = self.encode_query(parsed.text)
+                den = self.dense(parsed, n_chunks, filters, qvec)
+        finally:
+            if pending is not None:
+                lex = pending.result()  # also when encoding failed: no search left running behind
         extra: dict[int, float] = {}
         if mode == "lexical":
             scores = dict(lex)
