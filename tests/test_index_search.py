@@ -319,3 +319,16 @@ def test_search_caches_follow_status_and_tag_changes(tiny_kb, embedder):
     hits = s.search("refund to the original payment method", k=5, sop_statuses=["published"])
     assert doc in [h.id for h in hits]
     assert next(h for h in hits if h.id == doc).tags == ["money-back"]
+
+
+def test_overlapped_lexical_search_gives_the_same_hits(corpus_kb, embedder):
+    """With `search_overlap` the lexical side runs on a side thread (its own store connection) while the
+    query is encoded: the hits are those of running one after the other."""
+    config, store = corpus_kb
+    queries = [q["query"] for q in load_queries(CORPUS / "eval" / "queries.jsonl")][:10]
+    results = {}
+    for overlap in (True, False):
+        s = Searcher(store, config.with_overrides(search_overlap=overlap), embedder)
+        results[overlap] = [[(h.id, h.score, h.lexical_rank) for h in s.search(q, k=10)] for q in queries]
+    assert results[True] == results[False]
+    assert any(h[2] for r in results[True] for h in r)  # the lexical side took part
