@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -223,14 +224,18 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
 
     # Batches of documents: redact, chunk, embed what is new (vectors are reused by content hash) and
     # commit, so an interrupted run keeps every batch it finished and the next run embeds only the rest.
-    chunker = make_chunker(config, embedder) if changed else None
+    # Redaction (the name model) of the next batch runs on a side thread while this one is chunked,
+    # embedded and stored: on 2 cores that hides most of it behind the embedding model.
+    batches = [changed[i:i + BATCH_DOCS] for i in range(0, len(changed), BATCH_DOCS)]
     indexed = 0
-    with prog.bar(len(changed), "indexing", "doc") as bar:
-        for i in range(0, len(changed), BATCH_DOCS):
-            batch = changed[i:i + BATCH_DOCS]
+    with prog.bar(len(changed), "indexing", "doc") as bar, ThreadPoolExecutor(1, "deskbook-redact") as side:
+        ahead = side.submit(redactor.redact, batches[0], detected=True) if redactor is not None and batches else None
+        chunker = make_chunker(config, embedder) if changed else None  # loads while the first batch is redacted
+        for j, batch in enumerate(batches):
             n = len(batch)
-            if redactor is not None:
-                batch = redactor.redact(batch)
+            if ahead is not None:
+                batch = ahead.result()
+                ahead = side.submit(redactor.redact, batches[j + 1], detected=True) if j + 1 < len(batches) else None
                 same = [d for d in batch if d.id in existing and existing[d.id][0] == d.hash]
                 report.unchanged += len(same)
                 batch = [d for d in batch if not (d.id in existing and existing[d.id][0] == d.hash)]

@@ -19,6 +19,7 @@ index and the vectors only ever see `[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 
 from indexer.readers import ticket_title_body
@@ -40,6 +41,7 @@ class TicketRedactor:
         self.default = config.default_language or "en"
         self._nlp = None
         self._loaded = False
+        self._lock = threading.Lock()  # the indexer redacts the next batch on a side thread: one at a time
 
     @property
     def nlp(self):
@@ -54,12 +56,19 @@ class TicketRedactor:
         """Which source row and which redaction a stored ticket came from."""
         return content_hash(doc.hash, "redaction", VERSION, ",".join(self.keep), str(self.config.spacy_model))
 
-    def redact(self, docs: Sequence[Document]) -> list[Document]:
-        """The tickets with their PII replaced (new Document objects; SOPs are returned as they are)."""
+    def redact(self, docs: Sequence[Document], *, detected: bool = False) -> list[Document]:
+        """The tickets with their PII replaced (new Document objects; SOPs are returned as they are).
+        `detected`: each document's `language` is already its detected language (the indexer's
+        `assign_languages`), so it is not detected again."""
+        with self._lock:
+            return self._redact(docs, detected)
+
+    def _redact(self, docs: Sequence[Document], detected: bool) -> list[Document]:
         tickets = [d for d in docs if d.type == "ticket"]
         if not tickets:
             return list(docs)
-        langs = {id(d): document_language(d, self.languages, default=self.default) for d in tickets}
+        langs = {id(d): d.language if detected and d.language else
+                 document_language(d, self.languages, default=self.default) for d in tickets}
         english = [d for d in tickets if langs[id(d)] in NER_LANGUAGES]
         parsed: dict[int, list] = {}
         if english and self.nlp is not None:
@@ -90,8 +99,9 @@ class TicketRedactor:
         ticket = Document(id=version.id, type="ticket", title=version.title, body=version.body,
                           metadata=dict(version.metadata), language=version.language)
         lang = document_language(ticket, self.languages, default=self.default)
-        parsed = list(self.nlp.pipe([str(ticket.metadata.get(f) or "") for f in FIELDS])) \
-            if lang in NER_LANGUAGES and self.nlp is not None else None
+        with self._lock:
+            parsed = list(self.nlp.pipe([str(ticket.metadata.get(f) or "") for f in FIELDS])) \
+                if lang in NER_LANGUAGES and self.nlp is not None else None
         red = self._one(ticket, lang, parsed)
         red.metadata.pop("source_hash", None)
         if version.metadata.get("source_hash"):
