@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import functools
 import html
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -175,6 +176,16 @@ def _side_pool() -> ThreadPoolExecutor:
         if _SIDE_POOL is None:
             _SIDE_POOL = ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="deskbook-lexical")
         return _SIDE_POOL
+
+
+def _forget_side_pool() -> None:
+    """In a forked child (a pre-forking WSGI server) the pool's threads do not exist: start a new one."""
+    global _SIDE_POOL, _SIDE_LOCK
+    _SIDE_POOL, _SIDE_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_side_pool)
 
 
 def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:

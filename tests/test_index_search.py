@@ -332,3 +332,24 @@ def test_overlapped_lexical_search_gives_the_same_hits(corpus_kb, embedder):
         results[overlap] = [[(h.id, h.score, h.lexical_rank) for h in s.search(q, k=10)] for q in queries]
     assert results[True] == results[False]
     assert any(h[2] for r in results[True] for h in r)  # the lexical side took part
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_hybrid_search_in_a_forked_child(corpus_searcher):
+    """A pre-forking server forks after the parent may have searched: the child's side thread pool is
+    a new one (the parent's threads do not exist there), so its hybrid searches do not hang."""
+    import os
+
+    corpus_searcher.search("refund to the original card", k=3)  # the parent's pool exists now
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            import signal
+
+            signal.alarm(60)
+            code = 0 if corpus_searcher.search("refund to the original card", k=3) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
