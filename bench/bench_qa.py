@@ -7,8 +7,9 @@
 
     python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5]
         Learning curve: for each size n, n labelled conversations drawn at random (repeats with other
-        seeds), a classifier learned per semantic criterion (`qa_rubrics.learning`, kept only where
-        cross-validation on the n says it helps), kappa measured on all the other conversations.
+        seeds), a classifier learned per semantic criterion (`qa_rubrics.learning`, kept unless
+        cross-validation on the n says it is worse by more than 0.2), kappa measured on all the other
+        conversations.
 
     python bench/bench_qa.py speed [--db KB.db] [--transcripts 20] [--threads 2]
         Transcripts per second for 40-turn transcripts and a 15-criterion rubric (every method,

@@ -130,7 +130,7 @@ def retrain_rubric(ctx) -> dict[str, Any]:
     learned = rep.get("adopted") or []
     if out["model_id"] is None:
         summary = (f"Nothing to learn yet from {rep['reviewed_conversations']} reviewed conversation(s): "
-                   "no criterion's cross-validated agreement rose")
+                   "learning lowered every criterion's cross-validated agreement, or too few were reviewed")
     else:
         summary = (f"Candidate {rubric.id} v{out['version']} from {rep['reviewed_conversations']} reviewed "
                    f"conversation(s): learned {', '.join(learned)}; adopt or discard it")
