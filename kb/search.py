@@ -17,36 +17,31 @@ under the model's threshold), so that ten unrelated results are not shown as ans
 
 from __future__ import annotations
 
-import bisect
-import functools
-import html
-import os
-import re
-import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from kb.analysis import Analyzer, LexicalQuery, get_analyzer, read_query
+from kb.analysis import Analyzer, LexicalQuery, get_analyzer
 from kb.errors import InputError
 from kb.fusion import FUSIONS, FusionParams, fuse, with_prior
 from kb.models import DOC_TYPES, Hit
+from kb.query import MAX_QUERY_CHARS, ParsedQuery, parse_query
+from kb.sidework import side_pool
+from kb.snippets import make_snippet
 from kb.storage import NO_FILTERS, SearchFilters
-from kb.text import normalize_ws
+
+__all__ = ["MAX_QUERY_CHARS", "MODES", "ParsedQuery", "SearchResult", "Searcher", "make_snippet", "parse_query",
+           "weak_match_threshold"]
 
 MAX_K = 1000  # results one search returns at most
 MODES = ("hybrid", "dense", "lexical")
-MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
 PRUNE_MIN_DF = 500  # a term in fewer chunks than this is never left out (small knowledge bases keep every term)
 PRUNE_KEEP = 2  # a query of only common terms keeps its rarest two
 CHUNK_INFO_MAX = 500_000  # chunks whose document fields a searcher keeps in memory (~0.3 KB each)
 ALLOWED_CACHE = 8  # filter combinations whose allowed chunk ids a searcher keeps (per store generation)
 POST_FILTER_SHARE = 0.5  # a filter letting at least this share of chunks through: search all, drop the rest
 POST_FILTER_SLACK = 1.5  # ... asking for this many times the results the filter should leave
-_PHRASE = re.compile(r'"([^"]*)"')
-_WORDISH = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # Best cosine similarity under which nothing in the knowledge base is close to the query, per packaged
 # model: the 5th percentile of the answerable dev questions' best cosine (so about 1 in 20 real questions
 # is flagged), measured against corpus/eval/out_of_scope.jsonl (docs/search.md). (same language, a
@@ -54,16 +49,6 @@ _WORDISH = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 # are lower than its cosines of unrelated English questions, so no threshold holds there: no flag.
 WEAK_MATCH: dict[str, tuple[float, float | None]] = {"all-MiniLM-L6-v2": (0.42, 0.42),
                                                      "multilingual-e5-small-q4": (0.85, None)}
-
-
-@dataclass
-class ParsedQuery:
-    text: str  # what the embedding model sees
-    terms: list[str] = field(default_factory=list)  # the query's words as typed (snippets analyse them)
-    phrases: list[str] = field(default_factory=list)  # "quoted phrases", as typed
-    lexical: LexicalQuery = field(default_factory=LexicalQuery)  # what the store's lexical search takes
-    languages: list[str] = field(default_factory=list)  # the languages the query was read in
-    cross_language: bool = False  # in a language no document of the knowledge base is in
 
 
 @dataclass
@@ -78,81 +63,11 @@ class SearchResult:
                 "best_score": self.best_score, "languages": self.languages}
 
 
-def parse_query(query: str, analyzer: Analyzer | None = None, *, languages: Sequence[str] | None = None,
-                filter_languages: bool = False) -> ParsedQuery:
-    """The query's text for the model, and its lexical reading: with `languages`, one reading per
-    language (each matching only documents of its language when `filter_languages`), else `analyzer`'s."""
-    if query is None or not str(query).strip():
-        raise InputError("The query is empty", hint="type a few words that describe the problem", field="query")
-    q = re.sub("[\x00\ud800-\udfff]", " ", str(query))  # NUL and lone surrogates (from argv bytes): spaces
-    q = q[:MAX_QUERY_CHARS * 5]
-    phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if _WORDISH.search(p)]
-    rest = _PHRASE.sub(" ", q).replace('"', " ")  # an unbalanced quote is just a character
-    if languages:
-        lexical = read_query(rest, phrases, languages, filter_languages=filter_languages)
-    else:
-        lexical = replace((analyzer or get_analyzer("en")).query(rest, phrases), language="")
-    text = normalize_ws(q.replace('"', " "))[:MAX_QUERY_CHARS]
-    terms = list(dict.fromkeys(w for w in _WORDISH.findall(rest + " " + " ".join(phrases)) if len(w) <= 40))
-    return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:48], phrases=phrases, lexical=lexical,
-                       languages=[r.language for r in lexical.readings() if r.language] or list(languages or []))
-
-
 def _phrase_ok(parsed: ParsedQuery, haystack: str, analyzer: Analyzer) -> bool:
     if not parsed.phrases:
         return True
     hay = " ".join(analyzer.tokens(haystack))
     return all(" ".join(analyzer.tokens(p)) in hay for p in parsed.phrases)
-
-
-@functools.lru_cache(maxsize=256)
-def _query_stems(analyzer: Analyzer, terms: tuple[str, ...], phrases: tuple[str, ...]) -> frozenset[str]:
-    """The analysed forms of a query's words (stopwords left out, except inside phrases): the same for
-    every hit of a search, so worked out once."""
-    qwords = [w for t in terms for w in analyzer.words(t) if not analyzer.is_stopword(w)]
-    qwords += [w for p in phrases for w in analyzer.words(p)]
-    return frozenset(analyzer.stem_words(qwords)) - {""}
-
-
-def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), width: int = 220,
-                 analyzer: Analyzer | None = None) -> str:
-    """HTML-escaped excerpt of `text` around the densest cluster of matches, matches in <mark>.
-
-    A word matches when its analysed form (in `analyzer`'s language) is one of the query's words'."""
-    analyzer = analyzer or get_analyzer("en")
-    stems = _query_stems(analyzer, tuple(terms), tuple(phrases))
-    found = list(_WORDISH.finditer(text)) if stems else []
-    analysed = analyzer.analyse_words([m.group() for m in found])
-    matches = [(m.start(), m.end()) for m, toks in zip(found, analysed, strict=True) if any(t in stems for t in toks)]
-    if len(text) <= width:
-        start, end = 0, len(text)
-    elif matches:
-        starts = [s for s, _ in matches]  # in text order: a window's matches are one bisect away
-        best, best_n = 0, -1
-        for j, s in enumerate(starts):
-            n = bisect.bisect_right(starts, s + width * 0.8, lo=j) - j
-            if n > best_n:
-                best, best_n = s, n
-        start = max(0, best - width // 4)
-        while start > 0 and not text[start - 1].isspace():
-            start -= 1
-        end = min(len(text), start + width)
-        while end < len(text) and not text[end - 1].isspace():
-            end += 1
-    else:
-        start, end = 0, width
-        while end < len(text) and not text[end - 1].isspace():
-            end += 1
-    out, pos = [], start
-    for s, e in matches:
-        if s < start or e > end:
-            continue
-        out.append(html.escape(text[pos:s]))
-        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
-        pos = e
-    out.append(html.escape(text[pos:end]))
-    snippet = normalize_ws("".join(out))
-    return ("… " if start > 0 else "") + snippet + (" …" if end < len(text) else "")
 
 
 def _keep(pairs: list[tuple[int, float]], allowed: np.ndarray) -> list[tuple[int, float]]:
@@ -163,29 +78,6 @@ def _keep(pairs: list[tuple[int, float]], allowed: np.ndarray) -> list[tuple[int
     pos = np.minimum(np.searchsorted(allowed, ids), len(allowed) - 1)
     inside = allowed[pos] == ids
     return [p for p, ok in zip(pairs, inside.tolist(), strict=True) if ok]
-
-
-_SIDE_POOL: ThreadPoolExecutor | None = None
-_SIDE_LOCK = threading.Lock()
-SIDE_THREADS = 4  # lexical searches running beside query encodes, per process
-
-
-def _side_pool() -> ThreadPoolExecutor:
-    global _SIDE_POOL
-    with _SIDE_LOCK:
-        if _SIDE_POOL is None:
-            _SIDE_POOL = ThreadPoolExecutor(max_workers=SIDE_THREADS, thread_name_prefix="deskbook-lexical")
-        return _SIDE_POOL
-
-
-def _forget_side_pool() -> None:
-    """In a forked child (a pre-forking WSGI server) the pool's threads do not exist: start a new one."""
-    global _SIDE_POOL, _SIDE_LOCK
-    _SIDE_POOL, _SIDE_LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_side_pool)
 
 
 def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:
@@ -427,7 +319,7 @@ class Searcher:
         pending = None
         if mode == "hybrid" and dense_ok and qvec is None and getattr(self.config, "search_overlap", True):
             # the lexical search runs while the query is encoded (both spend their time outside the GIL)
-            pending = _side_pool().submit(self.lexical, parsed, n_chunks, filters)
+            pending = side_pool().submit(self.lexical, parsed, n_chunks, filters)
             lex = []
         else:
             lex = self.lexical(parsed, n_chunks, filters) if mode in ("hybrid", "lexical") else []
