@@ -20,6 +20,8 @@ The rows are kept by the store (`kb.storage` `QueryLogStore`); this module redac
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -30,6 +32,8 @@ import numpy as np
 from kb.errors import InputError
 from kb.models import content_hash
 from kb.redact import redact
+
+REDACTED_CACHE = 4096  # queries whose redaction a query log keeps in memory (repeated searches)
 
 EVENT_KINDS = ("click", "helpful", "not_helpful")
 REQUEST_KINDS = ("search", "answer", "assist")
@@ -110,6 +114,8 @@ class QueryLog:
         self.store = store
         self.config = config
         self._nlp = None
+        self._redacted: OrderedDict[tuple, tuple[str, int]] = OrderedDict()  # see `redact`
+        self._redacted_lock = threading.Lock()
 
     # -- writing -----------------------------------------------------------------------------
     def redact(self, text: str, language: str | None = None) -> tuple[str, int]:
@@ -117,6 +123,20 @@ class QueryLog:
         every language the name lists of `kb.names` in query mode ("priya sharma", "Emma asked"):
         a short query gives the model too little context, so a missed name is likelier than in prose.
         `language` when the caller knows it (None: detected)."""
+        keep = self.config.values.get("redact_keep") or []
+        key = (text, language, bool(self.config.querylog_redact_names), tuple(keep))
+        with self._redacted_lock:  # agents search the same things again and again: the name model runs once
+            if key in self._redacted:
+                self._redacted.move_to_end(key)
+                return self._redacted[key]
+        out = self._redact(text, language, keep)
+        with self._redacted_lock:
+            self._redacted[key] = out
+            while len(self._redacted) > REDACTED_CACHE:
+                self._redacted.popitem(last=False)
+        return out
+
+    def _redact(self, text: str, language: str | None, keep: list[str]) -> tuple[str, int]:
         nlp = None
         if self.config.querylog_redact_names:
             if self._nlp is None:
@@ -124,7 +144,6 @@ class QueryLog:
 
                 self._nlp = load_ner(self.config.spacy_model) or False
             nlp = self._nlp or None
-        keep = self.config.values.get("redact_keep") or []
         out, found = redact(text, nlp, keep=keep, name_lists="query" if self.config.querylog_redact_names else None,
                             language=language)
         return out, len(found)

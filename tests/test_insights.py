@@ -201,6 +201,28 @@ def logged(kb, embedder):
 
 
 # -- the query log -------------------------------------------------------------------------------
+def test_a_repeated_query_is_redacted_once_and_alike(tiny_kb, monkeypatch):
+    """Agents search the same things again and again: the name model runs once per distinct query
+    (a bounded cache), and the stored text is the same redacted text every time."""
+    import insights.querylog as ql
+
+    config, store, _ = tiny_kb
+    qlog = QueryLog(store, config)
+    calls = []
+    real = ql.redact
+    monkeypatch.setattr(ql, "redact", lambda text, *a, **kw: calls.append(text) or real(text, *a, **kw))
+    q = "refund for Sarah Jones, card 4111 1111 1111 1111"
+    ids = [qlog.log(q, [], agent="Amara") for _ in range(3)]
+    assert len(calls) == 1
+    stored = {e.id: e.query for e in qlog.entries()}
+    assert len({stored[i] for i in ids}) == 1
+    assert "Sarah" not in stored[ids[0]] and "4111" not in stored[ids[0]]
+    monkeypatch.setattr(ql, "REDACTED_CACHE", 1)
+    qlog.log("another question about delivery", [])
+    qlog.log(q, [])  # pushed out of the one-entry cache: redacted again
+    assert len(calls) == 3
+
+
 def test_query_log_redacts_records_feedback_and_purges(tiny_kb):
     config, store, _ = tiny_kb
     qlog = QueryLog(store, config)
