@@ -319,6 +319,11 @@ def test_search_caches_follow_status_and_tag_changes(tiny_kb, embedder):
     hits = s.search("refund to the original payment method", k=5, sop_statuses=["published"])
     assert doc in [h.id for h in hits]
     assert next(h for h in hits if h.id == doc).tags == ["money-back"]
+    generation = s._state(fresh=True)["generation"]
+    other.delete_document(doc, by="test")
+    assert s._state(fresh=True)["generation"] != generation  # the caches start again
+    assert doc not in [h.id for h in s.search("refund to the original payment method", k=5,
+                                              sop_statuses=["published"])]
 
 
 def test_overlapped_lexical_search_gives_the_same_hits(corpus_kb, embedder):

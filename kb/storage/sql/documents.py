@@ -156,6 +156,7 @@ class DocumentsSql:
             self._delete_chunks(ids)
             self._exec("DELETE FROM documents WHERE id = ?", (doc_id,))
             self._add_version(doc, row["version"] + 1, now_iso(), by, note, deleted=1)
+            self._bump_meta("fields_generation")  # searchers drop what they cached of its chunks
 
     def document_versions(self, doc_id: str) -> list[dict[str, Any]]:
         return self._rows("SELECT doc_id, version, title, content_hash, created_at, created_by, note, deleted, status "
