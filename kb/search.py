@@ -116,8 +116,9 @@ class Searcher:
         return self._embedder
 
     def _state(self, fresh: bool = False) -> dict:
-        """What a search needs from the store's meta (model, vector dimension, languages), read again only
-        when the store's vectors generation changes; `find` checks the generation once per search."""
+        """What a search needs from the store's meta (model, vector dimension, languages) and what it caches
+        (term frequencies, chunk fields, allowed ids), kept until the store's vectors or fields generation
+        changes; `find` checks both generations once per search."""
         if not fresh and self._meta:
             return self._meta
         gen = (self.store.vectors_generation(), self.store.get_meta("fields_generation", "0") or "0")
