@@ -10,11 +10,10 @@ from dataclasses import dataclass, field, replace
 
 from kb.analysis import Analyzer, LexicalQuery, get_analyzer, read_query
 from kb.errors import InputError
-from kb.text import normalize_ws
+from kb.text import WORD, normalize_ws, without_bad_characters
 
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
 _PHRASE = re.compile(r'"([^"]*)"')
-WORDISH = re.compile(r"[^\W_]+(?:['’][^\W_]+)*", re.UNICODE)
 
 
 @dataclass
@@ -33,15 +32,15 @@ def parse_query(query: str, analyzer: Analyzer | None = None, *, languages: Sequ
     language (each matching only documents of its language when `filter_languages`), else `analyzer`'s."""
     if query is None or not str(query).strip():
         raise InputError("The query is empty", hint="type a few words that describe the problem", field="query")
-    q = re.sub("[\x00\ud800-\udfff]", " ", str(query))  # NUL and lone surrogates (from argv bytes): spaces
+    q = without_bad_characters(str(query))  # NUL and lone surrogates (from argv bytes): spaces
     q = q[:MAX_QUERY_CHARS * 5]
-    phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if WORDISH.search(p)]
+    phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if WORD.search(p)]
     rest = _PHRASE.sub(" ", q).replace('"', " ")  # an unbalanced quote is just a character
     if languages:
         lexical = read_query(rest, phrases, languages, filter_languages=filter_languages)
     else:
         lexical = replace((analyzer or get_analyzer("en")).query(rest, phrases), language="")
     text = normalize_ws(q.replace('"', " "))[:MAX_QUERY_CHARS]
-    terms = list(dict.fromkeys(w for w in WORDISH.findall(rest + " " + " ".join(phrases)) if len(w) <= 40))
+    terms = list(dict.fromkeys(w for w in WORD.findall(rest + " " + " ".join(phrases)) if len(w) <= 40))
     return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:48], phrases=phrases, lexical=lexical,
                        languages=[r.language for r in lexical.readings() if r.language] or list(languages or []))

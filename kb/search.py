@@ -186,10 +186,7 @@ class Searcher:
         share = float(getattr(self.config, "lexical_max_df", 0) or 0)
         if share <= 0 or share >= 1 or not q:
             return q
-        state = self._state()
-        if state["chunks"] is None:
-            state["chunks"] = self.store.count_chunks()
-        cache, n = state["df"], state["chunks"]
+        cache, n = self._state()["df"], self._total_chunks()
         missing = [t for t in q.all_terms() if t not in cache]
         if missing:
             cache.update(self.store.term_document_frequencies(missing))

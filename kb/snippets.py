@@ -9,8 +9,7 @@ import html
 from collections.abc import Sequence
 
 from kb.analysis import Analyzer, get_analyzer
-from kb.query import WORDISH
-from kb.text import normalize_ws
+from kb.text import WORD, normalize_ws
 
 
 @functools.lru_cache(maxsize=256)
@@ -29,7 +28,7 @@ def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), w
     A word matches when its analysed form (in `analyzer`'s language) is one of the query's words'."""
     analyzer = analyzer or get_analyzer("en")
     stems = _query_stems(analyzer, tuple(terms), tuple(phrases))
-    found = list(WORDISH.finditer(text)) if stems else []
+    found = list(WORD.finditer(text)) if stems else []
     analysed = analyzer.analyse_words([m.group() for m in found])
     matches = [(m.start(), m.end()) for m, toks in zip(found, analysed, strict=True) if any(t in stems for t in toks)]
     if len(text) <= width:

@@ -29,6 +29,11 @@ STOPWORDS = frozenset(STOP_EN.split()) | frozenset(
 _BAD_CHARS = re.compile("[\x00\ud800-\udfff]")
 
 
+def without_bad_characters(text: str, by: str = " ") -> str:
+    """`text` with every NUL and lone surrogate (see `bad_character`) replaced by `by`."""
+    return _BAD_CHARS.sub(by, text)
+
+
 def bad_character(text: str) -> str | None:
     """A description of the first character no database can store (NUL, or half of a UTF-16
     surrogate pair that JSON's `\\ud800` escapes can produce), or None when there is none."""

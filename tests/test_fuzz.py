@@ -88,6 +88,18 @@ def assert_names_file(message: str, path: Path) -> None:
     assert "Traceback" not in message, message[:2000]
 
 
+def tally(outcomes: dict[str, int], path: Path, items, failure: type, reason, check) -> None:
+    """Count what reading `path` gave: each failure (an instance of `failure`) must name the file in
+    `reason(item)`; everything else must pass `check(item)`."""
+    for item in items:
+        if isinstance(item, failure):
+            assert_names_file(reason(item), path)
+            outcomes["error"] += 1
+        else:
+            check(item)
+            outcomes["ok"] += 1
+
+
 # -- readers ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", SOP_SUFFIXES)
 def test_sop_readers_give_a_document_or_an_input_error_naming_the_file(hostile_dir, suffix):
@@ -98,14 +110,15 @@ def test_sop_readers_give_a_document_or_an_input_error_naming_the_file(hostile_d
     outcomes = {"ok": 0, "error": 0}
     for path in files_of(hostile_dir, suffix):
         try:
-            doc = reader(SourceFile(path, path.parent, KINDS[suffix]))
+            items = [reader(SourceFile(path, path.parent, KINDS[suffix]))]
         except InputError as exc:
-            assert_names_file(str(exc), path)
-            outcomes["error"] += 1
-        else:
-            assert doc.id and doc.title and "\x00" not in doc.body
-            outcomes["ok"] += 1
+            items = [exc]
+        tally(outcomes, path, items, InputError, str, check_document)
     assert outcomes["ok"] and outcomes["error"], outcomes
+
+
+def check_document(doc) -> None:
+    assert doc.id and doc.title and "\x00" not in doc.body
 
 
 @pytest.mark.parametrize("suffix", TICKET_SUFFIXES)
@@ -119,14 +132,12 @@ def test_ticket_readers_give_documents_or_input_errors_naming_the_file(hostile_d
             items = list(read_tickets(SourceFile(path, path.parent, KINDS[suffix]), {}))
         except InputError as exc:
             items = [exc]
-        for item in items:
-            if isinstance(item, InputError):
-                assert_names_file(str(item), path)
-                outcomes["error"] += 1
-            else:
-                assert item.id and "\x00" not in item.body
-                outcomes["ok"] += 1
+        tally(outcomes, path, items, InputError, str, check_ticket)
     assert outcomes["ok"] and outcomes["error"], outcomes
+
+
+def check_ticket(ticket) -> None:
+    assert ticket.id and "\x00" not in ticket.body
 
 
 @pytest.mark.parametrize("suffix", TRANSCRIPT_SUFFIXES)
@@ -134,15 +145,12 @@ def test_transcript_loading_gives_transcripts_or_failures_naming_the_file(hostil
     from qa_rubrics.transcripts import LoadFailure, load_inputs
 
     outcomes = {"ok": 0, "error": 0}
-    for path in files_of(hostile_dir, suffix):
-        for item in load_inputs([path]):  # never raises: failures are items
-            if isinstance(item, LoadFailure):
-                assert_names_file(item.reason, path)
-                outcomes["error"] += 1
-            else:
-                assert item.turns and all(isinstance(t.text, str) and t.text for t in item.turns)
-                json.dumps(item.to_dict() if hasattr(item, "to_dict") else item.id)
-                outcomes["ok"] += 1
+    def check(transcript) -> None:
+        assert transcript.turns and all(isinstance(t.text, str) and t.text for t in transcript.turns)
+        json.dumps(transcript.to_dict() if hasattr(transcript, "to_dict") else transcript.id)
+
+    for path in files_of(hostile_dir, suffix):  # load_inputs never raises: failures are items
+        tally(outcomes, path, load_inputs([path]), LoadFailure, lambda f: f.reason, check)
     assert outcomes["error"], outcomes
 
 
