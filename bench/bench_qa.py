@@ -2,10 +2,10 @@
 
     python bench/bench_qa.py zeroshot [--sets sgd,social,phone,chat]
         Mean Cohen's kappa of the semantic criteria, rubric as written (no thresholds, nothing learned),
-        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 and
-        semantic.v2. Also the agreement of v2's verdicts by confidence band (needs review < 0.7).
+        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1, v2 and
+        v3. Also the agreement of v3's verdicts by confidence band (needs review < 0.7).
 
-    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5]
+    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v3]
         Learning curve: for each size n, n labelled conversations drawn at random (repeats with other
         seeds), a classifier learned per semantic criterion (`qa_rubrics.learning`, kept unless
         cross-validation on the n says it is worse by more than 0.2), kappa measured on all the other
@@ -86,7 +86,7 @@ def kappas(cards, labels, ids) -> dict[str, float]:
 
 
 def as_version(rubric, method: str):
-    """The rubric with every semantic criterion pinned to `method` (semantic.v1 / semantic.v2)."""
+    """The rubric with every semantic criterion pinned to `method` (semantic.v1 / v2 / v3)."""
     import re
 
     text = re.sub(r"(method:\s*)semantic(?:\.v\d)?\b", rf"\g<1>{method}", rubric.text)
@@ -97,30 +97,30 @@ def as_version(rubric, method: str):
 def zeroshot(args) -> None:
     config = load_config(data_dir=tempfile.mkdtemp(prefix="bench-qa-"))
     embedder = get_embedder(config)
-    print("| data set | conversations | semantic criteria | plain cosine (0.55) | semantic.v1 (default) | "
-          "semantic.v2 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| data set | conversations | semantic criteria | plain cosine (0.55) | semantic.v1 | "
+          "semantic.v2 | semantic.v3 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     bands: dict[str, list] = {}
     for name in args.sets.split(","):
         rubric, ts, labels = load_set(name)
         ids = semantic_ids(rubric)
         row = []
-        for variant in ("plain", "v1", "v2"):
-            r = as_version(rubric, "semantic.v2" if variant == "v2" else "semantic.v1")
+        for variant in ("plain", "v1", "v2", "v3"):
+            r = as_version(rubric, "semantic.v1" if variant == "plain" else f"semantic.{variant}")
             opts = BASELINE if variant == "plain" else None
             scorer = Scorer(r, config, embedder, semantic_options=opts) if opts else Scorer(r, config, embedder)
             cards = list(scorer.score_many(ts))
             row.append(float(np.mean(list(kappas(cards, labels, ids).values()))))
-            if variant == "v2":
+            if variant == "v3":
                 for c in cards:
                     for res in c.criteria:
                         if res.id in ids and res.id in labels[c.transcript_id]:
                             band = "< 0.7 (needs review)" if res.needs_review else (
                                 "0.7-0.9" if res.confidence < 0.9 else ">= 0.9")
                             bands.setdefault(band, []).append(res.result == labels[c.transcript_id][res.id])
-        print(f"| {name} | {len(ts)} | {len(ids)} | {row[0]:.3f} | {row[1]:.3f} | {row[2]:.3f} |", flush=True)
+        print(f"| {name} | {len(ts)} | {len(ids)} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
     print()
-    print("| v2 confidence | verdicts | agree with the label |")
+    print("| v3 confidence | verdicts | agree with the label |")
     print("|---|---:|---:|")
     for band in (">= 0.9", "0.7-0.9", "< 0.7 (needs review)"):
         if band in bands:
@@ -136,7 +136,7 @@ def curve(args) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in args.sets.split(","):
         rubric, ts, labels = load_set(name)
-        rubric = as_version(rubric, "semantic.v2")
+        rubric = as_version(rubric, args.method)
         ids = semantic_ids(rubric)
         base = Scorer(rubric, config, embedder, learned=LearnedModels())
         base.keep_conversations = True
@@ -207,7 +207,7 @@ def speed(args) -> None:
             print("indexing corpus/sops into a temporary knowledge base ...", file=sys.stderr)
             index_paths(store, get_embedder(config), config, [CORPUS / "sops"], progress=False)
         embedder = get_embedder(config)
-        rubric = fifteen_criteria()
+        rubric = as_version(fifteen_criteria(), args.method)
         transcripts = forty_turn_transcripts(args.transcripts)
         scorer = Scorer(rubric, config, embedder, store=store)
         scorer.warm()  # what a worker does once: rubric phrases, sentence bank, classifiers, SOP steps
@@ -233,7 +233,7 @@ def speed(args) -> None:
         assert len(cards) == n
         # learning from 120 labelled conversations
         rubric, ts, labels = load_set("sgd")
-        sc = Scorer(as_version(rubric, "semantic.v2"), config, embedder, learned=LearnedModels())
+        sc = Scorer(as_version(rubric, args.method), config, embedder, learned=LearnedModels())
         sc.keep_conversations = True
         a = time.perf_counter()
         res = learn_rubric(sc, ts, labels)
@@ -250,6 +250,7 @@ def main() -> None:
     ap.add_argument("--sets", default="sgd,social,phone,chat")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--method", default="semantic.v3", help="the semantic method version (curve, speed)")
     ap.add_argument("--db", default=None, help="a knowledge base with corpus/sops indexed (speed)")
     ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)

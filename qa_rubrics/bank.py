@@ -62,7 +62,8 @@ class SentenceBank:
         self.acts = np.array([s.act for s in sentences])
         self.speakers = np.array([s.speaker for s in sentences])
         self._vectors: dict[str, np.ndarray] = {}
-        self._lock = threading.Lock()
+        self._prepared: dict[str, object] = {}
+        self._lock = threading.RLock()
 
     def __len__(self) -> int:
         return len(self.sentences)
@@ -91,8 +92,8 @@ class SentenceBank:
             except (OSError, ValueError):
                 vecs = None
             if vecs is None:
-                texts = prepare(list(self.texts)) if prepare else list(self.texts)
-                vecs = np.asarray(embedder.encode_documents(texts), dtype=np.float32)
+                vecs = np.asarray(embedder.encode_documents(self.prepared_texts(prepare, prepare_id)),
+                                  dtype=np.float32)
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)
                     tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
@@ -102,6 +103,45 @@ class SentenceBank:
                     pass
             self._vectors[key] = vecs
             return vecs
+
+    def prepared_texts(self, prepare=None, prepare_id: str = "") -> list[str]:
+        """The sentences as the model sees them (see `vectors`), kept in memory and on disk: preparing
+        them parses every sentence with spaCy."""
+        with self._lock:
+            if prepare_id in self._prepared:
+                return self._prepared[prepare_id]
+            digest = hashlib.sha256(f"{self.hash}\x1e{prepare_id}".encode()).hexdigest()[:20]
+            path = cache_dir() / f"qa-bank-{self.language}-{digest}.texts.json"
+            texts = None
+            try:
+                if path.exists():
+                    texts = json.loads(path.read_text("utf-8"))
+                    if not isinstance(texts, list) or len(texts) != len(self):
+                        texts = None
+            except (OSError, ValueError):
+                texts = None
+            if texts is None:
+                texts = prepare(list(self.texts)) if prepare else list(self.texts)
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_text(json.dumps(texts, ensure_ascii=False), "utf-8")
+                    os.replace(tmp, path)
+                except OSError:
+                    pass
+            self._prepared[prepare_id] = texts
+            return texts
+
+    def grams(self, prepare=None, prepare_id: str = ""):
+        """Character n-grams of the prepared sentences (`qa_rubrics.classifier.char_grams`)."""
+        from qa_rubrics.classifier import char_grams
+
+        key = f"grams\x1e{prepare_id}"
+        if key not in self._prepared:
+            texts = self.prepared_texts(prepare, prepare_id)
+            with self._lock:
+                self._prepared[key] = char_grams(texts)
+        return self._prepared[key]
 
     def speaker_mask(self, speaker: str) -> np.ndarray:
         if speaker in ("agent", "customer"):

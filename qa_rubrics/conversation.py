@@ -148,6 +148,7 @@ class Conversation:
         self.clean = clean
         self.units: list[Unit] = self._units()
         self._vectors: np.ndarray | None = None
+        self._grams = None  # character n-grams of every unit (semantic.v3), computed on first need
         self._by_turn: dict[int, list[int]] = {}
         for i, u in enumerate(self.units):
             self._by_turn.setdefault(u.turn, []).append(i)
@@ -251,6 +252,18 @@ class Conversation:
         if missing:
             self.set_vectors(missing, embedder.encode_documents([self.units[i].text for i in missing]))
         return self._vectors[idx]
+
+    def sentences_of(self, embedder, units: Sequence[int], *, grams: bool = True):
+        """`qa_rubrics.classifier.Sentences` of the given units: vectors and (with `grams`) character
+        n-grams, each computed once per transcript."""
+        from qa_rubrics.classifier import Sentences, char_grams
+
+        V = self.vectors(embedder, units)
+        if not grams:
+            return Sentences(V)
+        if self._grams is None:
+            self._grams = char_grams([u.text for u in self.units])
+        return Sentences(V, self._grams[np.asarray(units, dtype=np.int64)])
 
     # -- output ------------------------------------------------------------------------------
     def shown_span(self, turn: int, start: int, end: int) -> tuple[int, int, str]:

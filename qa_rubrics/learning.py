@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from qa_rubrics.calibrate import cohen_kappa
-from qa_rubrics.classifier import CriterionModel, learn
+from qa_rubrics.classifier import CriterionModel, Sentences, char_grams, learn
 from qa_rubrics.learned import LearnedModels
 from qa_rubrics.rubric import Check, Criterion
 from qa_rubrics.transcripts import Transcript
@@ -103,13 +103,13 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
     targets = [(c, ch, inv) for c, ch, inv in targets if ch is not None]
     labelled = [t for t in transcripts if t.id in labels]
     # one parse, redaction and embedding per conversation
-    vectors: dict[str, dict[str, np.ndarray]] = {c.id: {} for c, _, _ in targets}
+    vectors: dict[str, dict[str, Sentences]] = {c.id: {} for c, _, _ in targets}
     for n, t in enumerate(labelled, 1):
         conv = scorer.conversation(t)
         for c, ch, _ in targets:
             units = conv.unit_indices(conv.turn_indices(ch.speaker, ch.window))
-            vectors[c.id][t.id] = conv.vectors(scorer.embedder, units) if units else \
-                np.zeros((0, scorer.embedder.dim), np.float32)
+            vectors[c.id][t.id] = conv.sentences_of(scorer.embedder, units) if units else \
+                Sentences(np.zeros((0, scorer.embedder.dim), np.float32), char_grams([]))
         if progress:
             progress("embedding", n, len(labelled))
     result = LearningResult(LearnedModels(meta={
@@ -133,7 +133,7 @@ def _presence(label: str, inverted: bool) -> str | None:
     return ("fail" if label == "pass" else "pass") if inverted else label
 
 
-def _verdicts(model: CriterionModel, Xs: Sequence[np.ndarray], threshold: float | None = None) -> list[str]:
+def _verdicts(model: CriterionModel, Xs: Sequence[Sentences], threshold: float | None = None) -> list[str]:
     """Verdict per conversation: its most convincing sentence reaches the threshold (a probability)."""
     th = 0.5 if threshold is None else min(max(float(threshold), 1e-6), 1 - 1e-6)
     cut = float(np.log(th / (1 - th)))
@@ -141,7 +141,7 @@ def _verdicts(model: CriterionModel, Xs: Sequence[np.ndarray], threshold: float 
 
 
 def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: Sequence[Transcript],
-               labels: dict[str, dict[str, str]], vecs: dict[str, np.ndarray], folds: int,
+               labels: dict[str, dict[str, str]], vecs: dict[str, Sentences], folds: int,
                out: LearnedModels) -> CriterionLearning:
     items = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted)) for t in labelled]
     items = [(X, y) for X, y in items if y is not None]

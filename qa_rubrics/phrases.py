@@ -24,6 +24,7 @@ class PhraseBank:
         self.keep = list(keep)
         self._vec: dict[str, np.ndarray] = {}
         self._feat: dict[str, tuple[bool, bool]] = {}
+        self._text: dict[str, str] = {}  # what the model sees of each phrase
 
     def model_texts(self, texts: list[str], docs=None) -> list[str]:
         """What the model sees of each phrase: person names made uniform, then cleaned."""
@@ -42,14 +43,24 @@ class PhraseBank:
         docs = list(self.nlp.pipe(missing))
         for t, doc in zip(missing, docs, strict=True):
             self._feat[t] = (is_ask(t), is_negated(doc))
-        vecs = self.embedder.encode_documents(self.model_texts(missing, docs))
-        for t, v in zip(missing, vecs, strict=True):
+        prepared = self.model_texts(missing, docs)
+        vecs = self.embedder.encode_documents(prepared)
+        for t, v, p in zip(missing, vecs, prepared, strict=True):
             self._vec[t] = v
+            self._text[t] = p
 
     def lookup(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         self.add(texts)
         return (np.stack([self._vec[t] for t in texts]), np.array([self._feat[t][0] for t in texts]),
                 np.array([self._feat[t][1] for t in texts]))
+
+
+    def grams(self, texts: list[str]):
+        """Character n-grams of the phrases as the model sees them (`qa_rubrics.classifier.char_grams`)."""
+        from qa_rubrics.classifier import char_grams
+
+        self.add(texts)
+        return char_grams([self._text[t] for t in texts])
 
 
 def apply_standin(text: str, names) -> str:

@@ -59,15 +59,28 @@ class CriterionServices:
         prep = f"names={self.semantic_options.normalise_names};clean=1;keep={sorted(self.config.redact_keep or [])}"
         return bank, bank.vectors(self.embedder, self.phrases.model_texts, prep)
 
+    def bank_grams(self):
+        """Character n-grams of the sentence bank, prepared like the examples (semantic.v3)."""
+        from qa_rubrics.bank import load_bank
+
+        bank = load_bank(self.rubric.language)
+        prep = f"names={self.semantic_options.normalise_names};clean=1;keep={sorted(self.config.redact_keep or [])}"
+        return bank.grams(self.phrases.model_texts, prep)
+
     def prior_training(self, check: Check):
         """What the zero-shot classifier of a semantic check is trained on (see qa_rubrics.classifier)."""
         from qa_rubrics.classifier import prior_training
 
-        E, _, _ = self.phrases.lookup(list(check.params["examples"]))
+        examples = list(check.params["examples"])
+        E, _, _ = self.phrases.lookup(examples)
         counters = list(check.params.get("counter_examples") or [])
         C = self.phrases.lookup(counters)[0] if counters else np.zeros((0, E.shape[1]), np.float32)
         bank, B = self.bank_vectors()
-        return prior_training(E, C, bank, B, check.speaker, narrow=id(check) in self._absent_inner)
+        grams = {}
+        if uses_grams(check):
+            grams = dict(example_grams=self.phrases.grams(examples), bank_grams=self.bank_grams(),
+                         counter_grams=self.phrases.grams(counters) if counters else None)
+        return prior_training(E, C, bank, B, check.speaker, narrow=id(check) in self._absent_inner, **grams)
 
     def criterion_model(self, check: Check):
         """The classifier of a semantic check: learned from labels when the rubric has one, else zero-shot."""
@@ -163,6 +176,13 @@ class CriterionServices:
 _PRIORS: dict[tuple, object] = {}
 
 
+def uses_grams(check: Check) -> bool:
+    """Whether a semantic check's classifier reads character n-grams beside the embedding (semantic.v3 on,
+    and the fallback of llm.v2)."""
+    version = check.spec().version
+    return (check.method_name == "semantic" and version >= 3) or (check.method_name == "llm" and version >= 2)
+
+
 def _prior_cache(scorer: CriterionServices, check: Check):
     """Zero-shot classifiers are the same for the same examples, speaker, language and model: fit once."""
     from qa_rubrics.classifier import fit
@@ -170,7 +190,7 @@ def _prior_cache(scorer: CriterionServices, check: Check):
     key = (getattr(scorer.embedder, "name", ""), scorer.rubric.language, check.speaker,
            tuple(check.params["examples"]), tuple(check.params.get("counter_examples") or ()),
            scorer.semantic_options.normalise_names, tuple(scorer.config.redact_keep or ()),
-           id(check) in scorer._absent_inner)
+           id(check) in scorer._absent_inner, uses_grams(check))
     if key not in _PRIORS:
         if len(_PRIORS) > 512:
             _PRIORS.clear()

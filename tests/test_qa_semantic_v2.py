@@ -1,4 +1,4 @@
-"""semantic.v2 with the real model: zero-shot verdicts from the examples and the sentence bank, learning
+"""semantic.v2 and v3 with the real model: zero-shot verdicts from the examples and the sentence bank, learning
 from labelled conversations (cross-validated), the tuned rubric and its classifiers file round-tripping
 through `deskbook qa score`, and needs-review marks."""
 
@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from kb.cli import cli, main
 from kb.config import load_config
 from qa_rubrics.bank import load_bank
+from qa_rubrics.classifier import Sentences, char_grams, learn
 from qa_rubrics.learning import ADOPT_MARGIN, learn_rubric
 from qa_rubrics.rubric import load_rubric, parse_rubric
 from qa_rubrics.score import Scorer
@@ -132,8 +133,10 @@ def test_learning_raises_cross_validated_agreement(config, embedder):
     assert after > before
     blob = res.learned.to_bytes()
     again = type(res.learned).from_bytes(blob)
-    X = np.random.default_rng(0).normal(size=(3, embedder.dim)).astype(np.float32)
+    X = Sentences(np.random.default_rng(0).normal(size=(3, embedder.dim)).astype(np.float32),
+                  char_grams(["Thanks so much!", "DM us your order number", "^JS"]))
     for cid, m in res.learned.models.items():
+        assert m.uses_grams and again.models[cid].uses_grams  # semantic (v3) reads character n-grams too
         assert np.allclose(again.models[cid].decision(X), m.decision(X), atol=1e-5)
 
 
@@ -162,7 +165,7 @@ def test_tune_writes_a_versioned_rubric_with_its_classifiers_and_score_uses_them
     assert scored.exit_code == 0, scored.output
     cards = json.loads(scored.stdout)
     assert len(cards) == 10 and all(c["rubric_version"] == 2 for c in cards)
-    models = {c["id"]: c["detail"]["model"] for c in cards[0]["criteria"] if c["method"] == "semantic.v2"}
+    models = {c["id"]: c["detail"]["model"] for c in cards[0]["criteria"] if c["method"] == "semantic.v3"}
     assert "learned" in models.values()
     # a learned file that was changed is refused, with the fix
     npz.write_bytes(npz.read_bytes()[:-10] + b"0123456789")
@@ -172,3 +175,57 @@ def test_tune_writes_a_versioned_rubric_with_its_classifiers_and_score_uses_them
     err = capsys.readouterr().err
     assert exc.value.code != 0 and "does not match learned.sha256" in err and "re-run `deskbook qa eval --tune`" in err
     assert "Traceback" not in err
+
+
+SIGN_OFF = """\
+- id: sign_off
+  question: Did the agent sign the reply with their initials?
+  points: 1
+  method: {method}
+  examples: ["Have a lovely day! ^JS", "Any questions, just shout. -Mo", "Speak soon, ^KT"]
+"""
+
+
+def _signature_threads(signed: bool, n: int) -> list[tuple[Transcript, str]]:
+    """Short care threads; the signed ones end with initials after a caret, as social-media teams sign."""
+    asks = ["My parcel never came", "Card charged twice", "Can't log in to the app", "Refund still missing",
+            "Wrong size delivered", "Order stuck in transit", "Voucher code rejected", "Driver left it outside"]
+    out = []
+    for i in range(n):
+        initials = ["AB", "RM", "PL", "DW", "NH", "TC", "GE", "SY"][i % 8]
+        reply = "Sorry about that, we have sent you a DM to sort it out"
+        reply += f" ^{initials}" if signed else "."
+        out.append((Transcript(id=f"{'s' if signed else 'u'}{i}", turns=[
+            Turn("customer", asks[i % len(asks)]), Turn("agent", reply)]), "pass" if signed else "fail"))
+    return out
+
+
+def test_v3_learns_a_surface_cue_and_v2_stays_on_the_embedding(config, embedder):
+    data = _signature_threads(True, 8) + _signature_threads(False, 8)
+    labels = {t.id: {"sign_off": y} for t, y in data}
+    v3 = Scorer(rubric_of(SIGN_OFF.format(method="semantic")), config, embedder)
+    res = learn_rubric(v3, [t for t, _ in data], labels)
+    model = res.learned.models["sign_off"]
+    assert model.uses_grams and model.gram_coef.shape == (2 ** 15,)
+    scorer = Scorer(rubric_of(SIGN_OFF.format(method="semantic")), config, embedder, learned=res.learned)
+    new_signed = T(("customer", "Still waiting on my exchange"),
+                   ("agent", "Sorry about that, we have sent you a DM to sort it out ^QF"))
+    unsigned = T(("customer", "Still waiting on my exchange"),
+                 ("agent", "Sorry about that, we have sent you a DM to sort it out."))
+    assert scorer.score(new_signed).criteria[0].result == "pass"
+    assert scorer.score(unsigned).criteria[0].result == "fail"
+    # semantic.v2 pinned: embeddings only, learned and zero-shot
+    v2 = Scorer(rubric_of(SIGN_OFF.format(method="semantic.v2")), config, embedder)
+    assert not v2.criterion_model(v2.rubric.criteria[0].check).uses_grams
+    assert not learn_rubric(v2, [t for t, _ in data], labels).learned.models["sign_off"].uses_grams
+
+
+def test_a_grams_prior_needs_the_labelled_sentences_grams(config, embedder):
+    scorer = Scorer(rubric_of(THANKS), config, embedder)
+    prior = scorer.prior_training(scorer.rubric.criteria[0].check)
+    assert prior.Xp.grams is not None and prior.Xp.grams.shape == (len(prior.Xp), 2 ** 15)
+    X = embedder.encode_documents(["Thanks a lot!"])
+    with pytest.raises(ValueError, match="grams"):
+        learn(prior, [(X, "pass")] * 6)
+    model = learn(prior, [(Sentences(X, char_grams(["Thanks a lot!"])), "pass")] * 6)
+    assert model.source == "learned" and model.uses_grams

@@ -40,6 +40,7 @@ def _load_builtin() -> None:
         regex,
         semantic,
         semantic_v2,
+        semantic_v3,
         sop_steps,
         timing,
     )

@@ -141,10 +141,18 @@ def parse_reply(reply: str) -> dict[str, Any]:
     return data
 
 
-def _fallback(check: Check, ctx: EvalContext, why: str) -> Outcome:
-    from qa_rubrics.criteria.semantic import evaluate as semantic
+def _semantic(check: Check):
+    """The semantic method behind an `llm` check: v1 (cosine) for llm.v1, as it was; the classifier
+    (semantic.v3) from llm.v2 on."""
+    if check.spec().version >= 2:
+        from qa_rubrics.criteria.semantic_v2 import evaluate
+    else:
+        from qa_rubrics.criteria.semantic import evaluate
+    return evaluate
 
-    o = semantic(check, ctx)
+
+def _fallback(check: Check, ctx: EvalContext, why: str) -> Outcome:
+    o = _semantic(check)(check, ctx)
     o.reason = f"LLM judge not used ({why}); semantic method: {o.reason}"
     o.detail = {**o.detail, "llm_fallback": why}
     return o
@@ -181,9 +189,7 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
     elif verdict == "pass":
         return _fallback(check, ctx, "the LLM gave a pass without a quote")
     # the semantic method is the second opinion that sets the confidence
-    from qa_rubrics.criteria.semantic import evaluate as semantic
-
-    second = semantic(check, ctx)
+    second = _semantic(check)(check, ctx)
     agree = (second.result == verdict) or (verdict == "na")
     conf = AGREE_CONFIDENCE if agree else DISAGREE_CONFIDENCE
     score = conf if verdict == "pass" else 1.0 - conf
@@ -196,9 +202,13 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
                    raw=second.raw)
 
 
+FIELDS = (FieldSpec("examples", "str_list", required=True,
+                    help="phrases that satisfy the criterion (shown to the model; the semantic fallback uses them)"),
+          FieldSpec("counter_examples", "str_list", help="phrases that look similar but must not count"))
+METHOD_V1 = register(Method(
+    name="llm", version=1, evaluate=evaluate, fields=FIELDS,
+    help="an OpenAI-compatible LLM answers the question and quotes the transcript (fallback: semantic.v1)"))
 METHOD = register(Method(
-    name="llm", version=1, evaluate=evaluate,
-    fields=(FieldSpec("examples", "str_list", required=True,
-                      help="phrases that satisfy the criterion (shown to the model; the semantic fallback uses them)"),
-            FieldSpec("counter_examples", "str_list", help="phrases that look similar but must not count")),
-    help="an OpenAI-compatible LLM answers the question and quotes the transcript (semantic fallback)"))
+    name="llm", version=2, evaluate=evaluate, fields=FIELDS,
+    help="an OpenAI-compatible LLM answers the question and quotes the transcript (fallback: the semantic "
+         "classifier, semantic.v3)"))

@@ -49,8 +49,10 @@ def unit_probabilities(check: Check, ctx: EvalContext) -> dict | None:
     if not units:
         return None
     scorer = ctx.scorer
-    V = conv.vectors(scorer.embedder, units)
-    prob = scorer.criterion_model(check).probability(V).astype(np.float64)
+    model = scorer.criterion_model(check)
+    S = conv.sentences_of(scorer.embedder, units, grams=model.uses_grams)
+    V = S.vectors
+    prob = model.probability(S).astype(np.float64)
     E, _, _ = scorer.phrases.lookup(list(check.params["examples"]))
     SE = V @ E.T
     ex_sim = SE.max(axis=1)
