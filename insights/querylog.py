@@ -31,7 +31,7 @@ import numpy as np
 
 from kb.errors import InputError
 from kb.models import content_hash
-from kb.redact import redact
+from kb.redact import NER_LANGUAGES, redact, text_language
 
 REDACTED_CACHE = 4096  # queries whose redaction a query log keeps in memory (repeated searches)
 
@@ -116,6 +116,7 @@ class QueryLog:
         self._nlp = None
         self._redacted: OrderedDict[tuple, tuple[str, int]] = OrderedDict()  # see `redact`
         self._redacted_lock = threading.Lock()
+        self._ner = None  # kb.sidework.Batcher over the name model, built with it
 
     # -- writing -----------------------------------------------------------------------------
     def redact(self, text: str, language: str | None = None) -> tuple[str, int]:
@@ -137,15 +138,24 @@ class QueryLog:
         return out
 
     def _redact(self, text: str, language: str | None, keep: list[str]) -> tuple[str, int]:
-        nlp = None
+        nlp = doc = None
         if self.config.querylog_redact_names:
             if self._nlp is None:
+                from kb.sidework import Batcher
                 from kb.text import load_ner
 
-                self._nlp = load_ner(self.config.spacy_model) or False
+                model = load_ner(self.config.spacy_model) or False
+                if model:  # searches that log at the same moment share one pass of the name model
+                    lock = threading.Lock()
+                    self._ner = Batcher(lambda: lock, lambda texts: list(model.pipe(texts, batch_size=len(texts))))
+                self._nlp = model  # last: another thread that sees it finds the batcher ready
             nlp = self._nlp or None
-        out, found = redact(text, nlp, keep=keep, name_lists="query" if self.config.querylog_redact_names else None,
-                            language=language)
+        if nlp is not None:
+            language = text_language(text, language)
+            if language in NER_LANGUAGES:
+                doc = self._ner.run([text])[0]
+        out, found = redact(text, nlp, doc=doc, keep=keep,
+                            name_lists="query" if self.config.querylog_redact_names else None, language=language)
         return out, len(found)
 
     def log(self, query: str, results: Sequence[Any] = (), *, kind: str = "search", mode: str = "",

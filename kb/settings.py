@@ -212,8 +212,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("serve_port", 8000, "`deskbook serve`: port to listen on."),
         Setting("serve_threads", 8, "`deskbook serve`: worker threads of the WSGI server (waitress)."),
         Setting("search_concurrency", "auto", "Web app: search requests computing at once (the others wait their "
-                "turn); auto = the number of cores. More threads than cores computing at once fight over Python's "
-                "interpreter lock and slow every search (measured in docs/benchmarks.md)."),
+                "turn); auto = 4 per core. Searches waiting for the embedding model are encoded together, so a few "
+                "more than the cores pay off; many more fight over Python's interpreter lock (measured in "
+                "docs/benchmarks.md)."),
         Setting("upload_max_mb", 50, "Web app: largest upload (SOP, ticket or transcript files) in MB."),
         Setting("rubrics_dir", "rubrics", "Folder of QA rubric files (YAML) that analysts choose from when importing transcripts "
                 "(relative paths are from the working directory; the demo uses corpus/rubrics)."),
