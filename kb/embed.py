@@ -254,6 +254,7 @@ class MultilingualE5Embedder:
         self.dim = int(self.model.dim)
         self.batch_size = max(1, int(batch_size))
         self._lock = QueryFirstLock()  # the engine's scratch buffers belong to the model
+        self._queries = query_batcher(self._lock, self._encode_queries_now)
 
     def _encode(self, texts: list[str], is_query: bool, batch_size: int | None, progress: bool) -> np.ndarray:
         texts = [t if t.strip() else " " for t in texts]
@@ -281,7 +282,15 @@ class MultilingualE5Embedder:
         return self._encode(list(texts), False, batch_size, progress)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        return self._encode(list(texts), True, None, False)
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self._queries.run([t if t.strip() else " " for t in texts])
+
+    def _encode_queries_now(self, texts: list[str]) -> np.ndarray:  # the caller holds the model's lock
+        vecs = np.asarray(self.model.encode(texts if len(texts) > 1 else texts[0], True),
+                          dtype=np.float32).reshape(len(texts), self.dim)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)  # as _encode: never a norm above 1
+        return vecs / np.where(norms > 0, norms, 1.0)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` as a passage, less the prefix and the two special tokens."""

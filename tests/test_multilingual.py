@@ -58,6 +58,24 @@ def test_the_multilingual_embedder(ml_embedder):
     assert ml_embedder.count_tokens("") == 0 < ml_embedder.count_tokens("Rücksendung") < 10
 
 
+def test_multilingual_queries_waiting_together_get_their_own_vectors(ml_embedder):
+    import threading
+
+    queries = ["Ich möchte mein Geld zurück", "Şifremi unuttum", "where is my parcel", "", "Paket beschädigt"]
+    alone = np.vstack([ml_embedder.encode_queries([q]) for q in queries])
+    out: list = [None] * len(queries)
+
+    def ask(i: int) -> None:
+        out[i] = ml_embedder.encode_queries([queries[i]])
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(len(queries))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert np.allclose(np.vstack(out), alone, atol=1e-4)
+
+
 def test_batches_give_the_same_vectors_as_one_by_one(ml_embedder):
     texts = ["Wo ist mein Paket?", "Kargom nerede?", "Where is my parcel?"]
     together = ml_embedder.encode_documents(texts)
