@@ -229,3 +229,22 @@ def test_a_grams_prior_needs_the_labelled_sentences_grams(config, embedder):
         learn(prior, [(X, "pass")] * 6)
     model = learn(prior, [(Sentences(X, char_grams(["Thanks a lot!"])), "pass")] * 6)
     assert model.source == "learned" and model.uses_grams
+
+
+def test_a_classifier_learned_before_v3_still_scores(config, embedder):
+    """A learned file written by v2 (embedding weights only) keeps working under `method: semantic` (v3)."""
+    from qa_rubrics.classifier import TrainingSet, fit
+    from qa_rubrics.learned import LearnedModels
+
+    rubric = rubric_of(THANKS)
+    scorer = Scorer(rubric, config, embedder)
+    prior = scorer.prior_training(rubric.criteria[0].check)
+    old = fit(TrainingSet(Sentences(prior.Xp.vectors), prior.wp, Sentences(prior.Xn.vectors), prior.wn,
+                          info=dict(prior.info), center=prior.center))
+    old.source = "learned"
+    blob = LearnedModels({"customer_thanks": old}, {"embedding_model": embedder.name}).to_bytes()
+    learned = LearnedModels.from_bytes(blob)
+    assert not learned.models["customer_thanks"].uses_grams
+    r = Scorer(rubric, config, embedder, learned=learned).score(
+        T(("agent", "Your refund is on its way."), ("customer", "Thank you very much."))).criteria[0]
+    assert r.result == "pass" and r.detail["model"] == "learned" and r.method == "semantic.v3"
