@@ -147,6 +147,15 @@ def test_hnsw_chosen_by_size(tiny_kb, embedder, hnsw_min):
     assert meta["kind"] == "hnsw"
     hits = Searcher(store, cfg, embedder).search("leaking kettle", k=2, mode="dense")
     assert hits[0].id == "T-2"
+    # efSearch comes from ann_ef_search, for an index built here and for one loaded from its file
+    import faiss
+
+    built = VectorIndex(store, cfg.with_overrides(ann_ef_search=24))
+    built.rebuild()
+    assert faiss.downcast_index(built.main.index.index).hnsw.efSearch == 24
+    loaded = VectorIndex(store, cfg.with_overrides(ann_ef_search=200))
+    loaded.refresh()
+    assert faiss.downcast_index(loaded.main.index.index).hnsw.efSearch == 200
 
 
 def test_newer_schema_is_refused(tmp_path):

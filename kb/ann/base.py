@@ -94,6 +94,12 @@ class FaissBackend:
 
         return cls(faiss.read_index(str(path)), kind)
 
+    def set_ef_search(self, ef: int) -> None:
+        """HNSW only: candidates examined per search (`ann_ef_search`); other kinds ignore it."""
+        inner = self.faiss.downcast_index(self.index.index)
+        if isinstance(inner, self.faiss.IndexHNSW):
+            inner.hnsw.efSearch = max(1, int(ef))
+
     def train(self, vectors: np.ndarray) -> None:
         inner = self.faiss.downcast_index(self.index.index)
         if not inner.is_trained:

@@ -78,6 +78,7 @@ class VectorIndex:
             meta = json.loads(self.meta_path.read_text())
             try:
                 self.main = FaissBackend.load(self.path, meta["kind"])
+                self.main.set_ef_search(self.config.ann_ef_search)
                 self.meta = meta
                 return
             except Exception:  # noqa: BLE001 - a damaged file is rebuilt
@@ -125,6 +126,8 @@ class VectorIndex:
             if kind == "numpy":
                 kind = "flat"
             backend = make_backend(kind, dim, n)
+            if hasattr(backend, "set_ef_search"):
+                backend.set_ef_search(self.config.ann_ef_search)
             max_id = 0
             if kind == "ivf":
                 # IVF needs training data: a sample of the vectors is enough.
