@@ -254,43 +254,34 @@ class MultilingualE5Embedder:
         self.dim = int(self.model.dim)
         self.batch_size = max(1, int(batch_size))
         self._lock = QueryFirstLock()  # the engine's scratch buffers belong to the model
-        self._queries = query_batcher(self._lock, self._encode_queries_now)
+        self._queries = query_batcher(self._lock, lambda texts: self._encode_now(texts, True))
 
-    def _encode(self, texts: list[str], is_query: bool, batch_size: int | None, progress: bool) -> np.ndarray:
-        texts = [t if t.strip() else " " for t in texts]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        if not texts:
-            return out
-        size = max(1, batch_size or self.batch_size)
-        if not is_query:
-            size = min(size, DOCUMENT_BATCH)
 
-        def encode(idx: list[int]) -> np.ndarray:
-            part = [texts[j] for j in idx]
-            with self._lock.query() if is_query else self._lock.documents():
-                vecs = self.model.encode(part if len(part) > 1 else part[0], is_query)
-            return np.asarray(vecs, dtype=np.float32).reshape(len(part), self.dim)
-
-        out = encode_in_batches([list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)],
-                                len(texts), self.dim, encode, progress)
+    def _encode_now(self, texts: list[str], is_query: bool) -> np.ndarray:  # the caller holds the model's lock
+        vecs = np.asarray(self.model.encode(texts if len(texts) > 1 else texts[0], is_query),
+                          dtype=np.float32).reshape(len(texts), self.dim)
         # The engine normalises; normalise again so that rounding never leaves a norm above 1.
-        norms = np.linalg.norm(out, axis=1, keepdims=True)
-        return out / np.where(norms > 0, norms, 1.0)
+        norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+        return vecs / np.where(norms > 0, norms, 1.0)
 
     def encode_documents(self, texts: list[str], *, batch_size: int | None = None,
                          progress: bool = False) -> np.ndarray:
-        return self._encode(list(texts), False, batch_size, progress)
+        texts = [t if t.strip() else " " for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        size = min(max(1, batch_size or self.batch_size), DOCUMENT_BATCH)
+
+        def encode(idx: list[int]) -> np.ndarray:
+            with self._lock.documents():
+                return self._encode_now([texts[j] for j in idx], False)
+
+        return encode_in_batches([list(range(i, min(i + size, len(texts)))) for i in range(0, len(texts), size)],
+                                 len(texts), self.dim, encode, progress)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         return self._queries.run([t if t.strip() else " " for t in texts])
-
-    def _encode_queries_now(self, texts: list[str]) -> np.ndarray:  # the caller holds the model's lock
-        vecs = np.asarray(self.model.encode(texts if len(texts) > 1 else texts[0], True),
-                          dtype=np.float32).reshape(len(texts), self.dim)
-        norms = np.linalg.norm(vecs, axis=1, keepdims=True)  # as _encode: never a norm above 1
-        return vecs / np.where(norms > 0, norms, 1.0)
 
     def count_tokens(self, text: str) -> int:
         """Word pieces of `text` as a passage, less the prefix and the two special tokens."""

@@ -82,25 +82,11 @@ class SentenceBank:
             if key in self._vectors:
                 return self._vectors[key]
             digest = hashlib.sha256(f"{self.hash}\x1e{key}\x1e{prepare_id}".encode()).hexdigest()[:20]
-            path = cache_dir() / f"qa-bank-{self.language}-{digest}.npy"
-            vecs = None
-            try:
-                if path.exists():
-                    vecs = np.load(path)
-                    if vecs.shape != (len(self), embedder.dim):
-                        vecs = None
-            except (OSError, ValueError):
-                vecs = None
-            if vecs is None:
-                vecs = np.asarray(embedder.encode_documents(self.prepared_texts(prepare, prepare_id)),
-                                  dtype=np.float32)
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_suffix(f".{os.getpid()}.tmp.npy")
-                    np.save(tmp, vecs)
-                    os.replace(tmp, path)
-                except OSError:  # a read-only home: keep it in memory only
-                    pass
+            vecs = _cached_on_disk(
+                cache_dir() / f"qa-bank-{self.language}-{digest}.npy", read=np.load,
+                valid=lambda v: v.shape == (len(self), embedder.dim), write=np.save,
+                make=lambda: np.asarray(embedder.encode_documents(self.prepared_texts(prepare, prepare_id)),
+                                        dtype=np.float32))
             self._vectors[key] = vecs
             return vecs
 
@@ -111,24 +97,12 @@ class SentenceBank:
             if prepare_id in self._prepared:
                 return self._prepared[prepare_id]
             digest = hashlib.sha256(f"{self.hash}\x1e{prepare_id}".encode()).hexdigest()[:20]
-            path = cache_dir() / f"qa-bank-{self.language}-{digest}.texts.json"
-            texts = None
-            try:
-                if path.exists():
-                    texts = json.loads(path.read_text("utf-8"))
-                    if not isinstance(texts, list) or len(texts) != len(self):
-                        texts = None
-            except (OSError, ValueError):
-                texts = None
-            if texts is None:
-                texts = prepare(list(self.texts)) if prepare else list(self.texts)
-                try:
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-                    tmp.write_text(json.dumps(texts, ensure_ascii=False), "utf-8")
-                    os.replace(tmp, path)
-                except OSError:
-                    pass
+            texts = _cached_on_disk(
+                cache_dir() / f"qa-bank-{self.language}-{digest}.texts.json",
+                read=lambda path: json.loads(path.read_text("utf-8")),
+                valid=lambda t: isinstance(t, list) and len(t) == len(self),
+                write=lambda path, t: path.write_text(json.dumps(t, ensure_ascii=False), "utf-8"),
+                make=lambda: prepare(list(self.texts)) if prepare else list(self.texts))
             self._prepared[prepare_id] = texts
             return texts
 
@@ -166,6 +140,29 @@ class SentenceBank:
         votes = np.bincount(fit.argmax(axis=1), minlength=len(acts))
         chosen = [j for j in ranked if mean[j] >= best - IN_CLASS_GAP or votes[j] >= IN_CLASS_VOTE * len(example_vecs)]
         return {acts[j] for j in chosen[:MAX_IN_CLASS]}, {acts[j]: round(float(mean[j]), 4) for j in ranked[:5]}
+
+
+def _cached_on_disk(path: Path, *, read, valid, write, make):
+    """`read(path)` when that file is there and `valid`; otherwise `make()`, written to `path` atomically
+    with `write(tmp_path, value)`. A read-only home keeps the value in memory only."""
+    value = None
+    try:
+        if path.exists():
+            value = read(path)
+            if not valid(value):
+                value = None
+    except (OSError, ValueError):
+        value = None
+    if value is None:
+        value = make()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp{path.suffix}")  # np.save keeps a .npy name
+            write(tmp, value)
+            os.replace(tmp, path)
+        except OSError:
+            pass
+    return value
 
 
 _BANKS: dict[str, SentenceBank] = {}

@@ -72,10 +72,9 @@ class Sentences:
 
     @staticmethod
     def stack(parts: list[Sentences]) -> Sentences:
-        parts = [p for p in parts if p is not None]
         vectors = np.vstack([p.vectors for p in parts]).astype(np.float32)
-        grams = sparse.vstack([p.grams for p in parts]).tocsr() if parts and all(
-            p.grams is not None for p in parts) else None
+        grams = sparse.vstack([p.grams for p in parts]).tocsr() if all(p.grams is not None for p in parts) \
+            else None
         return Sentences(vectors, grams)
 
 

@@ -54,7 +54,6 @@ class PhraseBank:
         return (np.stack([self._vec[t] for t in texts]), np.array([self._feat[t][0] for t in texts]),
                 np.array([self._feat[t][1] for t in texts]))
 
-
     def grams(self, texts: list[str]):
         """Character n-grams of the phrases as the model sees them (`qa_rubrics.classifier.char_grams`)."""
         from qa_rubrics.classifier import char_grams

@@ -56,16 +56,17 @@ class CriterionServices:
         from qa_rubrics.bank import load_bank
 
         bank = load_bank(self.rubric.language)
-        prep = f"names={self.semantic_options.normalise_names};clean=1;keep={sorted(self.config.redact_keep or [])}"
-        return bank, bank.vectors(self.embedder, self.phrases.model_texts, prep)
+        return bank, bank.vectors(self.embedder, self.phrases.model_texts, self._bank_preparation())
+
+    def _bank_preparation(self) -> str:
+        """Names how bank sentences are turned into what the model sees (a change misses the caches)."""
+        return f"names={self.semantic_options.normalise_names};clean=1;keep={sorted(self.config.redact_keep or [])}"
 
     def bank_grams(self):
         """Character n-grams of the sentence bank, prepared like the examples (semantic.v3)."""
         from qa_rubrics.bank import load_bank
 
-        bank = load_bank(self.rubric.language)
-        prep = f"names={self.semantic_options.normalise_names};clean=1;keep={sorted(self.config.redact_keep or [])}"
-        return bank.grams(self.phrases.model_texts, prep)
+        return load_bank(self.rubric.language).grams(self.phrases.model_texts, self._bank_preparation())
 
     def prior_training(self, check: Check):
         """What the zero-shot classifier of a semantic check is trained on (see qa_rubrics.classifier)."""
