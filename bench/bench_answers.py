@@ -47,7 +47,7 @@ from kb.storage import open_store  # noqa: E402
 from kb.text import split_sentences  # noqa: E402
 
 EVAL = ROOT / "corpus" / "eval"
-FEATURES = ("unit", "margin", "coverage", "words")
+FEATURES = ("unit", "margin", "coverage", "words", "votes")
 THRESHOLDS = [0.0, 0.1, 0.2, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9]
 
 

@@ -255,3 +255,43 @@ def test_confidence_is_monotonic_in_the_evidence():
     for k in ("unit", "margin", "coverage"):
         assert confidence({**base, k: base[k] + 0.1}) > c
     assert confidence({**base, "main": None}) == 0.0
+
+
+def _cand(doc_id, score, unit, title=""):
+    return {"id": doc_id, "type": "sop", "title": title or doc_id, "status": "published", "score": score,
+            "unit": unit}
+
+
+def test_a_hand_over_is_followed_only_to_a_close_candidate():
+    from kb.answers.ranking import DELEGATION_SCORE_GAP, follow_delegation
+
+    text = "If it still cannot be found after 24 hours, raise a carrier investigation (sop-delivery-late)."
+    close = [_cand("sop-order-status", 1.70, 0.60), _cand("sop-delivery-late", 1.70 - DELEGATION_SCORE_GAP / 2, 0.61)]
+    follow_delegation(close, text)
+    assert [r["id"] for r in close] == ["sop-delivery-late", "sop-order-status"]
+    assert close[0]["delegated_from"] == "sop-order-status" and close[1]["delegates_to"] == "sop-delivery-late"
+    assert close[0]["score"] == pytest.approx(1.70)
+
+    # a conditional hand-over ("if they raised a chargeback, follow sop-chargebacks") to an SOP that fits the
+    # question much worse keeps the first
+    far = [_cand("sop-refunds", 1.70, 0.60), _cand("sop-chargebacks", 1.70 - 2 * DELEGATION_SCORE_GAP, 0.61)]
+    follow_delegation(far, "If the customer has raised a chargeback, follow sop-chargebacks.")
+    assert [r["id"] for r in far] == ["sop-refunds", "sop-chargebacks"] and "delegates_to" not in far[0]
+
+    # nor to one whose own best passage is further from the question
+    worse = [_cand("sop-order-status", 1.70, 0.60), _cand("sop-delivery-late", 1.69, 0.55)]
+    follow_delegation(worse, text)
+    assert worse[0]["id"] == "sop-order-status"
+
+
+def test_neighbouring_procedures_are_told_apart(answerer):
+    """Neighbouring SOPs whose vectors are close (the refunds SOP also hands chargebacks over): the one the
+    question is about is first. The second question is a sample ticket's own wording."""
+    for question, sop, rival in [("I was charged twice for my order", "sop-billing-disputes", "sop-chargebacks"),
+                                 ("returned the electric blanket before christmas, says received on the 23rd but "
+                                  "no refund yet", "sop-refunds", "sop-chargebacks")]:
+        ans = answerer.answer(question)
+        ranked = {s.id: s for s in ans.sources if s.type == "sop"}
+        assert ans.evidence["main"] == sop, [(s.id, s.score) for s in ans.sources]
+        if rival in ranked:
+            assert ranked[sop].score > ranked[rival].score

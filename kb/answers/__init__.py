@@ -5,15 +5,15 @@ The extractive engine (the default, offline):
 1. One query embedding, shared by everything below, and one hybrid search (`kb.search`).
 2. The main SOP. Candidates are the SOPs nearest by their best chunk (an exact scan of the SOP
    chunk vectors, which are few) and by hybrid rank. Each candidate is scored by its best chunk
-   cosine, its best sentence/step cosine, its hybrid rank and votes from the most similar past
-   tickets (a ticket votes for the SOP nearest to it).
+   cosine, its best sentence/step cosine, its hybrid rank, the share of the question's words it
+   contains, and the most similar past ticket that is nearest to it (`RANK_WEIGHTS`).
 3. The answer. In the main SOP, the section(s) nearest the question; in them, the sentences and
    numbered steps nearest the question, redundancy removed (MMR), in their original order, steps
    with their own numbers; then a sentence from the resolution of the most similar past ticket.
    Every sentence is a verbatim slice of its source's text: nothing is invented.
 4. Confidence: a logistic model over the retrieval evidence (best sentence cosine, the margin of
    the main SOP over the next one, the share of the question's words found in it or in the most
-   similar past tickets), fitted on the
+   similar past tickets, the question's length, the past tickets nearest to it), fitted on the
    dev queries plus out-of-scope questions (`bench/bench_answers.py calibrate`), so that it reads as
    the probability that the main source is the right one. Below `answer_threshold` the answer
    abstains and lists the closest procedures instead.

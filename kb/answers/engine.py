@@ -162,7 +162,7 @@ class Answerer(Ranking, Composition):
         # (docs/answers.md), whatever fusion orders the agent's list of results
         hits = self.searcher.search(question, k=SEARCH_K, qvec=qvec, snippets=False, sop_statuses=statuses,
                                     fusion="rrf", ticket_weight=ANSWER_TICKET_WEIGHT)
-        ranked, tickets = self._rank(qvec, hits, prefer, self._sop_rows(statuses))
+        ranked, tickets = self._rank(question, qvec, hits, prefer, self._sop_rows(statuses))
         if prefer:  # live assist keeps the current topic's SOP first
             ranked.sort(key=lambda r: r["id"] != prefer)
         evidence = self._evidence(question, ranked, tickets)
