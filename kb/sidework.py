@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager
@@ -30,10 +31,17 @@ def side_pool() -> ThreadPoolExecutor:
         return _SIDE_POOL
 
 
+_BATCHERS: weakref.WeakSet[Batcher] = weakref.WeakSet()
+
+
 def _forget_side_pool() -> None:
-    """In a forked child (a pre-forking WSGI server) the pool's threads do not exist: start a new one."""
+    """In a forked child (a pre-forking WSGI server) the pool's threads do not exist: start a new one.
+    A batcher's mutex and waiting callers belong to the parent's threads too: the child starts empty
+    (a mutex held by a parent's thread at the fork would otherwise never be released in the child)."""
     global _SIDE_POOL, _SIDE_LOCK
     _SIDE_POOL, _SIDE_LOCK = None, threading.Lock()
+    for b in list(_BATCHERS):
+        b._after_fork()
 
 
 if hasattr(os, "register_at_fork"):
@@ -53,7 +61,7 @@ class Batcher:
     `max_items`, its own among them) and hands each caller its slice of the result. A lone caller runs
     at once: nobody waits for a batch to fill. An error reaches every caller of its batch.
 
-    No thread of its own (the callers do the work), so nothing to restart after a fork."""
+    No thread of its own (the callers do the work); in a forked child it starts with no waiting callers."""
 
     def __init__(self, lock: Callable[[], AbstractContextManager], fn: Callable[[list], Sequence[Any]],
                  max_items: int = 32):
@@ -62,6 +70,10 @@ class Batcher:
         self.max_items = max(1, int(max_items))
         self._pending: list[_Request] = []
         self._mutex = threading.Lock()
+        _BATCHERS.add(self)
+
+    def _after_fork(self) -> None:
+        self._pending, self._mutex = [], threading.Lock()
 
     def run(self, items: list) -> Any:
         req = _Request(list(items))

@@ -4,6 +4,7 @@ model gives the same vectors batched as alone."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -85,3 +86,35 @@ def test_the_real_model_gives_the_same_vectors_batched(embedder, n):
     out = run_concurrently(embedder._queries, [[q] for q in queries])
     together = np.vstack(out)
     assert np.allclose(alone, together, atol=1e-5)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_is_not_stuck_on_a_mutex_held_at_the_fork():
+    """A pre-forking server may fork while one of the parent's threads holds a batcher's mutex: the child
+    still serves its own callers (the parent's waiting callers do not exist there)."""
+    from kb.sidework import Batcher
+
+    b = Batcher(threading.Lock, lambda items: [x * 2 for x in items])
+    b._mutex.acquire()  # as if a parent's thread were inside run() at the fork
+    try:
+        pid = os.fork()
+        if pid == 0:  # the child: exit 0 only if the batcher works
+            ok = False
+            try:
+                ok = b.run([1, 2]) == [2, 4]
+            finally:
+                os._exit(0 if ok else 1)
+        deadline = time.monotonic() + 20
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                pytest.fail("the forked child waited forever for the parent's mutex")
+            time.sleep(0.05)
+        assert os.waitstatus_to_exitcode(status) == 0
+    finally:
+        b._mutex.release()
+    assert b.run([3]) == [6]
