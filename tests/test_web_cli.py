@@ -93,3 +93,14 @@ def test_serve_runs_waitress_with_a_health_endpoint(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def test_serve_refuses_to_start_with_a_broken_confidence_model_file(tmp_path):
+    bad = tmp_path / "confidence.json"
+    bad.write_text('{"bias": -3, "unit": "high"}')
+    env = {**os.environ, "DESKBOOK_DB": str(tmp_path / "kb.db"), "DESKBOOK_DATA_DIR": str(tmp_path),
+           "DESKBOOK_ANSWER_CONFIDENCE_MODEL": str(bad)}
+    proc = subprocess.run([DESKBOOK, "serve", "--port", str(_free_port())], env=env, cwd=ROOT, capture_output=True,
+                          text=True, timeout=180)
+    assert proc.returncode == 2, proc.stderr
+    assert str(bad) in proc.stderr and "'unit' must be a number" in proc.stderr and "Traceback" not in proc.stderr

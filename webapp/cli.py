@@ -30,6 +30,10 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
             svc.store.ensure_vector_index()
         else:
             svc.searcher.index.refresh()
+        # a wrong answer_confidence_model file stops the start with its message, not every answer later
+        from kb.answers import confidence_model_for
+
+        confidence_model_for(config, svc.searcher.model_name() or svc.embedder.name)
         # The answer engine's sentence vectors are cached in a file beside the database; building
         # that cache the first time takes a while, so it runs beside the server, not before it.
         threading.Thread(target=svc.warm, name="deskbook-warm", daemon=True).start()

@@ -46,12 +46,19 @@ from kb.answers.model import (
     percent_ceil,
     percent_floor,
 )
-from kb.answers.ranking import CONFIDENCE_MODEL, N_CANDIDATES, confidence
+from kb.answers.ranking import (
+    CONFIDENCE_MODEL,
+    CONFIDENCE_MODELS,
+    N_CANDIDATES,
+    confidence,
+    confidence_model_for,
+    load_confidence_model,
+)
 from kb.answers.units import Unit, VectorCache, sop_units, ticket_units
 from kb.answers.wording import plain, split_step
 
-__all__ = ["CONFIDENCE_MODEL", "ENGINE", "ENGINES", "N_CANDIDATES", "SEARCH_K", "Answer", "AnswerSentence",
+__all__ = ["CONFIDENCE_MODEL", "CONFIDENCE_MODELS", "ENGINE", "ENGINES", "N_CANDIDATES", "SEARCH_K", "Answer", "AnswerSentence",
            "Answerer", "ChecklistItem", "Citation", "Passage", "Source", "Unit", "VectorCache", "case_details",
-           "confidence", "confidence_label", "evaluate_answers", "get_answerer", "normalized", "outcome_rates",
+           "confidence", "confidence_label", "confidence_model_for", "load_confidence_model", "evaluate_answers", "get_answerer", "normalized", "outcome_rates",
            "percent_ceil", "percent_floor", "plain", "reliability", "sop_units", "split_step", "threshold_sweep", "ticket_names",
            "ticket_units", "visible_relevant"]

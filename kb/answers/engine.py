@@ -14,7 +14,7 @@ import numpy as np
 
 from kb.answers.compose import Composition
 from kb.answers.model import Answer, Passage, Source
-from kb.answers.ranking import Ranking, confidence
+from kb.answers.ranking import Ranking, confidence, confidence_model_for
 from kb.answers.units import Unit, VectorCache, _stems, mark_case_details, sop_units, ticket_units
 from kb.models import AGENT_STATUSES, Document
 from kb.storage import SearchFilters
@@ -166,7 +166,9 @@ class Answerer(Ranking, Composition):
         if prefer:  # live assist keeps the current topic's SOP first
             ranked.sort(key=lambda r: r["id"] != prefer)
         evidence = self._evidence(question, ranked, tickets)
-        conf = confidence(evidence)
+        model_name = self.searcher.model_name() or getattr(self.searcher.embedder, "name", "")
+        coefficients, calibrated = confidence_model_for(self.config, model_name)
+        conf = confidence(evidence, coefficients)
         threshold = float(self.config.answer_threshold if threshold is None else threshold)
         sources = [Source(d["id"], d["type"], d["title"], round(d["score"], 4), d.get("heading", ""),
                           d.get("status", "")) for d in ranked]
@@ -182,6 +184,10 @@ class Answerer(Ranking, Composition):
         else:
             self._compose(ans, ranked[0], qvec, question, tickets)
             ans.warnings = self._warnings(ranked)
+            if not calibrated:
+                ans.warnings.append(f"The confidence is not calibrated for the embedding model {model_name!r}: "
+                                    "it may read higher or lower than it should. Calibrate it with your own "
+                                    "questions (docs/answers.md) and set answer_confidence_model.")
         self.cache.save()
         ans.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
         return ans

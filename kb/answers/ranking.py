@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kb.answers.units import _stems
+from kb.errors import ConfigError
 
-# Fitted by `python bench/bench_answers.py calibrate` (see docs/answers.md): constructed customer questions
-# and questions from other domains (corpus/eval/calibration, "fit" split), the dev and out-of-scope
-# queries, and the 2025 sample tickets' messages asked of a knowledge base without them.
-CONFIDENCE_MODEL = {"bias": -7.701, "unit": 5.585, "margin": 5.529, "coverage": 1.865, "words": 4.325, "votes": 0.673}
+# The confidence model per packaged embedding model, matched by the start of the model's name (as
+# kb.search.WEAK_MATCH): each model's cosines have their own scale (multilingual-e5 puts any two sentences
+# at 0.7-0.9), so coefficients fitted for one model make another's answers over-confident (MiniLM's
+# coefficients on multilingual-e5's evidence declined 0.07 of the out-of-scope questions). Fitted by
+# `python bench/bench_answers.py calibrate` (with DESKBOOK_MODEL=multilingual for the second; see
+# docs/answers.md): constructed customer questions and questions from other domains
+# (corpus/eval/calibration, "fit" split), the dev and out-of-scope queries, and the 2025 sample tickets'
+# messages asked of a knowledge base without them.
+CONFIDENCE_MODELS: dict[str, dict[str, float]] = {
+    "all-MiniLM-L6-v2": {"bias": -7.701, "unit": 5.585, "margin": 5.529, "coverage": 1.865, "words": 4.325,
+                         "votes": 0.673},
+    "multilingual-e5-small": {"bias": -42.673, "unit": 42.426, "margin": 5.338, "coverage": 2.365, "words": 5.989,
+                              "votes": 0.424},
+}
+CONFIDENCE_MODEL = CONFIDENCE_MODELS["all-MiniLM-L6-v2"]
+EVIDENCE_FEATURES = ("unit", "chunk", "margin", "coverage", "votes", "ticket", "words")  # what a model may weigh
 N_CANDIDATES = 4  # SOPs scored in full (sentence vectors) per answer
 DELEGATION_DEPTH = 3  # candidates after the first that it may hand a question to
 DELEGATION_UNIT_GAP = 0.0  # ... when their own best sentence is at least as close to the question
@@ -166,6 +181,65 @@ def follow_delegation(ranked: list[dict], best_unit: str) -> None:
             top["delegates_to"] = r["id"]
             ranked.insert(0, r)
             return
+
+
+def packaged_confidence_model(model_name: str) -> dict[str, float] | None:
+    """The packaged coefficients for an embedding model, or None for a model Deskbook was not calibrated for."""
+    for prefix, coefficients in CONFIDENCE_MODELS.items():
+        if str(model_name or "").startswith(prefix):
+            return coefficients
+    return None
+
+
+_FILES: dict[tuple[str, float], dict[str, Any]] = {}
+
+
+def load_confidence_model(path: str | Path, model_name: str = "") -> dict[str, float]:
+    """Coefficients from a JSON file (`bench_answers.py calibrate --write FILE`): {"bias": ..., "unit": ...,
+    optionally "embedding_model": the model they were fitted for}. Every problem is a ConfigError naming the
+    file and the field."""
+    p = Path(path).expanduser()
+    hint = "write it with `python bench/bench_answers.py calibrate --write FILE`, or set answer_confidence_model = auto"
+    try:
+        key = (str(p), p.stat().st_mtime)
+        if key not in _FILES:
+            _FILES.clear()
+            _FILES[key] = json.loads(p.read_text(encoding="utf-8"))
+        raw = _FILES[key]
+    except OSError as exc:
+        raise ConfigError(f"answer_confidence_model: cannot read {p}: {exc.strerror or exc}", hint=hint) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"answer_confidence_model: {p} is not JSON ({exc})", hint=hint) from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"answer_confidence_model: {p} must hold a JSON object of coefficients", hint=hint)
+    fitted_for = raw.get("embedding_model")
+    if fitted_for and model_name and not str(model_name).startswith(str(fitted_for)):
+        raise ConfigError(f"answer_confidence_model: {p} was fitted for the model {fitted_for!r}, but the knowledge "
+                          f"base uses {model_name!r}", hint="calibrate again with this model, or set it to auto")
+    out: dict[str, float] = {}
+    for k, v in raw.items():
+        if k == "embedding_model":
+            continue
+        if k != "bias" and k not in EVIDENCE_FEATURES:
+            raise ConfigError(f"answer_confidence_model: {p}: unknown field {k!r}",
+                              hint=f"use bias and any of {', '.join(EVIDENCE_FEATURES)}")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise ConfigError(f"answer_confidence_model: {p}: field {k!r} must be a number, not {v!r}", hint=hint)
+        out[k] = float(v)
+    if "bias" not in out:
+        raise ConfigError(f"answer_confidence_model: {p}: the field 'bias' is missing", hint=hint)
+    return out
+
+
+def confidence_model_for(config, model_name: str) -> tuple[dict[str, float], bool]:
+    """(the coefficients answers use, whether they are calibrated for `model_name`): the file the
+    `answer_confidence_model` setting names, else the packaged model's own; a model Deskbook has no
+    coefficients for gets all-MiniLM-L6-v2's, marked uncalibrated."""
+    setting = str(getattr(config, "answer_confidence_model", "auto") or "auto").strip()
+    if setting.lower() != "auto":
+        return load_confidence_model(setting, model_name), True
+    packaged = packaged_confidence_model(model_name)
+    return (packaged, True) if packaged is not None else (CONFIDENCE_MODEL, False)
 
 
 def confidence(evidence: dict[str, Any], model: dict[str, float] | None = None) -> float:
