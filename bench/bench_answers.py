@@ -2,6 +2,7 @@
 
     python bench/bench_answers.py latency [--sizes 100000] [--queries 200] [--cold] [--workdir DIR]
     python bench/bench_answers.py calibrate [--db PATH] [--write FILE]
+    DESKBOOK_MODEL=multilingual python bench/bench_answers.py languages
 
 latency: answer latency p50/p95 next to plain search latency (both end to end: query encode
 included), measured in the same run over the same queries, on the sample corpus and on
@@ -395,6 +396,31 @@ def cmd_calibrate(args) -> None:
     _table(threshold_sweep(res["tickets-2026"], THRESHOLDS))
 
 
+def cmd_languages(args) -> None:
+    """German and Turkish questions against the German and Turkish sample corpora (checked only, never
+    fitted on): the SOP questions (dev and held-out) and questions from other domains in that language."""
+    from indexer.pipeline import index_paths
+
+    workdir = Path(args.workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = load_config(data_dir=str(workdir), answer_threshold=0.0)
+    embedder = get_embedder(config)
+    print(f"model: {embedder.name}")
+    for lang in ("de", "tr"):
+        store = open_store(workdir / f"corpus-{lang}-{embedder.name.split()[0]}.db")
+        if not store.count_chunks():
+            index_paths(store, embedder, config, [ROOT / "corpus" / lang / "sops", ROOT / "corpus" / lang / "tickets"],
+                        progress=True)
+        answerer = Answerer(Searcher(store, config, embedder), config)
+        queries = (load_queries(EVAL / f"queries_{lang}.jsonl") + load_queries(EVAL / f"queries_{lang}_holdout.jsonl")
+                   + load_queries(EVAL / f"out_of_scope_{lang}.jsonl"))
+        rates, results = evaluate_answers(answerer, queries)
+        print(f"\n### {lang}: {rates['n_answerable']} answerable, {rates['n_unanswerable']} from other domains\n")
+        _table(threshold_sweep(results, [0.3, 0.4, 0.5, 0.6, 0.7]))
+        print()
+        _reliability_table(results)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -408,10 +434,11 @@ def main() -> None:
     cal.add_argument("--features", default="", help="comma-separated evidence features to fit (default: FEATURES)")
     cal.add_argument("--write", default="", help="write the fitted coefficients to this JSON file (the "
                      "answer_confidence_model setting reads it)")
-    for p in (lat, cal):
+    langs = sub.add_parser("languages")
+    for p in (lat, cal, langs):
         p.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "deskbook-bench-answers"))
     args = ap.parse_args()
-    {"latency": cmd_latency, "calibrate": cmd_calibrate}[args.cmd](args)
+    {"latency": cmd_latency, "calibrate": cmd_calibrate, "languages": cmd_languages}[args.cmd](args)
 
 
 if __name__ == "__main__":
