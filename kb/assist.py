@@ -43,7 +43,7 @@ from kb.assist_turns import (
     normalize_turns,
     parse_transcript,
 )
-from kb.errors import InputError
+from kb.errors import ConfigError, InputError
 from kb.models import AGENT_STATUSES
 from kb.transcript import Turn
 
@@ -66,6 +66,12 @@ _CONTINUES = re.compile(r"^\W*(?:(?:brilliant|great|lovely|perfect|ok(?:ay)?|rig
 SURE_SWITCH = 0.9  # confidence a new need must reach to change the topic without such words (details of the
 # same case, "the courier collected it and the tracking says you received it", reach 0.87 on another SOP)
 WINDOW = 12  # turns looked at per update
+# `assist_shift_threshold = "auto"`, per packaged model (the start of its name): each model's cosines have
+# their own scale. MiniLM's 0.4 was chosen on the written calls; multilingual-e5's is the cosine at the
+# same share of same-subject question pairs (the calibration "fit" questions labelled with the same SOP:
+# 56% of them are below MiniLM's 0.4; the same share is below 0.866 with multilingual-e5, and 0.876
+# matches the share of different-subject pairs instead): 0.87.
+SHIFT_THRESHOLDS = {"all-MiniLM-L6-v2": 0.4, "multilingual-e5-small": 0.87}
 ALONE_CACHE = 2000  # answers to single turns kept (a growing conversation asks about the same turns again)
 
 
@@ -129,6 +135,18 @@ class Assistant:
         self._vecs: OrderedDict[str, np.ndarray] = OrderedDict()
         self._alone_answers: OrderedDict[tuple, Answer] = OrderedDict()
         self._lock = threading.Lock()
+
+    def _shift_threshold(self) -> float:
+        """The `assist_shift_threshold` setting, or with auto the packaged model's own (MiniLM's for others)."""
+        value = str(getattr(self.config, "assist_shift_threshold", "auto")).strip().lower()
+        if value not in ("auto", ""):
+            try:
+                return float(value)
+            except ValueError:
+                raise ConfigError(f"Setting 'assist_shift_threshold' is {value!r}: use auto or a cosine from -1 to 1",
+                                  field="assist_shift_threshold") from None
+        name = self.searcher.model_name() or getattr(self.searcher.embedder, "name", "")
+        return next((v for k, v in SHIFT_THRESHOLDS.items() if name.startswith(k)), SHIFT_THRESHOLDS["all-MiniLM-L6-v2"])
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         """Query vectors of turns (their need, `need_text`), cached: a growing conversation re-sends
@@ -221,7 +239,7 @@ class Assistant:
             said = [state.topic] + [turns[i].text for i in needs if state.topic_turn < i < latest][-4:]
             vecs = self._encode([turns[latest].text, *said])
             marked = bool(_NEW_MATTER.search(turns[latest].text))
-            far = float((vecs[1:] @ vecs[0]).max()) < float(self.config.assist_shift_threshold)
+            far = float((vecs[1:] @ vecs[0]).max()) < self._shift_threshold()
             # a marked new matter is asked on its own whatever it resembles; otherwise only a need far
             # from the topic's turns that does not carry on from them ("And the refund ...?")
             if marked or (far and not _CONTINUES.match(turns[latest].text)):

