@@ -26,6 +26,7 @@ import numpy as np
 from insights.charts import Chart, bar_chart, line_chart
 from insights.cluster import Clustering, cluster_vectors, representatives, top_terms
 from insights.querylog import LogEntry, QueryLog, iso, parse_ts
+from kb.scales import cosine_setting, store_model
 from kb.storage import SearchFilters
 
 MAX_MICRO = 2000  # k-means micro-clusters before average linkage (see insights.cluster)
@@ -192,7 +193,7 @@ def content_gaps(store, config, *, embedder=None, days: int | None = None, now: 
                  min_size: int | None = None, n_representative: int = 5) -> GapReport:
     """Failed requests of the last `days` days grouped by meaning; see the module docstring."""
     since, until, days = window(days, now, config.gap_days)
-    threshold = float(config.gap_score_threshold)
+    threshold = cosine_setting(config, "gap_score_threshold", store_model(store))
     min_size = int(config.gap_min_cluster_size if min_size is None else min_size)
     qlog = QueryLog(store, config)
     logged = qlog.count(since, until)

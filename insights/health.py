@@ -26,6 +26,7 @@ from insights.charts import Chart, bar_chart
 from insights.gaps import SopVectors
 from insights.quantities import WORD_NUMBERS, Difference, compare, facts
 from insights.querylog import QueryLog, iso, parse_ts
+from kb.scales import cosine_setting, store_model
 from kb.text import content_terms, stem
 
 
@@ -168,7 +169,7 @@ def _ref(sops: SopVectors, i: int) -> SectionRef:
 
 def near_duplicates(store, config, *, threshold: float | None = None) -> DuplicateReport:
     """Sections of two different SOPs that say nearly the same thing."""
-    t = float(config.near_duplicate_threshold if threshold is None else threshold)
+    t = cosine_setting(config, "near_duplicate_threshold", store_model(store)) if threshold is None else float(threshold)
     sops = SopVectors(store, include_archived=False)
     pairs = [DuplicatePair(_ref(sops, i), _ref(sops, j), round(s, 4)) for i, j, s in similar_pairs(sops, t)]
     docs: dict[tuple[str, str], dict[str, Any]] = {}

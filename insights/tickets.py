@@ -1,7 +1,7 @@
 """Ticket coverage: past tickets no SOP covers, grouped into proposed SOP topics.
 
 Each ticket's best SOP match is the highest cosine between its chunk vectors and every SOP chunk.
-Tickets below `ticket_coverage_threshold` + `CANDIDATE_MARGIN` are grouped by meaning
+Tickets below `ticket_coverage_threshold` + a margin (0.1 with all-MiniLM-L6-v2; `kb.scales`) are grouped by meaning
 (`insights.cluster`), and a group whose members' median best-SOP similarity is below
 `ticket_coverage_threshold` is a proposed SOP topic, with its representative tickets, their
 resolutions and a Markdown draft to start from. The group decides, not each ticket: a ticket
@@ -20,8 +20,7 @@ from insights.charts import Chart, bar_chart
 from insights.cluster import cluster_vectors, group_sums, representatives, top_terms
 from insights.gaps import MAX_LISTED, MAX_MICRO, SopMatch, SopVectors, clustering_dict, weekly_trend, window
 from insights.querylog import iso
-
-CANDIDATE_MARGIN = 0.1  # tickets up to this much above the threshold are grouped too
+from kb.scales import cosine_setting, packaged_value, store_model
 
 
 @dataclass
@@ -47,7 +46,7 @@ class TicketCoverageReport:
     weak: int  # tickets whose own best SOP similarity is below the threshold
     threshold: float
     groups: list[TicketGroup]
-    candidates: int  # tickets below threshold + CANDIDATE_MARGIN, which were grouped
+    candidates: int  # tickets below threshold + the model's margin (kb.scales), which were grouped
     clustering: dict[str, Any]
     since: str = ""
     until: str = ""
@@ -113,7 +112,9 @@ def draft_sop(label: str, terms: list[str], tickets: list[dict[str, Any]]) -> st
 def ticket_coverage(store, config, *, days: int | None = None, now: str | datetime | None = None,
                     min_size: int | None = None, n_representative: int = 5) -> TicketCoverageReport:
     """Tickets with no close SOP, grouped into proposed SOP topics; see the module docstring."""
-    threshold = float(config.ticket_coverage_threshold)
+    model = store_model(store)
+    threshold = cosine_setting(config, "ticket_coverage_threshold", model)
+    margin = packaged_value("ticket_candidate_margin", model)  # tickets this far above it are grouped too
     min_size = int(config.gap_min_cluster_size if min_size is None else min_size)
     since, until, days = window(days, now, 0)
     tickets = _ticket_rows(store, since if days > 0 else None)
@@ -143,7 +144,7 @@ def ticket_coverage(store, config, *, days: int | None = None, now: str | dateti
     weak = int((best < threshold).sum())
     # Candidates: tickets below the threshold plus a margin; a group is uncovered when the median
     # of its members' best SOP similarity is below the threshold (a group decides, not each ticket).
-    cand_idx = np.where(best < threshold + CANDIDATE_MARGIN)[0]
+    cand_idx = np.where(best < threshold + margin)[0]
     if not len(cand_idx):
         return TicketCoverageReport(len(order), weak, threshold, [], 0, {}, since, until, days, notes)
     W = sums[cand_idx]

@@ -43,8 +43,9 @@ from kb.assist_turns import (
     normalize_turns,
     parse_transcript,
 )
-from kb.errors import ConfigError, InputError
+from kb.errors import InputError
 from kb.models import AGENT_STATUSES
+from kb.scales import cosine_setting
 from kb.transcript import Turn
 
 __all__ = ["AGENT", "CUSTOMER", "NOTE_LABELS", "SMALL_TALK", "Assistant", "AssistResult", "AssistState", "Turn",
@@ -66,12 +67,6 @@ _CONTINUES = re.compile(r"^\W*(?:(?:brilliant|great|lovely|perfect|ok(?:ay)?|rig
 SURE_SWITCH = 0.9  # confidence a new need must reach to change the topic without such words (details of the
 # same case, "the courier collected it and the tracking says you received it", reach 0.87 on another SOP)
 WINDOW = 12  # turns looked at per update
-# `assist_shift_threshold = "auto"`, per packaged model (the start of its name): each model's cosines have
-# their own scale. MiniLM's 0.4 was chosen on the written calls; multilingual-e5's is the cosine at the
-# same share of same-subject question pairs (the calibration "fit" questions labelled with the same SOP:
-# 56% of them are below MiniLM's 0.4; the same share is below 0.866 with multilingual-e5, and 0.876
-# matches the share of different-subject pairs instead): 0.87.
-SHIFT_THRESHOLDS = {"all-MiniLM-L6-v2": 0.4, "multilingual-e5-small": 0.87}
 ALONE_CACHE = 2000  # answers to single turns kept (a growing conversation asks about the same turns again)
 
 
@@ -137,16 +132,13 @@ class Assistant:
         self._lock = threading.Lock()
 
     def _shift_threshold(self) -> float:
-        """The `assist_shift_threshold` setting, or with auto the packaged model's own (MiniLM's for others)."""
-        value = str(getattr(self.config, "assist_shift_threshold", "auto")).strip().lower()
-        if value not in ("auto", ""):
-            try:
-                return float(value)
-            except ValueError:
-                raise ConfigError(f"Setting 'assist_shift_threshold' is {value!r}: use auto or a cosine from -1 to 1",
-                                  field="assist_shift_threshold") from None
+        """The `assist_shift_threshold` setting, or with auto the packaged model's own (`kb.scales`): MiniLM's
+        0.4 was chosen on the written calls; multilingual-e5's 0.87 is the cosine at the same share of
+        same-subject question pairs (the calibration "fit" questions labelled with the same SOP: 56% are
+        below MiniLM's 0.4, the same share below 0.866 with multilingual-e5; 0.876 matches the share of
+        different-subject pairs instead)."""
         name = self.searcher.model_name() or getattr(self.searcher.embedder, "name", "")
-        return next((v for k, v in SHIFT_THRESHOLDS.items() if name.startswith(k)), SHIFT_THRESHOLDS["all-MiniLM-L6-v2"])
+        return cosine_setting(self.config, "assist_shift_threshold", name)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         """Query vectors of turns (their need, `need_text`), cached: a growing conversation re-sends

