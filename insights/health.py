@@ -241,8 +241,11 @@ def contradictions(store, config, *, embedder=None, section_threshold: float | N
     """Similar sentences of similar sections of two SOPs that disagree on a quantity or a yes/no rule."""
     from kb.text import load_spacy
 
-    ts = float(config.contradiction_similarity if section_threshold is None else section_threshold)
-    tt = float(config.contradiction_sentence_similarity if sentence_threshold is None else sentence_threshold)
+    model = store_model(store)
+    ts = cosine_setting(config, "contradiction_similarity", model) if section_threshold is None else \
+        float(section_threshold)
+    tt = cosine_setting(config, "contradiction_sentence_similarity", model) if sentence_threshold is None else \
+        float(sentence_threshold)
     sops = SopVectors(store, include_archived=False)
     pairs = similar_pairs(sops, ts)
     if not pairs:

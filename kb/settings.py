@@ -167,12 +167,8 @@ SETTINGS: tuple[Setting, ...] = (
                 "The current `semantic` method needs none (see docs/qa.md)."),
         Setting("qa_semantic_slope", 20.0,
                 "`semantic.v1` only: steepness of the logistic curve that turns its similarity into a score."),
-        Setting("qa_sop_min_similarity", 0.35,
-                "`sop_steps` without `sop:`: the best SOP found from the customer's turns must reach this cosine "
-                "similarity, otherwise the criterion is N/A."),
-        Setting("qa_step_threshold", 0.5,
-                "`sop_steps`: default match score (similarity plus keyword overlap) at which an SOP step counts as "
-                "done by an agent sentence."),
+        Setting("qa_sop_min_similarity", "auto", "`sop_steps` without `sop:`: the best SOP found from the customer's turns must reach this cosine similarity, otherwise the criterion is N/A. auto = all-MiniLM-L6-v2 0.35, the multilingual model 0.82 (kb/scales.py); another model gets 0.35."),
+        Setting("qa_step_threshold", "auto", "`sop_steps`: default match score (similarity plus keyword overlap) at which an SOP step counts as done by an agent sentence. auto = all-MiniLM-L6-v2 0.5, the multilingual model 0.885; another model gets 0.5."),
     ),
     *_section(
         "insights",
@@ -200,11 +196,8 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("near_duplicate_threshold", "auto", "SOP health: sections of two SOPs with at least this cosine "
                 "similarity are near-duplicates. auto = the packaged model's own: all-MiniLM-L6-v2 0.9, the "
                 "multilingual model 0.97 (its cosines sit higher; kb/scales.py); another model gets 0.9."),
-        Setting("contradiction_similarity", 0.6, "SOP health: sections of two SOPs with at least this cosine similarity "
-                "are compared sentence by sentence for contradictions."),
-        Setting("contradiction_sentence_similarity", 0.7, "SOP health: sentences of two similar sections with at least "
-                "this cosine similarity that differ in a number, amount, duration or yes/no rule are possible "
-                "contradictions."),
+        Setting("contradiction_similarity", "auto", "SOP health: sections of two SOPs with at least this cosine similarity are compared for contradictions. auto = the packaged model's own: all-MiniLM-L6-v2 0.6, the multilingual model 0.91 (kb/scales.py); another model gets 0.6."),
+        Setting("contradiction_sentence_similarity", "auto", "SOP health: sentences of two similar sections with at least this cosine similarity are checked for different quantities or rules. auto = all-MiniLM-L6-v2 0.7, the multilingual model 0.925; another model gets 0.7."),
         Setting("teams", [], "QA dashboard: agents' teams, as 'Agent name=Team' (comma-separated in DESKBOOK_TEAMS); "
                 "agents not listed are in team '(none)'."),
         Setting("kappa_flag_threshold", 0.6, "QA dashboard: a criterion whose machine-human Cohen's kappa is below this "
@@ -243,11 +236,10 @@ RANGES: dict[str, tuple[float, float]] = {
     "answer_threshold": (0, 1), "answer_max_sentences": (1, 50), "answer_ticket_sentences": (0, 20),
     "llm_timeout": (0.1, 600), "assist_decay": (0, 1), "assist_agent_weight": (0, 10),
     "assist_retention_hours": (1, 8760), "qa_semantic_threshold": (-1, 1),
-    "qa_semantic_slope": (0, 1000), "qa_sop_min_similarity": (-1, 1), "qa_step_threshold": (0, 2),
+    "qa_semantic_slope": (0, 1000),
     "querylog_retention_days": (0, 36500), "querylog_results": (0, 100), "gap_days": (1, 36500),
     "gap_min_cluster_size": (1, 10000), "cluster_similarity": (-1, 1),
     "stale_days": (1, 36500),
-    "contradiction_similarity": (-1, 1), "contradiction_sentence_similarity": (-1, 1),
     "kappa_flag_threshold": (-1, 1), "kappa_min_reviews": (1, 100000), "qa_dashboard_days": (1, 36500),
     "session_hours": (1, 720), "serve_port": (1, 65535), "serve_threads": (1, 256), "upload_max_mb": (1, 10240),
     "review_months": (1, 120),

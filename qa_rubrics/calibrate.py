@@ -276,7 +276,9 @@ def _default_th(check, config) -> float:
     if check.method_name == "semantic":
         return float(config.qa_semantic_threshold)
     if check.method_name == "sop_steps":
-        return float(config.qa_step_threshold)
+        from kb.scales import configured_model, cosine_setting
+
+        return cosine_setting(config, "qa_step_threshold", configured_model(config))
     return 0.5
 
 

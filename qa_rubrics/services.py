@@ -102,11 +102,18 @@ class CriterionServices:
                                    timeout=float(self.config.llm_timeout)) if url and model else None
         return self._llm
 
+    def cosine_setting(self, setting: str) -> float:
+        """A similarity setting on the scale of the model the knowledge base (else the configuration) uses."""
+        from kb.scales import configured_model, cosine_setting, store_model
+
+        model = (store_model(self.store) if self.store is not None else "") or configured_model(self.config)
+        return cosine_setting(self.config, setting, model)
+
     def default_threshold(self, check: Check) -> float:
         if check.method_name == "semantic":
             return float(self.config.qa_semantic_threshold)
         if check.method_name == "sop_steps":
-            return float(self.config.qa_step_threshold)
+            return self.cosine_setting("qa_step_threshold")
         return float(check.spec().default_threshold or 0.5)
 
     def boilerplate_for(self, examples: list[str]) -> list[str]:

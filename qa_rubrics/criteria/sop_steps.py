@@ -78,7 +78,7 @@ def _candidates(check: Check, ctx: EvalContext) -> tuple[list[tuple[str, float]]
     ranked = scorer.find_sops(queries)
     if not ranked:
         return [], {}, "no SOP found for what the customer asked"
-    min_sim = float(scorer.config.qa_sop_min_similarity)
+    min_sim = scorer.cosine_setting("qa_sop_min_similarity")
     best_id, best_sim = ranked[0]
     info = {"found_by": "search", "search_similarity": round(best_sim, 4)}
     if best_sim < min_sim:
@@ -167,7 +167,7 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
             detail["candidates"] = [{"sop": d, "similarity": round(s, 4)} for d, s in candidates]
     conf = 0.5 + 0.5 * min(1.0, abs(fraction - min_fraction) / 0.3)
     if info.get("found_by") == "search":  # less sure when the SOP itself was a guess
-        conf = min(conf, 0.5 + 0.5 * min(1.0, 0.2 + (sim - float(scorer.config.qa_sop_min_similarity)) / 0.2))
+        conf = min(conf, 0.5 + 0.5 * min(1.0, 0.2 + (sim - scorer.cosine_setting("qa_sop_min_similarity")) / 0.2))
     evidence = sorted(m["evidence"], key=lambda e: e.position())
     verdict = "pass" if fraction >= min_fraction else "fail"
     return Outcome(verdict, fraction, conf, evidence, detail=detail, raw=fraction,
