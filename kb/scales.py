@@ -5,8 +5,8 @@ A cosine means different things for different models: all-MiniLM-L6-v2 spreads s
 the other (with MiniLM's 0.4, no question was ever a content gap with the multilingual model). The
 settings below take `auto`, the packaged model's own value, or a number that applies to any model.
 
-How the multilingual model's values were set (the sample corpus indexed with each model; bench script
-in docs/insights.md): the cosine at which the same share of the same population falls below as with
+How the multilingual model's values were set (the sample corpus indexed with each model;
+`python bench/bench_scales.py` reproduces them, and gives a team's own model its values): the cosine at which the same share of the same population falls below as with
 MiniLM's value. Content gaps: 2.5% of the answerable dev questions' best results are below 0.40 with
 MiniLM, and below 0.84 with multilingual-e5. Ticket coverage: 14% of the sample tickets' best SOP
 sections are below 0.45 with MiniLM, below 0.86 with multilingual-e5 (and tickets up to 0.1 above it are grouped with MiniLM, up to
