@@ -188,7 +188,7 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("cluster_similarity", 0.0, "Grouping by meaning: average-linkage cosine similarity at which groups are "
                 "cut; 0 = chosen from the data by silhouette (see docs/insights.md)."),
         Setting("ticket_coverage_threshold", "auto", "Ticket coverage: a group of similar tickets whose median best "
-                "SOP-section cosine similarity is below this is a proposed SOP topic; tickets up to 0.1 above it are "
+                "SOP-section cosine similarity is below this is a proposed SOP topic; tickets up to 0.1 (multilingual model: 0.016) above it are "
                 "grouped. auto = the packaged model's own: all-MiniLM-L6-v2 0.45 (14% of the sample tickets score "
                 "below it), the multilingual model 0.86 (the same share); another model gets 0.45."),
         Setting("stale_days", 90, "SOP health: SOPs not opened in this many days are listed as unused (needs view "
