@@ -157,6 +157,12 @@ def main() -> None:
     eq_cov = matched(PACKAGED["ticket_coverage_threshold"][MINILM], ref["tickets"], other["tickets"])[1]
     print(f"| ticket_candidate_margin (threshold + margin) | {v:g} | {share:.3f} | {eq:.3f} (margin {eq - eq_cov:.3f}) | "
           f"{list(PACKAGED['ticket_candidate_margin'].values())[1]:g} |")
+    v = PACKAGED["qa_sop_min_similarity"][MINILM]
+    eq = matched(v, ref["qa_sop"], other["qa_sop"])[1]
+    ratio = (float(np.median(other["qa_sop"])) - eq) / max(float(np.median(ref["qa_sop"])) - v, 1e-6)
+    print(f"| qa_sop_confidence_span (median best SOP above the threshold) | {PACKAGED['qa_sop_confidence_span'][MINILM]:g} "
+          f"| - | {PACKAGED['qa_sop_confidence_span'][MINILM] * ratio:.3f} | "
+          f"{list(PACKAGED['qa_sop_confidence_span'].values())[1]:g} |")
     v = PACKAGED["near_duplicate_threshold"][MINILM]
     print(f"| near_duplicate_threshold (above the highest pair) | {v:g} | - | "
           f"{above_top(v, ref['sections'], other['sections']):.3f} | {list(PACKAGED['near_duplicate_threshold'].values())[1]:g} |")

@@ -39,6 +39,10 @@ PACKAGED: dict[str, dict[str, float]] = {
     # not a setting: how far above ticket_coverage_threshold tickets are still grouped (34% of the sample
     # tickets are below MiniLM's 0.45 + 0.1, the same share below 0.876 with multilingual-e5)
     "ticket_candidate_margin": {MINILM: 0.1, E5: 0.016},
+    # not a setting: how far above qa_sop_min_similarity a searched SOP is fully trusted in sop_steps'
+    # confidence (the sample calls' median best-SOP similarity is 0.126 above MiniLM's 0.35 and 0.025 above
+    # multilingual-e5's 0.82: the span shrinks in the same ratio)
+    "qa_sop_confidence_span": {MINILM: 0.2, E5: 0.04},
 }
 
 

@@ -109,6 +109,13 @@ class CriterionServices:
         model = (store_model(self.store) if self.store is not None else "") or configured_model(self.config)
         return cosine_setting(self.config, setting, model)
 
+    def packaged_value(self, name: str) -> float:
+        """A value of `kb.scales.PACKAGED` for the model the knowledge base (else the configuration) uses."""
+        from kb.scales import configured_model, packaged_value, store_model
+
+        model = (store_model(self.store) if self.store is not None else "") or configured_model(self.config)
+        return packaged_value(name, model)
+
     def default_threshold(self, check: Check) -> float:
         if check.method_name == "semantic":
             return float(self.config.qa_semantic_threshold)

@@ -167,7 +167,8 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
             detail["candidates"] = [{"sop": d, "similarity": round(s, 4)} for d, s in candidates]
     conf = 0.5 + 0.5 * min(1.0, abs(fraction - min_fraction) / 0.3)
     if info.get("found_by") == "search":  # less sure when the SOP itself was a guess
-        conf = min(conf, 0.5 + 0.5 * min(1.0, 0.2 + (sim - scorer.cosine_setting("qa_sop_min_similarity")) / 0.2))
+        span = scorer.packaged_value("qa_sop_confidence_span")  # the model's own scale (kb.scales)
+        conf = min(conf, 0.5 + 0.5 * min(1.0, 0.2 + (sim - scorer.cosine_setting("qa_sop_min_similarity")) / span))
     evidence = sorted(m["evidence"], key=lambda e: e.position())
     verdict = "pass" if fraction >= min_fraction else "fail"
     return Outcome(verdict, fraction, conf, evidence, detail=detail, raw=fraction,
