@@ -102,19 +102,23 @@ class CriterionServices:
                                    timeout=float(self.config.llm_timeout)) if url and model else None
         return self._llm
 
-    def cosine_setting(self, setting: str) -> float:
-        """A similarity setting on the scale of the model the knowledge base (else the configuration) uses."""
-        from kb.scales import configured_model, cosine_setting, store_model
+    def _scale_model(self) -> str:
+        """The model whose similarity scale applies: the knowledge base's, else the configured one."""
+        from kb.scales import configured_model, store_model
 
-        model = (store_model(self.store) if self.store is not None else "") or configured_model(self.config)
-        return cosine_setting(self.config, setting, model)
+        return (store_model(self.store) if self.store is not None else "") or configured_model(self.config)
+
+    def cosine_setting(self, setting: str) -> float:
+        """A similarity setting on the scale of that model (`kb.scales`)."""
+        from kb.scales import cosine_setting
+
+        return cosine_setting(self.config, setting, self._scale_model())
 
     def packaged_value(self, name: str) -> float:
-        """A value of `kb.scales.PACKAGED` for the model the knowledge base (else the configuration) uses."""
-        from kb.scales import configured_model, packaged_value, store_model
+        """A value of `kb.scales.PACKAGED` for that model."""
+        from kb.scales import packaged_value
 
-        model = (store_model(self.store) if self.store is not None else "") or configured_model(self.config)
-        return packaged_value(name, model)
+        return packaged_value(name, self._scale_model())
 
     def default_threshold(self, check: Check) -> float:
         if check.method_name == "semantic":
