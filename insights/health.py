@@ -169,7 +169,8 @@ def _ref(sops: SopVectors, i: int) -> SectionRef:
 
 def near_duplicates(store, config, *, threshold: float | None = None) -> DuplicateReport:
     """Sections of two different SOPs that say nearly the same thing."""
-    t = cosine_setting(config, "near_duplicate_threshold", store_model(store)) if threshold is None else float(threshold)
+    t = (cosine_setting(config, "near_duplicate_threshold", store_model(store)) if threshold is None
+         else float(threshold))
     sops = SopVectors(store, include_archived=False)
     pairs = [DuplicatePair(_ref(sops, i), _ref(sops, j), round(s, 4)) for i, j, s in similar_pairs(sops, t)]
     docs: dict[tuple[str, str], dict[str, Any]] = {}

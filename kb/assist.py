@@ -137,8 +137,7 @@ class Assistant:
         same-subject question pairs (the calibration "fit" questions labelled with the same SOP: 56% are
         below MiniLM's 0.4, the same share below 0.866 with multilingual-e5; 0.876 matches the share of
         different-subject pairs instead)."""
-        name = self.searcher.model_name() or getattr(self.searcher.embedder, "name", "")
-        return cosine_setting(self.config, "assist_shift_threshold", name)
+        return cosine_setting(self.config, "assist_shift_threshold", self.searcher.scale_model())
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         """Query vectors of turns (their need, `need_text`), cached: a growing conversation re-sends

@@ -1,24 +1,30 @@
 """Cosine thresholds on each packaged embedding model's own scale.
 
-A cosine means different things for different models: all-MiniLM-L6-v2 spreads sentences from about 0 to
-0.9, multilingual-e5-small puts any two of them at 0.7-0.9. A threshold chosen with one model is wrong for
-the other (with MiniLM's 0.4, no question was ever a content gap with the multilingual model). The
-settings below take `auto`, the packaged model's own value, or a number that applies to any model.
+A cosine means different things for different models: all-MiniLM-L6-v2 spreads sentences from about 0
+to 0.9, multilingual-e5-small puts any two of them at 0.7-0.9. A threshold chosen with one model is
+wrong for the other (with MiniLM's 0.4, no question was ever a content gap with the multilingual
+model). The settings below take `auto`, the packaged model's own value, or a number that applies to
+any model.
 
-How the multilingual model's values were set (the sample corpus indexed with each model;
-`python bench/bench_scales.py` reproduces them, and gives a team's own model its values): the cosine at which the same share of the same population falls below as with
-MiniLM's value. Content gaps: 2.5% of the answerable dev questions' best results are below 0.40 with
-MiniLM, and below 0.84 with multilingual-e5. Ticket coverage: 14% of the sample tickets' best SOP
-sections are below 0.45 with MiniLM, below 0.86 with multilingual-e5 (and tickets up to 0.1 above it are grouped with MiniLM, up to
-0.016 above it with multilingual-e5: the same share again). Near-duplicate SOP sections:
-MiniLM's 0.9 is above every pair of sections of two different SOPs (highest 0.81, 99.9th percentile
-0.70); placed as far above multilingual-e5's highest pair (0.95, 99.9th percentile 0.93): 0.97.
-Contradictions: 99.2% of those section pairs are below MiniLM's 0.6 and below 0.91 with multilingual-e5;
-99.96% of the pairs of sentences (five words or more) of two SOPs are below 0.7, and below 0.925. QA
-`sop_steps`: 10% of the sample calls' and chats' best SOP (searched with the customer's first turns)
-are below MiniLM's 0.35, below 0.82 with multilingual-e5; 60% of the steps' best match score in the
-agent's sentences (similarity plus keyword overlap) are below 0.5, below 0.885 with multilingual-e5.
-Live assist's topic shift: `kb.assist`.
+How the multilingual model's values were set (the sample corpus indexed with each model; `python
+bench/bench_scales.py` reproduces them, and gives a team's own model its values): the value at which
+the same share of the same population falls below as with MiniLM's value, no labels involved.
+
+- Content gaps: 2.5% of the answerable dev questions' best results are below 0.40 with MiniLM, below
+  0.84 with multilingual-e5.
+- Ticket coverage: 14% of the sample tickets' best SOP sections are below 0.45 with MiniLM, below 0.86
+  with multilingual-e5; tickets up to 0.1 above it are grouped with MiniLM, up to 0.016 above it with
+  multilingual-e5 (the same share again).
+- Near-duplicate SOP sections: MiniLM's 0.9 is above every pair of sections of two different SOPs
+  (highest 0.81, 99.9th percentile 0.70); placed as far above multilingual-e5's highest pair (0.95,
+  99.9th percentile 0.93): 0.97.
+- Contradictions: 99.2% of those section pairs are below MiniLM's 0.6, below 0.91 with
+  multilingual-e5; 99.96% of the pairs of sentences (five words or more) of two SOPs are below 0.7,
+  below 0.925.
+- QA `sop_steps`: 10% of the sample calls' and chats' best SOP (searched with the customer's first
+  turns) are below MiniLM's 0.35, below 0.82 with multilingual-e5; 60% of the steps' best match score
+  in the agent's sentences (similarity plus keyword overlap) are below 0.5, below 0.885.
+- Live assist's topic shift: `kb.assist`.
 """
 
 from __future__ import annotations
@@ -44,8 +50,6 @@ PACKAGED: dict[str, dict[str, float]] = {
     # multilingual-e5's 0.82: the span shrinks in the same ratio)
     "qa_sop_confidence_span": {MINILM: 0.2, E5: 0.04},
 }
-
-
 RANGES = {"qa_step_threshold": (0.0, 2.0)}  # similarity plus keyword overlap; the others are cosines (-1 to 1)
 
 
@@ -66,9 +70,9 @@ def cosine_setting(config, setting: str, model_name: str) -> float:
         number = float("nan")
     low, high = RANGES.get(setting, (-1.0, 1.0))
     if not low <= number <= high:
+        own = ", ".join(f"{k} {v:g}" for k, v in PACKAGED[setting].items())
         raise ConfigError(f"Setting {setting!r} is {value!r}: use auto or a number from {low:g} to {high:g}",
-                          hint=f"auto = the packaged model's own ({', '.join(f'{k} {v:g}' for k, v in PACKAGED[setting].items())})",
-                          field=setting)
+                          hint=f"auto = the packaged model's own ({own})", field=setting)
     return number
 
 

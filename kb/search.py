@@ -145,11 +145,20 @@ class Searcher:
     def model_name(self) -> str:
         return self._state()["model"]
 
-    def check_model(self) -> None:
+    def configured_model(self) -> str:
+        """The model queries are encoded with: the embedder given, else the `model` setting's (not loaded)."""
         from kb.embed import model_name
 
+        return self._embedder.name if self._embedder is not None else model_name(self.config.model)
+
+    def scale_model(self) -> str:
+        """The model whose similarity scale thresholds follow (`kb.scales`, the answers' confidence): the one
+        the knowledge base was indexed with, else the configured one."""
+        return self.model_name() or self.configured_model()
+
+    def check_model(self) -> None:
         stored = self._state()["model"]
-        configured = self._embedder.name if self._embedder is not None else model_name(self.config.model)
+        configured = self.configured_model()
         if stored and stored != configured:
             from kb.errors import IndexMismatchError
 

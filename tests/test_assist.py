@@ -146,7 +146,7 @@ def test_the_topic_shift_threshold_follows_the_embedding_model(tmp_path):
     def shift(model_name, **settings):
         a = Assistant.__new__(Assistant)  # only what _shift_threshold reads
         a.config = load_config(data_dir=str(tmp_path), **settings)
-        a.searcher = SimpleNamespace(model_name=lambda: model_name, embedder=None)
+        a.searcher = SimpleNamespace(scale_model=lambda: model_name)
         return a._shift_threshold()
 
     assert shift("all-MiniLM-L6-v2") == 0.4

@@ -57,8 +57,9 @@ from kb.answers.ranking import (
 from kb.answers.units import Unit, VectorCache, sop_units, ticket_units
 from kb.answers.wording import plain, split_step
 
-__all__ = ["CONFIDENCE_MODEL", "CONFIDENCE_MODELS", "ENGINE", "ENGINES", "N_CANDIDATES", "SEARCH_K", "Answer", "AnswerSentence",
-           "Answerer", "ChecklistItem", "Citation", "Passage", "Source", "Unit", "VectorCache", "case_details",
-           "confidence", "confidence_label", "confidence_model_for", "load_confidence_model", "evaluate_answers", "get_answerer", "normalized", "outcome_rates",
-           "percent_ceil", "percent_floor", "plain", "reliability", "sop_units", "split_step", "threshold_sweep", "ticket_names",
-           "ticket_units", "visible_relevant"]
+__all__ = ["CONFIDENCE_MODEL", "CONFIDENCE_MODELS", "ENGINE", "ENGINES", "N_CANDIDATES", "SEARCH_K",
+           "Answer", "AnswerSentence", "Answerer", "ChecklistItem", "Citation", "Passage", "Source",
+           "Unit", "VectorCache", "case_details", "confidence", "confidence_label", "confidence_model_for",
+           "evaluate_answers", "get_answerer", "load_confidence_model", "normalized", "outcome_rates",
+           "percent_ceil", "percent_floor", "plain", "reliability", "sop_units", "split_step",
+           "threshold_sweep", "ticket_names", "ticket_units", "visible_relevant"]

@@ -166,7 +166,7 @@ class Answerer(Ranking, Composition):
         if prefer:  # live assist keeps the current topic's SOP first
             ranked.sort(key=lambda r: r["id"] != prefer)
         evidence = self._evidence(question, ranked, tickets)
-        model_name = self.searcher.model_name() or getattr(self.searcher.embedder, "name", "")
+        model_name = self.searcher.scale_model()
         coefficients, calibrated = confidence_model_for(self.config, model_name)
         conf = confidence(evidence, coefficients)
         threshold = float(self.config.answer_threshold if threshold is None else threshold)
