@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import ConfigError
+from kb.scales import PACKAGED, check_setting
 from kb.settings import BY_NAME, SETTINGS, Setting
 
 _BY_NAME = BY_NAME
@@ -59,6 +60,8 @@ def all_settings() -> tuple[Setting, ...]:
 
 def _coerce(setting: Setting, value: Any) -> Any:
     default = setting.default
+    if setting.name in PACKAGED:  # a similarity on the model's own scale: auto or a number in range
+        return check_setting(setting.name, value)
     if setting.choices:
         value = str(value).strip().lower()
         if value not in setting.choices:

@@ -59,11 +59,11 @@ def packaged_value(setting: str, model_name: str) -> float:
     return next((v for prefix, v in table.items() if str(model_name or "").startswith(prefix)), table[MINILM])
 
 
-def cosine_setting(config, setting: str, model_name: str) -> float:
-    """A cosine setting's value for `model_name`: `auto` gives the packaged model's own, a number itself."""
-    value = getattr(config, setting, "auto")
+def check_setting(setting: str, value) -> str | float:
+    """`auto` or the number a scaled setting holds; anything else is a ConfigError naming the setting (the
+    configuration checks this when it is read, so a wrong value stops a command before it starts)."""
     if isinstance(value, str) and value.strip().lower() in ("auto", ""):
-        return packaged_value(setting, model_name)
+        return "auto"
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -74,6 +74,12 @@ def cosine_setting(config, setting: str, model_name: str) -> float:
         raise ConfigError(f"Setting {setting!r} is {value!r}: use auto or a number from {low:g} to {high:g}",
                           hint=f"auto = the packaged model's own ({own})", field=setting)
     return number
+
+
+def cosine_setting(config, setting: str, model_name: str) -> float:
+    """A cosine setting's value for `model_name`: `auto` gives the packaged model's own, a number itself."""
+    value = check_setting(setting, getattr(config, setting, "auto"))
+    return packaged_value(setting, model_name) if value == "auto" else float(value)
 
 
 def configured_model(config) -> str:

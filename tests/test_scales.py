@@ -49,3 +49,15 @@ def test_the_spans_and_the_store_model(tmp_path):
 
     assert store_model(Store({"model": E5_NAME})) == E5_NAME
     assert store_model(Store({})) == "" and store_model(Store(None)) == ""
+
+
+def test_a_wrong_value_is_refused_when_the_settings_are_read(tmp_path, monkeypatch):
+    (tmp_path / "deskbook.toml").write_text('gap_score_threshold = "high"\n')
+    with pytest.raises(ConfigError, match="gap_score_threshold") as err:
+        load_config(tmp_path / "deskbook.toml")
+    assert err.value.field == "gap_score_threshold"
+    monkeypatch.setenv("DESKBOOK_QA_STEP_THRESHOLD", "3")
+    with pytest.raises(ConfigError, match="qa_step_threshold.*from 0 to 2"):
+        load_config(data_dir=str(tmp_path))
+    monkeypatch.setenv("DESKBOOK_QA_STEP_THRESHOLD", "auto")
+    assert load_config(data_dir=str(tmp_path)).qa_step_threshold == "auto"
