@@ -205,7 +205,12 @@ def normalize_code(code: str | None) -> str:
     """'DE', 'de-DE', 'de_AT', 'German' -> 'de'; '' for nothing."""
     if not code:
         return ""
-    c = str(code).strip().lower().replace("_", "-").split("-")[0]
+    return _normalized(str(code))
+
+
+@lru_cache(maxsize=512)
+def _normalized(code: str) -> str:  # called for every candidate language of every query and document
+    c = code.strip().lower().replace("_", "-").split("-")[0]
     return _NAMES.get(c, c)
 
 
@@ -280,11 +285,9 @@ def likely_languages(text: str, languages: Iterable[str] = DEFAULT_LANGUAGES, *,
     else every candidate holding at least `min_share` of the confidence ("Paket" is German or Turkish;
     "quokka-tangerine" is 0.65 German). A lexical search can analyse the query with each and search all
     their terms."""
-    langs = tuple(languages)
-    lang = detect_language(text, langs, default="", min_confidence=sure)
-    if lang:
-        return [lang]
     if sum(1 for c in text if c.isalpha()) < MIN_LETTERS:
         return [default]
-    ranked = [code for code, share in language_confidences(text, langs) if share >= min_share]
-    return ranked or [default]
+    ranked = language_confidences(text, tuple(languages))  # once: the detector is most of a query's reading
+    if ranked and ranked[0][1] >= sure:
+        return [ranked[0][0]]
+    return [code for code, share in ranked if share >= min_share] or [default]

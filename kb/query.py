@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 from kb.analysis import Analyzer, LexicalQuery, get_analyzer, read_query
 from kb.errors import InputError
+from kb.lang import normalize_code
 from kb.text import WORD, normalize_ws, without_bad_characters
 
 MAX_QUERY_CHARS = 2000  # the embedding model reads ~256 tokens; longer text only slows the query down
@@ -27,16 +28,20 @@ class ParsedQuery:
 
 
 def parse_query(query: str, analyzer: Analyzer | None = None, *, languages: Sequence[str] | None = None,
-                filter_languages: bool = False) -> ParsedQuery:
+                filter_languages: bool = False, lexical: bool = True) -> ParsedQuery:
     """The query's text for the model, and its lexical reading: with `languages`, one reading per
-    language (each matching only documents of its language when `filter_languages`), else `analyzer`'s."""
+    language (each matching only documents of its language when `filter_languages`), else `analyzer`'s.
+    Without `lexical` (a dense search) there is no reading unless the query has "phrases" (they filter)."""
     if query is None or not str(query).strip():
         raise InputError("The query is empty", hint="type a few words that describe the problem", field="query")
     q = without_bad_characters(str(query))  # NUL and lone surrogates (from argv bytes): spaces
     q = q[:MAX_QUERY_CHARS * 5]
     phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if WORD.search(p)]
     rest = _PHRASE.sub(" ", q).replace('"', " ")  # an unbalanced quote is just a character
-    if languages:
+    if not lexical and not phrases:
+        lexical = LexicalQuery()
+        languages = list(dict.fromkeys(normalize_code(x) or "en" for x in languages or [])) or None
+    elif languages:
         lexical = read_query(rest, phrases, languages, filter_languages=filter_languages)
     else:
         lexical = replace((analyzer or get_analyzer("en")).query(rest, phrases), language="")

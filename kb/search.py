@@ -174,8 +174,9 @@ class Searcher:
         """Documents per language in the knowledge base (cached until the store's content changes)."""
         return self._state()["languages"]
 
-    def parse(self, query: str) -> ParsedQuery:
-        """The query read in each language it may be in that the knowledge base holds."""
+    def parse(self, query: str, lexical: bool = True) -> ParsedQuery:
+        """The query read in each language it may be in that the knowledge base holds (`lexical` False:
+        only its languages and phrases, for a dense search)."""
         from kb.lang import likely_languages, normalize_code
 
         held = [x for x, n in self.kb_languages().items() if n] or ["en"]
@@ -184,7 +185,8 @@ class Searcher:
         text = str(query or "")
         langs = likely_languages(text, candidates, default=default) if len(candidates) > 1 else candidates
         readable = [x for x in langs if x in held]
-        parsed = parse_query(query, languages=readable or [held[0]], filter_languages=len(held) > 1)
+        parsed = parse_query(query, languages=readable or [held[0]], filter_languages=len(held) > 1,
+                             lexical=lexical)
         if not readable:  # a question in a language no document is in: no lexical matches on stray words
             parsed.lexical, parsed.languages, parsed.cross_language = LexicalQuery(), list(langs), True
         return parsed
@@ -319,7 +321,7 @@ class Searcher:
         if not 1 <= k <= MAX_K:
             raise InputError(f"k must be between 1 and {MAX_K}", field="k")
         self._state(fresh=True)
-        parsed = self.parse(query)
+        parsed = self.parse(query, lexical=mode != "dense")
         filters = SearchFilters.of(types, tags, statuses, sop_statuses)
         n_chunks = max(self.fusion.depth, k * 8)
         dense_ok = mode in ("hybrid", "dense") and self._state()["dim"] is not None

@@ -80,9 +80,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("ann_index", "auto", "FAISS index type: auto (flat below ann_hnsw_min, HNSW above), flat, hnsw, ivf or "
                 "numpy (a plain scan, the benchmarks' baseline).", choices=("auto", "flat", "hnsw", "ivf", "numpy")),
         Setting("ann_hnsw_min", 50000, "With ann_index=auto, number of vectors from which HNSW replaces the exact index."),
-        Setting("ann_ef_search", 96, "HNSW: candidates examined per dense search (efSearch). Higher finds more of the "
-                "true nearest chunks and is slower; measured at 100k chunks: 24 gives recall@10 0.96 in 0.18 ms, 96 "
-                "gives 0.998 in 0.47 ms (docs/benchmarks.md)."),
+        Setting("ann_ef_search", 48, "HNSW: candidates examined per dense search (efSearch). Higher finds more of the "
+                "true nearest chunks and is slower; measured at 100k chunks: 24 gives recall@10 0.96 in 0.18 ms, 48 "
+                "0.991 in 0.28 ms, 96 0.998 in 0.47 ms (docs/benchmarks.md). Raise it for millions of chunks."),
         Setting("ann_rebuild_delta", 2000, "Vectors added since the FAISS file was built that are searched exactly before a rebuild is due."),
         Setting("vector_search", "faiss", "Dense search: faiss (an in-memory FAISS index derived from the stored "
                 "vectors, refreshed from the store's vectors generation) or pgvector (PostgreSQL only: the "

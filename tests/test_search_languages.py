@@ -43,6 +43,32 @@ def test_a_query_read_in_several_languages_keeps_each_reading_apart():
     assert read_query("Paket", [], ["de"], filter_languages=False).language == ""
 
 
+def test_a_dense_search_reads_only_the_languages_and_phrases_of_its_query():
+    """A dense search needs no stemmed terms (they cost a fifth of its time besides the encode): only the
+    languages the query may be in and its quoted phrases, which still filter."""
+    from kb.query import parse_query
+
+    full = parse_query("Paket nicht angekommen", languages=["de", "tr"], filter_languages=True)
+    dense = parse_query("Paket nicht angekommen", languages=["de", "tr"], filter_languages=True, lexical=False)
+    assert dense.text == full.text and dense.terms == full.terms
+    assert dense.languages == full.languages == ["de", "tr"]
+    assert not dense.lexical and full.lexical
+    quoted = parse_query('"nicht angekommen" Paket', languages=["de"], lexical=False)
+    assert quoted.phrases == ["nicht angekommen"] and quoted.lexical.phrases
+
+
+def test_likely_languages_asks_the_detector_once(monkeypatch):
+    from kb import lang
+
+    calls = []
+    real = lang.language_confidences
+    monkeypatch.setattr(lang, "language_confidences", lambda text, langs: calls.append(text) or real(text, langs))
+    assert len(lang.likely_languages("Paket", ("en", "de", "tr"))) >= 1  # ambiguous: maybe several
+    assert lang.likely_languages("Where is my parcel, it has not arrived yet", ("en", "de", "tr")) == ["en"]
+    assert lang.likely_languages("?!", ("en", "de", "tr"), default="de") == ["de"]  # too short to detect
+    assert len(calls) == 2
+
+
 # -- a mixed-language knowledge base in each backend ------------------------------------------------
 def _doc(doc_id: str, lang: str, title: str, text: str) -> tuple[Document, list[Chunk]]:
     d = Document(id=doc_id, type="sop", title=title, body=f"# {title}\n\n{text}\n", language=lang)

@@ -70,7 +70,7 @@ class FaissBackend:
         self.kind = kind
 
     @classmethod
-    def create(cls, kind: str, dim: int, n_expected: int, *, hnsw_m: int = 32, ef_search: int = 96) -> FaissBackend:
+    def create(cls, kind: str, dim: int, n_expected: int, *, hnsw_m: int = 32, ef_search: int = 48) -> FaissBackend:
         import faiss
 
         if kind == "flat":
