@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from indexer.batches import prepare, store_batch
 from indexer.chunk import CHUNKER_VERSION, Chunker
 from indexer.privacy import TicketRedactor
 from indexer.readers import READERS, discover, read_tickets
@@ -85,10 +86,12 @@ class _NullBar:
 
 
 def make_chunker(config, embedder) -> Chunker:
-    from kb.text import load_spacy, nlp_for_language
+    """A chunker whose sentence splitter (spaCy, a second to load) is loaded the first time a block is too
+    long for one chunk, which few documents have."""
+    from kb.text import nlp_for_language
 
     return Chunker(embedder.count_tokens, max_tokens=config.chunk_max_tokens, model_max_tokens=embedder.max_tokens,
-                   overlap_sentences=config.chunk_overlap_sentences, nlp=load_spacy(config.spacy_model),
+                   overlap_sentences=config.chunk_overlap_sentences,
                    nlp_for=lambda lang: nlp_for_language(lang, config.spacy_model),
                    language_of=lambda doc: doc.language or "en")
 
@@ -225,12 +228,19 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
     # Batches of documents: redact, chunk, embed what is new (vectors are reused by content hash) and
     # commit, so an interrupted run keeps every batch it finished and the next run embeds only the rest.
     # Redaction (the name model) of the next batch runs on a side thread while this one is chunked,
-    # embedded and stored: on 2 cores that hides most of it behind the embedding model.
-    batches = [changed[i:i + BATCH_DOCS] for i in range(0, len(changed), BATCH_DOCS)]
+    # embedded and stored, and each batch is embedded on a thread of its own while the next is chunked and
+    # the one before stored (indexer.batches).
+    # SOPs (nothing to redact) come first in batches of their own: they are embedded while the side
+    # thread loads the name model and redacts the first tickets.
+    batches = [kind[i:i + BATCH_DOCS] for kind in ([d for d in changed if d.type != "ticket"],
+                                                   [d for d in changed if d.type == "ticket"])
+               for i in range(0, len(kind), BATCH_DOCS)]
     indexed = 0
-    with prog.bar(len(changed), "indexing", "doc") as bar, ThreadPoolExecutor(1, "deskbook-redact") as side:
+    with prog.bar(len(changed), "indexing", "doc") as bar, ThreadPoolExecutor(1, "deskbook-redact") as side, \
+            ThreadPoolExecutor(1, "deskbook-embed") as embed_pool:
         ahead = side.submit(redactor.redact, batches[0], detected=True) if redactor is not None and batches else None
-        chunker = make_chunker(config, embedder) if changed else None  # loads while the first batch is redacted
+        chunker = make_chunker(config, embedder) if changed else None
+        prev = None  # the batch being embedded while the next is chunked
         for j, batch in enumerate(batches):
             n = len(batch)
             if ahead is not None:
@@ -239,8 +249,14 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 same = [d for d in batch if d.id in existing and existing[d.id][0] == d.hash]
                 report.unchanged += len(same)
                 batch = [d for d in batch if not (d.id in existing and existing[d.id][0] == d.hash)]
-            indexed += _write_batch(store, embedder, chunker, batch, existing, redactor, redacted_before, report)
-            bar.update(n)
+            cur = prepare(store, embedder, chunker, batch, embed_pool, n)
+            if prev is not None:
+                indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)
+                bar.update(prev.docs)
+            prev = cur
+        if prev is not None:
+            indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)
+            bar.update(prev.docs)
 
     if remove_missing:
         for doc_id, (_, _, source, _) in existing.items():
@@ -266,48 +282,6 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
         index.refresh()
     report.seconds = round(time.perf_counter() - t0, 3)
     return report
-
-
-def _write_batch(store, embedder, chunker, batch: list[Document], existing: dict, redactor, redacted_before: dict,
-                 report: IndexReport) -> int:
-    """Chunk, embed and store one batch of documents in one transaction; returns how many were written."""
-    if not batch:
-        return 0
-    plans = [(d, chunker.chunk(d)) for d in batch]
-    hashes = [ch.hash_for(d.title) for d, chs in plans for ch in chs]
-    vectors: dict[str, np.ndarray] = store.vectors_by_hash(hashes) if store.vector_dim() == embedder.dim else {}
-    todo: dict[str, str] = {}
-    for d, chs in plans:
-        for ch in chs:
-            h = ch.hash_for(d.title)
-            if h not in vectors and h not in todo:
-                todo[h] = ch.embed_text(d.title)
-    if todo:
-        vectors.update(zip(todo, embedder.encode_documents(list(todo.values())), strict=True))
-    with store.transaction():
-        for d, chs in plans:
-            mat = (np.vstack([vectors[c.hash_for(d.title)] for c in chs]) if chs
-                   else np.zeros((0, embedder.dim), dtype=np.float32))
-            saved = store.save_document(d, chs, mat, by="indexer", note="indexed from " + d.source_path)
-            if d.id in existing:
-                report.updated += 1
-                if redactor is not None and d.type == "ticket" and d.id not in redacted_before:
-                    _redact_history(store, redactor, d.id, saved.version)
-            else:
-                report.added += 1
-    report.chunks_embedded += len(todo)
-    report.chunks_reused += len(hashes) - len(todo)
-    return len(plans)
-
-
-def _redact_history(store, redactor, doc_id: str, current: int) -> None:
-    """Earlier versions of a ticket stored before redaction was on: redacted in place."""
-    for v in store.document_versions(doc_id):
-        if int(v["version"]) >= current:
-            continue
-        red = redactor.redact_version(store.get_version(doc_id, int(v["version"])))
-        if red is not None:
-            store.rewrite_version(doc_id, int(v["version"]), red)
 
 
 def assign_languages(docs: list[Document], existing: dict[str, tuple], config, *, redetect: bool = False) -> None:

@@ -180,6 +180,46 @@ class _Interrupting:
         return self.inner.count_tokens(text)
 
 
+class _Recording(_Interrupting):
+    """The real model; records each batch's texts and the thread that embedded it."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.batches: list[tuple[list[str], str]] = []
+
+    def encode_documents(self, texts, **kw):
+        import threading
+
+        self.batches.append((list(texts), threading.current_thread().name))
+        return super().encode_documents(texts, **kw)
+
+
+def test_sops_are_embedded_first_on_their_own_thread_and_tickets_after(tmp_path, embedder, monkeypatch):
+    """SOPs need no redaction, so their batches go first (while the name model loads for the tickets);
+    each batch is embedded on the indexer's embedding thread while the next is chunked; a corpus without
+    long paragraphs never loads the spaCy sentence splitter."""
+    import kb.text
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "tickets.jsonl").write_text("".join(
+        json.dumps({"id": f"T{i}", "question": f"Parcel {i} is late.", "answer": "Checked tracking."}) + "\n"
+        for i in range(70)), encoding="utf-8")
+    for i in range(3):
+        (src / f"sop-{i}.md").write_text(f"# Procedure {i}\n\nCheck the order status {i} and reply.\n",
+                                         encoding="utf-8")
+    monkeypatch.setattr(kb.text, "load_spacy", lambda *a, **k: pytest.fail("spaCy loaded for short blocks"))
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.database)
+    rec = _Recording(embedder)
+    report = index_paths(store, rec, config, [src], progress=False)
+    assert report.added == 73 and not report.errors
+    assert [len(t) for t, _ in rec.batches] == [3, 64, 6]
+    assert all("Procedure" in t for t in rec.batches[0][0])
+    assert {name.split("_")[0] for _, name in rec.batches} == {"deskbook-embed"}
+    assert store.vector_count() == 73
+
+
 def test_an_interrupted_run_keeps_what_it_embedded_and_the_next_embeds_only_the_rest(tmp_path, embedder):
     from indexer.pipeline import BATCH_DOCS
 
