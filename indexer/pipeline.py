@@ -249,10 +249,12 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 same = [d for d in batch if d.id in existing and existing[d.id][0] == d.hash]
                 report.unchanged += len(same)
                 batch = [d for d in batch if not (d.id in existing and existing[d.id][0] == d.hash)]
-            cur = prepare(store, embedder, chunker, batch, embed_pool, n)
-            if prev is not None:
-                indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)
-                bar.update(prev.docs)
+            try:
+                cur = prepare(store, embedder, chunker, batch, embed_pool, n)
+            finally:  # the batch before is stored even when this one fails (or is interrupted) here
+                if prev is not None:
+                    indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)
+                    bar.update(prev.docs)
             prev = cur
         if prev is not None:
             indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)

@@ -220,6 +220,38 @@ def test_sops_are_embedded_first_on_their_own_thread_and_tickets_after(tmp_path,
     assert store.vector_count() == 73
 
 
+def test_a_batch_that_fails_while_chunking_still_stores_the_batch_before(tmp_path, embedder, monkeypatch):
+    """The next batch is chunked while the one before is still being embedded: when chunking fails (or is
+    interrupted), the batch before is stored all the same, as when batches ran one after the other."""
+    import indexer.pipeline as pipeline
+    from indexer.pipeline import BATCH_DOCS
+
+    real = pipeline.make_chunker
+
+    def failing(config, emb):
+        chunker = real(config, emb)
+        chunk = chunker.chunk
+
+        def chunk_or_fail(doc):
+            if doc.id == f"M{BATCH_DOCS + 3:03d}":
+                raise KeyboardInterrupt
+            return chunk(doc)
+
+        chunker.chunk = chunk_or_fail
+        return chunker
+
+    monkeypatch.setattr(pipeline, "make_chunker", failing)
+    f = tmp_path / "many.jsonl"
+    f.write_text("".join(json.dumps({"id": f"M{i:03d}", "question": f"Parcel {i} is late.", "answer": "Checked."})
+                         + "\n" for i in range(100)), encoding="utf-8")
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.database)
+    with pytest.raises(KeyboardInterrupt):
+        index_paths(store, embedder, config, [f], progress=False)
+    assert store.count_documents().get("ticket", 0) == BATCH_DOCS
+    assert store.vector_count() == BATCH_DOCS
+
+
 def test_an_interrupted_run_keeps_what_it_embedded_and_the_next_embeds_only_the_rest(tmp_path, embedder):
     from indexer.pipeline import BATCH_DOCS
 
