@@ -6,7 +6,7 @@ and SQLite writes took a sixth of an indexing run when they waited for it."""
 from __future__ import annotations
 
 from concurrent.futures import Executor, Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -17,35 +17,50 @@ from kb.models import Chunk, Document
 class Prepared:
     plans: list[tuple[Document, list[Chunk]]]
     n_hashes: int
-    vectors: dict[str, np.ndarray]  # reused by content hash
+    vectors: dict[str, np.ndarray]  # reused by content hash (then every vector of the batch, once stored)
     todo: list[str]  # hashes embedded by `pending`, in its order
     pending: Future | None
     docs: int  # documents of the batch as it came (for the progress bar)
+    before: Prepared | None = None  # the batch still being embedded, whose vectors this one shares
+    shared: list[str] = field(default_factory=list)  # hashes that batch embeds for both
 
 
-def prepare(store, embedder, chunker, batch: list[Document], embed_pool: Executor, docs: int) -> Prepared:
-    """Chunk the batch, reuse stored vectors by content hash and start embedding the rest."""
+def prepare(store, embedder, chunker, batch: list[Document], embed_pool: Executor, docs: int,
+            before: Prepared | None = None) -> Prepared:
+    """Chunk the batch, reuse stored vectors by content hash (and those `before`, still being embedded,
+    will have: a chunk repeated in the next batch is embedded once) and start embedding the rest."""
     plans = [(d, chunker.chunk(d)) for d in batch]
     hashes = [ch.hash_for(d.title) for d, chs in plans for ch in chs]
     vectors: dict[str, np.ndarray] = (store.vectors_by_hash(hashes)
                                       if hashes and store.vector_dim() == embedder.dim else {})
+    coming = set(before.todo) if before is not None else set()
     todo: dict[str, str] = {}
+    shared: dict[str, None] = {}
     for d, chs in plans:
         for ch in chs:
             h = ch.hash_for(d.title)
-            if h not in vectors and h not in todo:
+            if h in vectors or h in todo:
+                continue
+            if h in coming:
+                shared[h] = None
+            else:
                 todo[h] = ch.embed_text(d.title)
     pending = embed_pool.submit(embedder.encode_documents, list(todo.values())) if todo else None
-    return Prepared(plans, len(hashes), vectors, list(todo), pending, docs)
+    return Prepared(plans, len(hashes), vectors, list(todo), pending, docs,
+                    before=before if shared else None, shared=list(shared))
 
 
 def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, redacted_before: dict, report) -> int:
-    """Wait for the batch's vectors and store it in one transaction; returns how many documents were written."""
-    if not batch.plans:
-        return 0
-    vectors = dict(batch.vectors)
+    """Wait for the batch's vectors and store it in one transaction; returns how many documents were written.
+    The batch it shares vectors with was stored first."""
+    vectors = batch.vectors
     if batch.pending is not None:
         vectors.update(zip(batch.todo, batch.pending.result(), strict=True))
+    if batch.before is not None:
+        vectors.update((h, batch.before.vectors[h]) for h in batch.shared)
+        batch.before = None  # no chain of batches kept alive
+    if not batch.plans:
+        return 0
     with store.transaction():
         for d, chs in batch.plans:
             mat = (np.vstack([vectors[c.hash_for(d.title)] for c in chs]) if chs

@@ -250,7 +250,7 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 report.unchanged += len(same)
                 batch = [d for d in batch if not (d.id in existing and existing[d.id][0] == d.hash)]
             try:
-                cur = prepare(store, embedder, chunker, batch, embed_pool, n)
+                cur = prepare(store, embedder, chunker, batch, embed_pool, n, before=prev)
             finally:  # the batch before is stored even when this one fails (or is interrupted) here
                 if prev is not None:
                     indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)

@@ -220,6 +220,24 @@ def test_sops_are_embedded_first_on_their_own_thread_and_tickets_after(tmp_path,
     assert store.vector_count() == 73
 
 
+def test_a_chunk_repeated_in_the_next_batch_is_embedded_once(tmp_path, embedder):
+    """The next batch is prepared while the one before is still being embedded: a chunk both hold (the
+    same ticket text twice) takes that batch's vector instead of being embedded again."""
+    from indexer.pipeline import BATCH_DOCS
+
+    f = tmp_path / "repeats.jsonl"
+    f.write_text("".join(json.dumps({"id": f"R{i:03d}", "subject": "Late parcel",
+                                     "question": f"Parcel {i % BATCH_DOCS} is late.", "answer": "Checked."}) + "\n"
+                         for i in range(BATCH_DOCS + 6)), encoding="utf-8")
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.database)
+    rec = _Recording(embedder)
+    report = index_paths(store, rec, config, [f], progress=False)
+    assert report.added == BATCH_DOCS + 6
+    assert rec.texts == BATCH_DOCS and report.chunks_embedded == BATCH_DOCS and report.chunks_reused == 6
+    assert store.vector_count() == BATCH_DOCS + 6
+
+
 def test_a_batch_that_fails_while_chunking_still_stores_the_batch_before(tmp_path, embedder, monkeypatch):
     """The next batch is chunked while the one before is still being embedded: when chunking fails (or is
     interrupted), the batch before is stored all the same, as when batches ran one after the other."""
