@@ -193,7 +193,8 @@ def prior_training(example_vecs: np.ndarray, counter_vecs: np.ndarray, bank, ban
         Xn = Sentences.stack([Xn, part(counter_vecs, counter_grams)])
         wn = np.r_[wn, np.full(len(counter_vecs), COUNTER_WEIGHT)]
     center = bank_vecs.mean(axis=0).astype(np.float32)
-    return TrainingSet(Xp, wp, Xn, wn, info={"in_class_acts": sorted(in_class), "act_fit": fit}, center=center)
+    info = {"in_class_acts": sorted(in_class), "act_fit": fit, "bank": str(getattr(bank, "hash", ""))[:12]}
+    return TrainingSet(Xp, wp, Xn, wn, info=info, center=center)
 
 
 def fit(ts: TrainingSet, *, C: float = C_PRIOR, start: CriterionModel | None = None) -> CriterionModel:

@@ -77,6 +77,7 @@ def test_a_short_thanks_passes_the_thanks_criterion(config, embedder, said):
     r = verdict(config, embedder, THANKS, T(("agent", "Your refund is on its way."), ("customer", said)))
     assert r.result == "pass", r.reason
     assert r.detail["model"] == "prior" and "c_thanks" in r.detail["acts"]
+    assert r.detail["bank"] == load_bank("en").hash[:12]  # the bank the verdict's classifier was trained on
 
 
 def test_no_thanks_is_a_fail_with_the_nearest_sentence(config, embedder):

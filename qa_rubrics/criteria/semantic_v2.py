@@ -77,6 +77,8 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
     detail: dict = {"model": model.source, "threshold": round(threshold, 4)}
     if model.info.get("in_class_acts"):
         detail["acts"] = model.info["in_class_acts"]
+    if model.info.get("bank"):  # which sentence bank the prior was trained on: the bank grows between releases
+        detail["bank"] = model.info["bank"]
     got = unit_probabilities(check, ctx)
     if got is None:
         return Outcome("fail", 0.0, 1.0, reason=f"the {check.speaker} said nothing here", detail=detail, raw=None)
