@@ -161,6 +161,20 @@ def encode_in_batches(batches: list[list[int]], n: int, dim: int, encode, progre
     return out
 
 
+def _token_counter(tokenizer):
+    """A function counting `tokenizer`'s word pieces of a text (no special tokens), on a copy of it that is
+    never reconfigured: a fast tokenizer's Rust core with truncation and padding off, else a plain copy."""
+    import copy
+
+    own = copy.deepcopy(tokenizer)
+    core = getattr(own, "_tokenizer", None)
+    if core is not None and hasattr(core, "no_truncation"):
+        core.no_truncation()
+        core.no_padding()
+        return lambda text: len(core.encode(text, add_special_tokens=False).ids)
+    return lambda text: len(own.tokenize(text))
+
+
 class SentenceTransformerEmbedder:
     """A sentence-transformers model on CPU (or the configured device)."""
 
@@ -192,6 +206,8 @@ class SentenceTransformerEmbedder:
         self.batch_size = batch_size
         self._lock = QueryFirstLock()
         self._queries = query_batcher(self._lock, self._encode_queries_now)
+        self._counter = None
+        self._counter_lock = threading.Lock()
 
     def encode_documents(self, texts: list[str], *, batch_size: int | None = None,
                          progress: bool = False) -> np.ndarray:
@@ -221,7 +237,17 @@ class SentenceTransformerEmbedder:
                                  convert_to_numpy=True, show_progress_bar=False)
 
     def count_tokens(self, text: str) -> int:
-        return len(self.model.tokenizer.tokenize(text))
+        """Word pieces of `text`, counted with a tokenizer of its own. The model's tokenizer is reconfigured
+        (padding, truncation) by every call: counting with it while another thread encodes (the indexer
+        chunks the next batch while it embeds this one; an SOP saved in the web app while queries are
+        encoded) switched padding off under a running encode, which then failed."""
+        counter = self._counter
+        if counter is None:
+            with self._counter_lock:
+                if self._counter is None:
+                    self._counter = _token_counter(self.model.tokenizer)
+                counter = self._counter
+        return counter(text)
 
 
 class MultilingualE5Embedder:

@@ -118,3 +118,20 @@ def test_a_forked_child_is_not_stuck_on_a_mutex_held_at_the_fork():
     finally:
         b._mutex.release()
     assert b.run([3]) == [6]
+
+
+def test_counting_tokens_leaves_the_models_tokenizer_as_an_encode_set_it(embedder):
+    """The indexer counts tokens (chunking the next batch) while another thread encodes: counting with the
+    model's own tokenizer switched its padding and truncation off under the running encode, which then
+    failed ("Unable to create tensor"). Counting uses a tokenizer of its own, and counts the same."""
+    tok = embedder.model.tokenizer
+    tok(["a short text", "a somewhat longer text to pad against"], padding=True, truncation=True, max_length=256)
+    core = tok._tokenizer
+    before = (core.truncation, core.padding)
+    assert before[0] is not None  # an encode's settings are in place
+    text = "Customer says the parcel never arrived; wants a refund to the original card. " * 20
+    assert embedder.count_tokens(text) == len(tok.tokenize(text)) > 256  # counted in full, not truncated
+    tok(["a short text", "a somewhat longer text to pad against"], padding=True, truncation=True, max_length=256)
+    embedder.count_tokens("another text")
+    assert (core.truncation, core.padding) == before
+
