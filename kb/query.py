@@ -39,13 +39,13 @@ def parse_query(query: str, analyzer: Analyzer | None = None, *, languages: Sequ
     phrases = [normalize_ws(p) for p in _PHRASE.findall(q) if WORD.search(p)]
     rest = _PHRASE.sub(" ", q).replace('"', " ")  # an unbalanced quote is just a character
     if not lexical and not phrases:
-        lexical = LexicalQuery()
+        reading = LexicalQuery()
         languages = list(dict.fromkeys(normalize_code(x) or "en" for x in languages or [])) or None
     elif languages:
-        lexical = read_query(rest, phrases, languages, filter_languages=filter_languages)
+        reading = read_query(rest, phrases, languages, filter_languages=filter_languages)
     else:
-        lexical = replace((analyzer or get_analyzer("en")).query(rest, phrases), language="")
+        reading = replace((analyzer or get_analyzer("en")).query(rest, phrases), language="")
     text = normalize_ws(q.replace('"', " "))[:MAX_QUERY_CHARS]
     terms = list(dict.fromkeys(w for w in WORD.findall(rest + " " + " ".join(phrases)) if len(w) <= 40))
-    return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:48], phrases=phrases, lexical=lexical,
-                       languages=[r.language for r in lexical.readings() if r.language] or list(languages or []))
+    return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:48], phrases=phrases, lexical=reading,
+                       languages=[r.language for r in reading.readings() if r.language] or list(languages or []))

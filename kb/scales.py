@@ -29,7 +29,11 @@ the same share of the same population falls below as with MiniLM's value, no lab
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from kb.errors import ConfigError
+
+T = TypeVar("T")
 
 MINILM = "all-MiniLM-L6-v2"
 E5 = "multilingual-e5-small"
@@ -53,10 +57,17 @@ PACKAGED: dict[str, dict[str, float]] = {
 RANGES = {"qa_step_threshold": (0.0, 2.0)}  # similarity plus keyword overlap; the others are cosines (-1 to 1)
 
 
+def for_model(table: dict[str, T], model_name: str) -> T | None:
+    """The entry of a per-model table (keys: the start of a packaged model's recorded name, as here, in
+    kb.search.WEAK_MATCH and kb.answers.CONFIDENCE_MODELS) for `model_name`; None for another model."""
+    name = str(model_name or "")
+    return next((v for prefix, v in table.items() if name.startswith(prefix)), None)
+
+
 def packaged_value(setting: str, model_name: str) -> float:
     """The packaged model's own value of a cosine setting (all-MiniLM-L6-v2's for a model without one)."""
-    table = PACKAGED[setting]
-    return next((v for prefix, v in table.items() if str(model_name or "").startswith(prefix)), table[MINILM])
+    value = for_model(PACKAGED[setting], model_name)
+    return PACKAGED[setting][MINILM] if value is None else value
 
 
 def check_setting(setting: str, value) -> str | float:

@@ -27,6 +27,7 @@ from kb.errors import InputError
 from kb.fusion import FUSIONS, FusionParams, fuse, with_prior
 from kb.models import DOC_TYPES, Hit
 from kb.query import MAX_QUERY_CHARS, ParsedQuery, parse_query
+from kb.scales import for_model
 from kb.sidework import side_pool
 from kb.snippets import make_snippet
 from kb.storage import NO_FILTERS, SearchFilters
@@ -85,10 +86,11 @@ def weak_match_threshold(config, model_name: str, *, cross_language: bool = Fals
     value = getattr(config, "weak_match_threshold", "auto")
     if str(value).strip().lower() not in ("auto", ""):
         return float(value)
-    for prefix, (same, cross) in WEAK_MATCH.items():
-        if model_name.startswith(prefix):
-            return cross if cross_language else same
-    return None
+    pair = for_model(WEAK_MATCH, model_name)
+    if pair is None:
+        return None
+    same, cross = pair
+    return cross if cross_language else same
 
 
 class Searcher:

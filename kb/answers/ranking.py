@@ -12,6 +12,7 @@ import numpy as np
 
 from kb.answers.units import _stems
 from kb.errors import ConfigError
+from kb.scales import for_model
 
 # The confidence model per packaged embedding model, matched by the start of the model's name (as
 # kb.search.WEAK_MATCH): each model's cosines have their own scale (multilingual-e5 puts any two sentences
@@ -185,10 +186,7 @@ def follow_delegation(ranked: list[dict], best_unit: str) -> None:
 
 def packaged_confidence_model(model_name: str) -> dict[str, float] | None:
     """The packaged coefficients for an embedding model, or None for a model Deskbook was not calibrated for."""
-    for prefix, coefficients in CONFIDENCE_MODELS.items():
-        if str(model_name or "").startswith(prefix):
-            return coefficients
-    return None
+    return for_model(CONFIDENCE_MODELS, model_name)
 
 
 _FILES: dict[tuple[str, float], dict[str, Any]] = {}
