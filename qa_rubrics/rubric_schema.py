@@ -333,6 +333,16 @@ def _field(data: dict, spec: FieldSpec, path: tuple, v: Validator, *, speaker: s
                 continue
             out.append(str(item).strip())
         return out
+    if kind == "choices":
+        if isinstance(value, str) or not isinstance(value, list):
+            v.err(fpath, f"'{name}' must be a list (possibly empty) of: {', '.join(spec.choices)}")
+            return None
+        bad = [str(x) for x in value if x not in spec.choices]
+        if bad:
+            v.err(fpath, f"'{name}' cannot hold {', '.join(repr(b) for b in bad)}; "
+                         f"it takes: {', '.join(spec.choices)}")
+            return None
+        return list(dict.fromkeys(value))
     if kind in ("number", "positive", "ratio"):
         lo, hi = (0, 1) if kind == "ratio" else (0, None)
         val = v.number(data, name, path, lo=lo, hi=hi)

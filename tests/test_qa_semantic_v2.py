@@ -17,11 +17,14 @@ from kb.cli import cli, main
 from kb.config import load_config
 from qa_rubrics.bank import load_bank
 from qa_rubrics.classifier import Sentences, char_grams, learn
+from qa_rubrics.criteria import resolve
 from qa_rubrics.learning import ADOPT_MARGIN, learn_rubric
 from qa_rubrics.rubric import load_rubric, parse_rubric
 from qa_rubrics.score import Scorer
 from qa_rubrics.transcripts import Transcript, Turn, load_inputs
 from tests.conftest import CORPUS
+
+LATEST = resolve("semantic").key  # semantic.v4: v3's classifier and the agent's own name where asked
 
 SOCIAL = CORPUS / "transcripts" / "social"
 
@@ -166,7 +169,7 @@ def test_tune_writes_a_versioned_rubric_with_its_classifiers_and_score_uses_them
     assert scored.exit_code == 0, scored.output
     cards = json.loads(scored.stdout)
     assert len(cards) == 10 and all(c["rubric_version"] == 2 for c in cards)
-    models = {c["id"]: c["detail"]["model"] for c in cards[0]["criteria"] if c["method"] == "semantic.v3"}
+    models = {c["id"]: c["detail"]["model"] for c in cards[0]["criteria"] if c["method"] == LATEST}
     assert "learned" in models.values()
     # a learned file that was changed is refused, with the fix
     npz.write_bytes(npz.read_bytes()[:-10] + b"0123456789")
@@ -248,4 +251,4 @@ def test_a_classifier_learned_before_v3_still_scores(config, embedder):
     assert not learned.models["customer_thanks"].uses_grams
     r = Scorer(rubric, config, embedder, learned=learned).score(
         T(("agent", "Your refund is on its way."), ("customer", "Thank you very much."))).criteria[0]
-    assert r.result == "pass" and r.detail["model"] == "learned" and r.method == "semantic.v3"
+    assert r.result == "pass" and r.detail["model"] == "learned" and r.method == LATEST

@@ -41,6 +41,7 @@ def _load_builtin() -> None:
         semantic,
         semantic_v2,
         semantic_v3,
+        semantic_v4,
         sop_steps,
         timing,
     )

@@ -24,9 +24,10 @@ class FieldSpec:
     """One method-specific field of a criterion (or of a nested check)."""
 
     name: str
-    kind: str  # str | str_list | number | ratio | positive | regex | flags | criterion | check | sop
+    kind: str  # str | str_list | choices | number | ratio | positive | regex | flags | criterion | check | sop
     required: bool = False
     help: str = ""
+    choices: tuple[str, ...] = ()  # `choices`: the values a list may hold (it may be empty)
 
 
 @dataclass

@@ -1,0 +1,86 @@
+"""Did the agent give their own name? A part of a criterion that a sentence model cannot judge.
+
+"Did the agent greet the customer and introduce themselves?" is in almost every contact centre's
+rubric. A classifier over sentence embeddings tells a greeting from other sentences, but "Hello,
+customer services." and "Hello, customer services, Sam speaking." are nearly the same sentence to
+it: whether a name was given is a detail the embedding blurs. Graders fail the first.
+
+The name itself is already found: the conversation's person names (`Conversation.names`: the
+transcript's `agent:` header, the NER model for English, introductions for German and Turkish).
+What is left is whose name it is: the agent's own name is the header's agent name, or a name
+introduced as one's own ("my name is", "I'm", "this is", "Sam speaking", "mein Name ist", "am
+Apparat ist", "ben Elif", "adım Can" ...). A name the agent says to the customer ("Thanks,
+Tomasz!") is not an introduction.
+
+`asks_for_agent_name(question)` reads a criterion's question: a question that asks the agent to
+give their own name or introduce themselves requires it (`semantic.v4`), unless the rubric says
+otherwise (`requires: []`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+# Words just before a name that make it the speaker's own (English, German, Turkish).
+_BEFORE = re.compile(
+    r"(?:\b(?:my\s+name\s+is|my\s+name's|name's|i'm|i\s+am|this\s+is|it's|it\s+is|"
+    r"you(?:'re|\s+are)\s+(?:speaking|talking|chatting|through)\s+(?:to|with)|you've\s+reached|"
+    r"speaking\s+(?:to|with)|chatting\s+with|"
+    r"mein\s+name\s+ist|hier\s+(?:ist|spricht)|ich\s+bin|ich\s+heiße|sie\s+sprechen\s+mit|am\s+apparat\s+ist|"
+    r"benim\s+adım|adım|ismim|ben)[\s,:]+|(?:^|\s)[-–—~^]\s*)$",
+    re.I)
+# Words just after a name that make it the speaker's own ("Sam here", "Jana vom Kundenservice").
+_AFTER = re.compile(
+    r"^\s*(?:here|speaking|on\s+the\s+line|from|at\s+your\s+service|am\s+apparat|hier|von|vom|ben|"
+    r"konuşuyor)\b", re.I)
+
+# A question that asks for the agent's own name: "give their own name", "introduce themselves",
+# "state his or her name", "den eigenen Namen genannt", "sich vorgestellt", "kendi adını söyledi".
+_ASKS = re.compile(
+    r"\bown\s+(?:first\s+)?name\b|"
+    r"\b(?:give|gave|given|giving|gives|state|stated|states|say|said|says|tell|told|tells|provide|provided|"
+    r"mention|mentioned|share|shared|offer|offered)\s+(?:their|his|her|his\s+or\s+her|his/her)\s+"
+    r"(?:first\s+|full\s+)?name\b|"
+    r"\bintroduc\w*\s+(?:themselves|themself|himself|herself|oneself)\b|\bself-?introduc\w*|"
+    r"\beigenen\s+namen\b|\bsich\b[^?.]{0,40}\bvor(?:gestellt|stellen|stellt|stellte)\b|"
+    r"\bmit\s+(?:ihrem|seinem)\s+namen\b|"
+    r"\bkendi\s+(?:adını|ismini)\b|\bkendini\s+tanıt\w*",
+    re.I)
+
+AGENT_NAME = "agent_name"
+REQUIREMENTS = (AGENT_NAME,)
+
+
+def asks_for_agent_name(question: str) -> bool:
+    """Whether a criterion's question asks the agent to give their own name."""
+    return bool(question) and _ASKS.search(question) is not None
+
+
+def _own_name_parts(agent: str | None) -> set[str]:
+    """The words of the header's agent name ("Jana Becker" -> {"jana", "becker"})."""
+    return {w.lower() for w in re.findall(r"\w{2,}", agent or "")}
+
+
+def self_introduction(texts: Sequence[str], names: Sequence[Sequence[tuple[int, int]]],
+                      turns: Sequence[int], agent: str | None = None) -> tuple[int, int, int] | None:
+    """(turn, start, end) of the first name in `turns` that the speaker gives as their own: the
+    header's agent name, or a name introduced as one's own; None when there is none.
+
+    `texts` are the turns' original texts and `names` the person-name spans of each turn."""
+    own = _own_name_parts(agent)
+    for t in turns:
+        text = texts[t]
+        for a, b in names[t]:
+            said = {w.lower() for w in re.findall(r"\w{2,}", text[a:b])}
+            if own and said & own:
+                return t, a, b
+            if _BEFORE.search(text[max(0, a - 40):a]) or _AFTER.search(text[b:b + 24]):
+                return t, a, b
+    return None
+
+
+def any_name(names: Sequence[Sequence[tuple[int, int]]], turns: Sequence[int]) -> bool:
+    """Whether the turns hold any person name at all (an introduction the cues above missed is then
+    possible: such a verdict needs review)."""
+    return any(names[t] for t in turns)
