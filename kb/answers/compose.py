@@ -38,7 +38,9 @@ class Composition:
         n_tickets = int(self.config.answer_ticket_sentences) if doc.type == "sop" else int(
             self.config.answer_max_sentences)
         # past tickets on the same subject: those nearest to the main SOP
-        same = [t for t in tickets if (t["sop"] == doc.id if doc.type == "sop" else t["id"] == doc.id)]
+        # (a ticket as the main source: it and the similar tickets that share a tag with it)
+        same = [t for t in tickets if (t["sop"] == doc.id if doc.type == "sop" else
+                                       t["id"] == doc.id or t["id"] in main.get("agreeing", ()))]
         extra = self._pick_ticket_units(same, question, [units[i] for i in picked], n_tickets)
         lines, sentences, checklist, say = [], [], [], []
         last_step: int | None = None  # the step shown last

@@ -29,7 +29,18 @@ CONFIDENCE_MODELS: dict[str, dict[str, float]] = {
                               "votes": 0.424},
 }
 CONFIDENCE_MODEL = CONFIDENCE_MODELS["all-MiniLM-L6-v2"]
-EVIDENCE_FEATURES = ("unit", "chunk", "margin", "coverage", "votes", "ticket", "words")  # what a model may weigh
+# A knowledge base of past tickets only (no SOP an agent may be given): the main source is a ticket and
+# the evidence is of another kind. Its neighbours agreeing is support, not rivalry (similar tickets are
+# similar to each other, so the SOP model's margin is near 0 and it declined two answers in three), so
+# these models weigh the main ticket's cosine (`unit`), how much of the five most similar tickets'
+# similarity lies with tickets sharing a tag with it (`agree`), `coverage` and `words`. Fitted by
+# `python bench/bench_ticket_answers.py` on the 2025 sample tickets' messages asked of the 2026 tickets
+# alone and questions from other domains ("fit" split); checked the other way round (docs/answers.md).
+TICKET_CONFIDENCE_MODELS: dict[str, dict[str, float]] = {
+    "all-MiniLM-L6-v2": {"bias": -9.118, "unit": 9.656, "agree": 3.489, "coverage": 1.99, "words": 3.618},
+}
+TICKET_VOTERS_MAIN = 5  # the most similar tickets whose tags vote for the main ticket (tickets-only)
+EVIDENCE_FEATURES = ("unit", "chunk", "margin", "coverage", "votes", "ticket", "words", "agree")  # what a model may weigh
 N_CANDIDATES = 4  # SOPs scored in full (sentence vectors) per answer
 DELEGATION_DEPTH = 3  # candidates after the first that it may hand a question to
 DELEGATION_UNIT_GAP = 0.0  # ... when their own best sentence is at least as close to the question
@@ -122,9 +133,16 @@ class Ranking:
                            "chunk": doc_chunk[d], "unit": unit, "rrf": rrf.get(d, 0.0), "votes": votes.get(d, 0.0),
                            "coverage": cover, "ticket": ticket_sop.get(d, 0.0)})
         if not ranked and tickets:  # a knowledge base of tickets only
-            for t in tickets[:N_CANDIDATES]:
+            voters = tickets[:TICKET_VOTERS_MAIN]
+            tags = {t["id"]: self._doc(t["id"])[0].tags for t in voters}
+            main, agree = ticket_vote(voters, tags)
+            # the tickets that agree with it (a tag in common): their general sentences may be quoted too
+            agreeing = [t["id"] for t in voters if t is not main and set(tags[t["id"]]) & set(tags[main["id"]])]
+            for t in sorted(tickets, key=lambda t: t["id"] != main["id"])[:N_CANDIDATES]:
                 ranked.append({"id": t["id"], "type": "ticket", "title": t["title"], "status": "", "score": t["cos"],
-                               "chunk": t["cos"], "unit": t["cos"], "rrf": 0.0, "votes": 0.0})
+                               "chunk": t["cos"], "unit": t["cos"], "rrf": 0.0, "votes": 0.0,
+                               "agree": agree if t is main else 0.0, "agreeing": agreeing if t is main else []})
+            return ranked, tickets
         ranked.sort(key=lambda r: -r["score"])
         if ranked and ranked[0]["type"] == "sop" and ranked[0]["id"] != prefer:
             follow_delegation(ranked, best_text.get(ranked[0]["id"], ""))
@@ -154,7 +172,28 @@ class Ranking:
             "votes": round(top["votes"], 4),
             "ticket": round(top.get("ticket", 0.0), 4),
             "words": words,
+            **({"agree": round(top.get("agree", 0.0), 4)} if top["type"] == "ticket" else {}),
         }
+
+
+def ticket_vote(tickets: list[dict], tags: dict[str, list[str]]) -> tuple[dict, float]:
+    """(the main ticket, how much the others agree with it) among the most similar past tickets, best
+    first: each tag collects the similarity of the tickets that carry it, and the best ticket of the
+    strongest tag is the main one (the nearest when no ticket has tags); `agree` is the share of all
+    their similarity that lies with tickets sharing a tag with it (1: they all say the same)."""
+    weight: dict[str, float] = {}
+    for t in tickets:
+        for tag in tags.get(t["id"], []):
+            weight[tag] = weight.get(tag, 0.0) + max(0.0, t["cos"])
+    main = tickets[0]
+    if weight:
+        best = max(weight, key=lambda tag: (weight[tag], -min(i for i, t in enumerate(tickets)
+                                                                if tag in tags.get(t["id"], []))))
+        main = next(t for t in tickets if best in tags.get(t["id"], []))
+    mine = set(tags.get(main["id"], []))
+    total = sum(max(0.0, t["cos"]) for t in tickets)
+    shared = sum(max(0.0, t["cos"]) for t in tickets if t is main or mine & set(tags.get(t["id"], [])))
+    return main, (shared / total if total > 0 else 0.0)
 
 
 def rank_agreement(lexical_rank: int | None, dense_rank: int | None, k: float = 60.0) -> float:
@@ -227,6 +266,11 @@ def load_confidence_model(path: str | Path, model_name: str = "") -> dict[str, f
     if "bias" not in out:
         raise ConfigError(f"answer_confidence_model: {p}: the field 'bias' is missing", hint=hint)
     return out
+
+
+def ticket_confidence_model_for(model_name: str) -> dict[str, float] | None:
+    """The packaged coefficients for answers from past tickets alone (None: not calibrated for this model)."""
+    return for_model(TICKET_CONFIDENCE_MODELS, model_name)
 
 
 def confidence_model_for(config, model_name: str) -> tuple[dict[str, float], bool]:
