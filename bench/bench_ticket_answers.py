@@ -17,7 +17,8 @@ questions are labelled with SOPs); messages tagged out of scope and the other do
 unanswerable. Prints the coefficients, AUC, the rates by threshold
 (answered right / wrong / abstained of the answerable; declined of the unanswerable) on both sets with
 the SOP model (`CONFIDENCE_MODELS`, what answered before) and the fitted ticket model, and the
-reliability table of the check set.
+reliability table of the check set. `--untagged` does the same with the tickets' tags removed (a team
+whose tickets carry none: the nearest ticket is the main one and there is no `agree`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_answers import CALIBRATION, OUT_OF_SCOPE_TAGS, TAG_SOPS, TICKETS, fit_logistic, load_split  # noqa: E402
 
 from kb.answers import Answerer, confidence  # noqa: E402
-from kb.answers.ranking import CONFIDENCE_MODELS, TICKET_CONFIDENCE_MODELS  # noqa: E402
+from kb.answers.ranking import CONFIDENCE_MODELS, ticket_confidence_model_for  # noqa: E402
 from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
 from kb.search import Searcher  # noqa: E402
@@ -76,19 +77,29 @@ def questions(year: str, split: str) -> list[dict]:
     return out
 
 
-def run(year: str, asked_of: str, split: str, workdir: Path, config, embedder) -> list[tuple[dict, dict, bool]]:
+def untagged_copy(year: str, workdir: Path) -> Path:
+    """`year`'s tickets without their tags (JSONL): a team whose tickets carry none."""
+    path = workdir / f"tickets-{year}-untagged.jsonl"
+    path.write_text("".join(json.dumps({**r, "tags": []}) + "\n" for r in ticket_rows(year)), encoding="utf-8")
+    return path
+
+
+def run(year: str, asked_of: str, split: str, workdir: Path, config, embedder,
+        untagged: bool = False) -> list[tuple[dict, dict, bool]]:
     """(question, evidence, main ticket right) for each question of `year` asked of `asked_of`'s tickets."""
     from indexer.pipeline import index_paths
 
-    store = open_store(workdir / f"tickets-{asked_of}.db")
+    store = open_store(workdir / f"tickets-{asked_of}{'-untagged' if untagged else ''}.db")
     if not store.count_chunks():
-        index_paths(store, embedder, config, [TICKETS[asked_of]], progress=True)
+        source = untagged_copy(asked_of, workdir) if untagged else TICKETS[asked_of]
+        index_paths(store, embedder, config, [source], progress=True)
+    tags = {r["id"]: r["tags"] for r in ticket_rows(asked_of)}  # the labels, tagged or not
     answerer = Answerer(Searcher(store, config, embedder), config)
     out = []
     for q in questions(year, split):
         ans = answerer.answer(q["query"], threshold=0.0)
         main = ans.evidence.get("main")
-        right = bool(main and q["relevant"] and procedures(store.get_document(main).tags) & q["relevant"])
+        right = bool(main and q["relevant"] and procedures(tags.get(main, [])) & q["relevant"])
         out.append((q, ans.evidence, right))
     return out
 
@@ -111,19 +122,24 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "deskbook-bench-tickets"))
     ap.add_argument("--write", help="write the fitted coefficients to this JSON file")
+    ap.add_argument("--untagged", action="store_true",
+                    help="the tickets without their tags: the main ticket is the nearest, no `agree` "
+                         "(UNTAGGED_TICKET_CONFIDENCE_MODELS)")
     args = ap.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     config = load_config(data_dir=str(workdir), answer_threshold=0.0)
     embedder = get_embedder(config)
-    fit = run("2025", "2026", "fit", workdir, config, embedder)
-    check = run("2026", "2025", "check", workdir, config, embedder)
-    x = np.array([[float(ev.get(f, 0.0)) for f in FEATURES] for _, ev, _ in fit])
+    fit = run("2025", "2026", "fit", workdir, config, embedder, args.untagged)
+    check = run("2026", "2025", "check", workdir, config, embedder, args.untagged)
+    features = tuple(f for f in FEATURES if not (args.untagged and f == "agree"))
+    x = np.array([[float(ev.get(f, 0.0)) for f in features] for _, ev, _ in fit])
     y = np.array([1.0 if ok else 0.0 for _, _, ok in fit])
     w, b = fit_logistic(x, y)
-    model = {"bias": round(b, 3), **{f: round(float(v), 3) for f, v in zip(FEATURES, w, strict=True)}}
-    print(f"TICKET_CONFIDENCE_MODEL = {model}  # for {embedder.name}")
-    print(f"packaged: {TICKET_CONFIDENCE_MODELS.get(embedder.name)}")
+    model = {"bias": round(b, 3), **{f: round(float(v), 3) for f, v in zip(features, w, strict=True)}}
+    packaged = ticket_confidence_model_for(embedder.name, tagged=not args.untagged)
+    print(f"{'UNTAGGED_' if args.untagged else ''}TICKET_CONFIDENCE_MODEL = {model}  # for {embedder.name}")
+    print(f"packaged: {packaged}")
     if args.write:
         Path(args.write).write_text(json.dumps({"embedding_model": embedder.name, **model}, indent=2) + "\n",
                                     encoding="utf-8")

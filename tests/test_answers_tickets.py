@@ -69,3 +69,24 @@ def test_nothing_of_another_customers_case_is_quoted(tickets_only):
         doc, units = answerer._units(s.doc_id)
         assert any(u.text == s.text and not u.case for u in units), s.text
     assert not ans.abstained and all(c.type == "ticket" for c in ans.citations)
+
+
+def test_tickets_without_tags_use_the_nearest_and_a_model_of_their_own(tmp_path, embedder):
+    import json
+
+    from indexer.pipeline import index_paths
+    from kb.search import Searcher
+    from kb.storage import open_store
+
+    src = tmp_path / "tickets.jsonl"
+    rows = [json.loads(line) for line in (CORPUS / "tickets" / "tickets_2025.jsonl").read_text().splitlines() if line]
+    src.write_text("".join(json.dumps({**r, "tags": []}) + "\n" for r in rows), encoding="utf-8")
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.database)
+    index_paths(store, embedder, config, [src], progress=False)
+    answerer = Answerer(Searcher(store, config, embedder), config)
+    ans = answerer.answer("I was charged twice for my order")
+    assert "agree" not in ans.evidence and not ans.abstained, ans.evidence
+    assert ans.evidence["main"] == ans.sources[0].id  # the nearest ticket
+    assert not any("not calibrated" in w for w in ans.warnings)
+    assert answerer.answer("how do I renew my passport").abstained

@@ -169,7 +169,7 @@ class Answerer(Ranking, Composition):
         model_name = self.searcher.scale_model()
         coefficients, calibrated = confidence_model_for(self.config, model_name)
         if ranked and ranked[0]["type"] == "ticket":  # past tickets only: evidence of another kind
-            packaged = ticket_confidence_model_for(model_name)
+            packaged = ticket_confidence_model_for(model_name, tagged="agree" in evidence)
             coefficients, calibrated = (packaged, True) if packaged is not None else (coefficients, False)
         conf = confidence(evidence, coefficients)
         threshold = float(self.config.answer_threshold if threshold is None else threshold)

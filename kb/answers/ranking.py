@@ -38,6 +38,13 @@ CONFIDENCE_MODEL = CONFIDENCE_MODELS["all-MiniLM-L6-v2"]
 # alone and questions from other domains ("fit" split); checked the other way round (docs/answers.md).
 TICKET_CONFIDENCE_MODELS: dict[str, dict[str, float]] = {
     "all-MiniLM-L6-v2": {"bias": -9.118, "unit": 9.656, "agree": 3.489, "coverage": 1.99, "words": 3.618},
+    "multilingual-e5-small": {"bias": -37.716, "unit": 36.593, "agree": 3.401, "coverage": 4.166, "words": 5.327},
+}
+# Tickets without tags (none of the five most similar has one): the nearest is the main ticket and there
+# is no `agree` (`bench_ticket_answers.py --untagged`, the same questions with the tags removed).
+UNTAGGED_TICKET_CONFIDENCE_MODELS: dict[str, dict[str, float]] = {
+    "all-MiniLM-L6-v2": {"bias": -6.604, "unit": 11.088, "coverage": 1.954, "words": 1.43},
+    "multilingual-e5-small": {"bias": -34.16, "unit": 35.732, "coverage": 3.21, "words": 3.979},
 }
 TICKET_VOTERS_MAIN = 5  # the most similar tickets whose tags vote for the main ticket (tickets-only)
 EVIDENCE_FEATURES = ("unit", "chunk", "margin", "coverage", "votes", "ticket", "words", "agree")  # what a model may weigh
@@ -136,12 +143,14 @@ class Ranking:
             voters = tickets[:TICKET_VOTERS_MAIN]
             tags = {t["id"]: self._doc(t["id"])[0].tags for t in voters}
             main, agree = ticket_vote(voters, tags)
+            if not any(tags.values()):  # no tags to agree on: the untagged model, without `agree`
+                agree = None
             # the tickets that agree with it (a tag in common): their general sentences may be quoted too
             agreeing = [t["id"] for t in voters if t is not main and set(tags[t["id"]]) & set(tags[main["id"]])]
             for t in sorted(tickets, key=lambda t: t["id"] != main["id"])[:N_CANDIDATES]:
                 ranked.append({"id": t["id"], "type": "ticket", "title": t["title"], "status": "", "score": t["cos"],
                                "chunk": t["cos"], "unit": t["cos"], "rrf": 0.0, "votes": 0.0,
-                               "agree": agree if t is main else 0.0, "agreeing": agreeing if t is main else []})
+                               "agree": agree if t is main else None, "agreeing": agreeing if t is main else []})
             return ranked, tickets
         ranked.sort(key=lambda r: -r["score"])
         if ranked and ranked[0]["type"] == "sop" and ranked[0]["id"] != prefer:
@@ -172,7 +181,7 @@ class Ranking:
             "votes": round(top["votes"], 4),
             "ticket": round(top.get("ticket", 0.0), 4),
             "words": words,
-            **({"agree": round(top.get("agree", 0.0), 4)} if top["type"] == "ticket" else {}),
+            **({"agree": round(top["agree"], 4)} if top.get("agree") is not None else {}),
         }
 
 
@@ -268,9 +277,10 @@ def load_confidence_model(path: str | Path, model_name: str = "") -> dict[str, f
     return out
 
 
-def ticket_confidence_model_for(model_name: str) -> dict[str, float] | None:
-    """The packaged coefficients for answers from past tickets alone (None: not calibrated for this model)."""
-    return for_model(TICKET_CONFIDENCE_MODELS, model_name)
+def ticket_confidence_model_for(model_name: str, tagged: bool = True) -> dict[str, float] | None:
+    """The packaged coefficients for answers from past tickets alone, whose neighbours carry tags or
+    not (None: not calibrated for this model)."""
+    return for_model(TICKET_CONFIDENCE_MODELS if tagged else UNTAGGED_TICKET_CONFIDENCE_MODELS, model_name)
 
 
 def confidence_model_for(config, model_name: str) -> tuple[dict[str, float], bool]:
