@@ -90,3 +90,12 @@ def test_tickets_without_tags_use_the_nearest_and_a_model_of_their_own(tmp_path,
     assert ans.evidence["main"] == ans.sources[0].id  # the nearest ticket
     assert not any("not calibrated" in w for w in ans.warnings)
     assert answerer.answer("how do I renew my passport").abstained
+
+
+def test_live_assist_keeps_its_ticket_with_the_agreement_measured_for_it(tickets_only):
+    answerer, _ = tickets_only
+    first = answerer.answer("I was charged twice for my order")
+    other = next(s.id for s in first.sources[1:] if s.type == "ticket")
+    kept = answerer.answer("I was charged twice for my order", prefer=other)
+    assert kept.evidence["main"] == other and kept.citations[0].id == other
+    assert "agree" in kept.evidence  # the tagged model still applies

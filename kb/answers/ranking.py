@@ -143,6 +143,10 @@ class Ranking:
             voters = tickets[:TICKET_VOTERS_MAIN]
             tags = {t["id"]: self._doc(t["id"])[0].tags for t in voters}
             main, agree = ticket_vote(voters, tags)
+            kept = next((t for t in tickets if t["id"] == prefer), None)
+            if kept is not None:  # live assist keeps the topic's ticket: the agreement is measured with it
+                tags.setdefault(kept["id"], self._doc(kept["id"])[0].tags)
+                main, agree = kept, agreement(kept, voters, tags)
             if not any(tags.values()):  # no tags to agree on: the untagged model, without `agree`
                 agree = None
             # the tickets that agree with it (a tag in common): their general sentences may be quoted too
@@ -199,10 +203,16 @@ def ticket_vote(tickets: list[dict], tags: dict[str, list[str]]) -> tuple[dict, 
         best = max(weight, key=lambda tag: (weight[tag], -min(i for i, t in enumerate(tickets)
                                                                 if tag in tags.get(t["id"], []))))
         main = next(t for t in tickets if best in tags.get(t["id"], []))
+    return main, agreement(main, tickets, tags)
+
+
+def agreement(main: dict, tickets: list[dict], tags: dict[str, list[str]]) -> float:
+    """The share of the tickets' similarity that lies with `main` and the tickets sharing a tag with it."""
     mine = set(tags.get(main["id"], []))
     total = sum(max(0.0, t["cos"]) for t in tickets)
-    shared = sum(max(0.0, t["cos"]) for t in tickets if t is main or mine & set(tags.get(t["id"], [])))
-    return main, (shared / total if total > 0 else 0.0)
+    shared = sum(max(0.0, t["cos"]) for t in tickets
+                 if t["id"] == main["id"] or mine & set(tags.get(t["id"], [])))
+    return shared / total if total > 0 else 0.0
 
 
 def rank_agreement(lexical_rank: int | None, dense_rank: int | None, k: float = 60.0) -> float:
