@@ -42,10 +42,10 @@ _ASKS = re.compile(
     r"\b(?:give|gave|given|giving|gives|state|stated|states|say|said|says|tell|told|tells|provide|provided|"
     r"mention|mentioned|share|shared|offer|offered)\s+(?:their|his|her|his\s+or\s+her|his/her)\s+"
     r"(?:first\s+|full\s+)?name\b|"
-    r"\bintroduc\w*\s+(?:themselves|themself|himself|herself|oneself)\b|\bself-?introduc\w*|"
+    r"\b(?:introduc|identif)\w*\s+(?:themselves|themself|himself|herself|oneself)\b|\bself-?introduc\w*|"
     r"\beigenen\s+namen\b|\bsich\b[^?.]{0,40}\bvor(?:gestellt|stellen|stellt|stellte)\b|"
-    r"\bmit\s+(?:ihrem|seinem)\s+namen\b|"
-    r"\bkendi\s+(?:adını|ismini)\b|\bkendini\s+tanıt\w*",
+    r"\bmit\s+(?:ihrem|seinem)\s+namen\b|\b(?:seinen|ihren)\s+namen\s+(?:genannt|gesagt)\b|"
+    r"\bkendi\s+(?:adını|ismini)\b|\bkendini\s+tanıt\w*|(?<!müşterinin\s)\b(?:adını|ismini)\s+(?:söyledi|verdi)",
     re.I)
 
 AGENT_NAME = "agent_name"

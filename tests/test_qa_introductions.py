@@ -22,6 +22,9 @@ from qa_rubrics.score import Scorer
     "Hat die Mitarbeiterin oder der Mitarbeiter mit Brightcart begrüßt und den eigenen Namen genannt?",
     "Hat sich der Mitarbeiter zu Beginn mit Namen vorgestellt?",
     "Temsilci görüşmeyi Brightcart adıyla karşılayıp kendi adını söyledi mi?",
+    "Did the agent identify themselves at the start of the call?",
+    "Hat die Mitarbeiterin ihren Namen genannt?",
+    "Temsilci adını söyledi mi?",
 ])
 def test_questions_that_ask_for_the_agents_own_name(question):
     assert asks_for_agent_name(question)
@@ -34,6 +37,8 @@ def test_questions_that_ask_for_the_agents_own_name(question):
     "Did the agent ask for the customer's name and email address?",
     "Wurde die Identität geprüft (Name, E-Mail-Adresse und zwei Merkmale)?",
     "Temsilci müşterinin kimliğini doğruladı mı (ad soyad, e-posta)?",
+    "Temsilci müşterinin adını söyledi mi?",
+    "Did the agent verify the caller's identity?",
 ])
 def test_questions_that_do_not(question):
     assert not asks_for_agent_name(question)
