@@ -9,8 +9,8 @@ The name itself is already found: the conversation's person names (`Conversation
 transcript's `agent:` header, the NER model for English, introductions for German and Turkish).
 What is left is whose name it is: the agent's own name is the header's agent name, or a name
 introduced as one's own ("my name is", "I'm", "this is", "Sam speaking", "mein Name ist", "am
-Apparat ist", "ben Elif", "adım Can" ...). A name the agent says to the customer ("Thanks,
-Tomasz!") is not an introduction.
+Apparat ist", "ben Elif", "adım Can" ...), or a social-media reply's signature ("^JS", "-Mia"). A
+name the agent says to the customer ("Thanks, Tomasz!") is not an introduction.
 
 `asks_for_agent_name(question)` reads a criterion's question: a question that asks the agent to
 give their own name or introduce themselves requires it (`semantic.v4`), unless the rubric says
@@ -48,6 +48,12 @@ _ASKS = re.compile(
     r"\bkendi\s+(?:adını|ismini)\b|\bkendini\s+tanıt\w*|(?<!müşterinin\s)\b(?:adını|ismini)\s+(?:söyledi|verdi)",
     re.I)
 
+# A social-media signature at the end of a reply: "^JS", "-Mia", "~RK", "/KM" (brands' accounts sign
+# each reply with the agent's initials or first name: graders count it as the agent naming themselves).
+_SIGNATURE = re.compile("(?:^|\\s)[\\^~/*\\-–—]([A-Z]{2,3}|[A-Z][a-z]{1,14})"
+                        "[\\s.)\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]*$")
+_NOT_INITIALS = frozenset({"OK", "UK", "US", "EU", "AM", "PM", "UTC", "GMT", "ID", "TV", "PC", "FAQ", "DM"})
+
 AGENT_NAME = "agent_name"
 REQUIREMENTS = (AGENT_NAME,)
 
@@ -77,6 +83,9 @@ def self_introduction(texts: Sequence[str], names: Sequence[Sequence[tuple[int, 
                 return t, a, b
             if _BEFORE.search(text[max(0, a - 40):a]) or _AFTER.search(text[b:b + 24]):
                 return t, a, b
+        m = _SIGNATURE.search(text.rstrip())
+        if m and m.group(1) not in _NOT_INITIALS:
+            return t, m.start(1), m.end(1)
     return None
 
 

@@ -62,6 +62,22 @@ def test_a_name_given_as_ones_own_is_an_introduction(text, name):
     assert self_introduction([text], [spans(text, name)], [0]) == (0, *spans(text, name)[0])
 
 
+@pytest.mark.parametrize("text, initials", [
+    ("@jo_pearce Sorry to hear that, please DM us your order number ^JS", "JS"),
+    ("So sorry about this! We've sent you a DM -Mia 😊", "Mia"),
+    ("Thanks for waiting, all sorted now ~RK", "RK"),
+])
+def test_a_social_media_signature_names_the_agent(text, initials):
+    start = text.rindex(initials)
+    assert self_introduction([text], [[]], [0]) == (0, start, start + len(initials))
+
+
+@pytest.mark.parametrize("text", ["Your refund is on its way - OK?", "Call us on 0800 123 456 - UK only",
+                                  "We'll sort it, no worries :-)"])
+def test_an_ending_that_is_not_a_signature(text):
+    assert self_introduction([text], [[]], [0]) is None
+
+
 def test_a_name_said_to_the_customer_is_not():
     text = "Thanks, Tomasz! Could you also give me your postcode?"
     assert self_introduction([text], [spans(text, "Tomasz")], [0]) is None
