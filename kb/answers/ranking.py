@@ -31,7 +31,7 @@ CONFIDENCE_MODELS: dict[str, dict[str, float]] = {
 CONFIDENCE_MODEL = CONFIDENCE_MODELS["all-MiniLM-L6-v2"]
 # A knowledge base of past tickets only (no SOP an agent may be given): the main source is a ticket and
 # the evidence is of another kind. Its neighbours agreeing is support, not rivalry (similar tickets are
-# similar to each other, so the SOP model's margin is near 0 and it declined two answers in three), so
+# similar to each other, so the SOP model's margin is near 0 and it declined three answers in four), so
 # these models weigh the main ticket's cosine (`unit`), how much of the five most similar tickets'
 # similarity lies with tickets sharing a tag with it (`agree`), `coverage` and `words`. Fitted by
 # `python bench/bench_ticket_answers.py` on the 2025 sample tickets' messages asked of the 2026 tickets
