@@ -190,3 +190,12 @@ def test_script_in_a_transcript_turn_is_escaped(clients):
 def test_a_stale_query_id_never_stops_a_document_from_opening(clients):
     assert clients["agent"].get("/doc/sop-refunds?qid=999999999").status_code == 200
     assert clients["agent"].get("/api/v1/documents/sop-refunds?query_id=999999999").status_code == 200
+
+
+def test_an_answer_from_past_tickets_alone_reads_as_such(clients):
+    """No SOP of the statuses asked for (the test KB has no archived SOP): the answer rests on tickets,
+    and the panel says so instead of offering words to read out or 'closest procedures'."""
+    html = clients["manager"].get("/?q=I+was+charged+twice+for+my+order&status=archived").get_data(as_text=True)
+    assert 'id="answer-from-tickets"' in html or "Closest past tickets:" in html
+    assert "Say to the customer" not in html and "Closest procedures:" not in html
+    assert 'id="copy-answer"' not in html

@@ -106,7 +106,9 @@ def pct(value: Any, fmt: str | None = None) -> str:
 # The strings of webapp/static/*.js, handed to the page as JSON (base.html), keyed by their English.
 JS_STRINGS = [
     _l("Helpful"), _l("Not helpful"), _l("✓ Helpful"), _l("✗ Not helpful"), _l("No confident answer."),
-    _l("Closest procedures:"), _l("Say to the customer"),
+    _l("Closest procedures:"), _l("Closest past tickets:"), _l("Say to the customer"),
+    _l("No procedure covers this yet: the answer rests on similar past tickets. Read how they were resolved "
+       "(Sources) before answering."),
     _l("This part of the procedure has no wording to read out: explain it in your own words, following "
        "the checklist."),
     _l("Copy answer"), _l("Agent checklist"), _l("From past tickets"), _l("Sources"), _l("supports it"),

@@ -181,7 +181,8 @@ class Answerer(Ranking, Composition):
                      evidence=evidence, statuses=list(statuses))
         if not ranked or conf < threshold:
             closest = [s for s in sources if s.type == "sop"][:3] or sources[:3]
-            lines = ["No confident answer found. Closest procedures:"]
+            kind = "procedures" if any(s.type == "sop" for s in closest) else "past tickets"
+            lines = [f"No confident answer found. Closest {kind}:"]
             lines += [f"- {s.title} ({s.id})" for s in closest]
             ans.answer = "\n".join(lines) if closest else "No confident answer found: the knowledge base has nothing close."
         else:

@@ -117,9 +117,11 @@
     container.setAttribute("data-query-id", a.query_id === null || a.query_id === undefined ? "" : a.query_id);
     if (a.abstained) {
       container.appendChild(el("p", { class: "abstain" }, el("strong", null, t("No confident answer."))));
-      container.appendChild(el("p", { class: "muted small", id: "confidence-label" }, a.confidence_label + ". " + t("Closest procedures:")));
+      var sops = a.sources.filter(function (s) { return s.type === "sop"; });
+      container.appendChild(el("p", { class: "muted small", id: "confidence-label" },
+        a.confidence_label + ". " + (sops.length ? t("Closest procedures:") : t("Closest past tickets:"))));
       var ul = el("ul", { class: "sources" });
-      a.sources.filter(function (s) { return s.type === "sop"; }).slice(0, 3).forEach(function (s) {
+      (sops.length ? sops : a.sources).slice(0, 3).forEach(function (s) {
         ul.appendChild(el("li", null, el("a", { href: s.url }, s.title)));
       });
       container.appendChild(ul);
@@ -134,13 +136,18 @@
       a.warnings.forEach(function (w) { wl.appendChild(el("li", null, w)); });
       container.appendChild(wl);
     }
-    container.appendChild(el("h3", null, t("Say to the customer")));
+    var fromTickets = a.citations && a.citations.length && a.citations[0].type === "ticket";
     var say = a.say || [];
-    if (say.length) {
+    if (fromTickets) {  /* nothing to read out: the tickets are in Sources */
+      container.appendChild(el("p", { class: "answer-from-tickets", id: "answer-from-tickets" },
+        t("No procedure covers this yet: the answer rests on similar past tickets. Read how they were resolved (Sources) before answering.")));
+    } else if (say.length) {
+      container.appendChild(el("h3", null, t("Say to the customer")));
       var box = el("div", { class: "answer-say", id: "answer-say" });
       say.forEach(function (s) { box.appendChild(el("p", null, s)); });
       container.appendChild(box);
     } else {
+      container.appendChild(el("h3", null, t("Say to the customer")));
       container.appendChild(el("p", { class: "muted small", id: "answer-say-none" },
         t("This part of the procedure has no wording to read out: explain it in your own words, following the checklist.")));
     }
