@@ -100,6 +100,21 @@ def test_escape_clears_and_filters_apply(new_page):
     assert page.input_value("#q") == ""
 
 
+def test_an_answer_from_tickets_alone_in_the_panel(new_page):
+    """A manager asks of the archived SOPs (there are none here): the JS panel answers from past tickets
+    with the same SOP statuses as the results, and says so instead of offering words to read out."""
+    page = new_page("manager")
+    page.goto("/")
+    page.select_option("#status-filter", "archived")
+    page.fill("#q", "I was charged twice for my order")
+    page.press("#q", "Enter")
+    page.wait_for_selector("#answer-from-tickets, #answer .abstain")
+    text = page.inner_text("#answer")
+    assert "Closest procedures" not in text and "Say to the customer" not in text
+    assert page.locator("#answer-from-tickets").count() or "Closest past tickets" in text
+    assert page.locator("#copy-answer").count() == 0 and not page.errors
+
+
 def test_live_assist_shows_turns_pushed_by_an_stt_system(new_page, live_app):
     page = new_page("agent")
     page.goto("/assist/stt-call-1")

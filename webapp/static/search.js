@@ -124,7 +124,10 @@
     answerAbort = new AbortController();
     answerBox.classList.add("loading");
     try {
-      var data = await D.api(answerUrl, { method: "POST", body: { question: query }, signal: answerAbort.signal });
+      var body = { question: query };
+      var f = filters();
+      if (f.status) body.status = [f.status];  // the SOPs a manager asked for, as the results and the page without JS
+      var data = await D.api(answerUrl, { method: "POST", body: body, signal: answerAbort.signal });
       if (mine !== answerSeq) return;
       D.renderAnswer(answerBox, data);
     } catch (e) {
