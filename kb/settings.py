@@ -117,6 +117,12 @@ SETTINGS: tuple[Setting, ...] = (
                 "model's similarities have their own scale); another model gets all-MiniLM-L6-v2's and its answers "
                 "say the confidence is not calibrated. Or the path of a JSON file written by `python "
                 "bench/bench_answers.py calibrate --write FILE` on your own questions (docs/answers.md)."),
+        Setting("answer_ticket_confidence_model", "auto", "Suggested answers from past tickets alone (no SOP an "
+                "agent may be given): the coefficients of their confidence model. auto = those calibrated for the "
+                "packaged model in use, for tickets with tags or without; or the path of a JSON file of coefficients "
+                "(bias, unit, agree, coverage, words) such as `python bench/bench_ticket_answers.py --write FILE` "
+                "writes (it fits on the sample tickets: point its data at your own; --untagged for tickets without "
+                "tags; docs/answers.md)."),
         Setting("answer_threshold", 0.5, "Suggested answers: confidence (0-1) below which Deskbook abstains and lists the "
                 "closest procedures instead. The confidence is calibrated, so 0.5 answers when right is likelier than "
                 "wrong; raise it where a wrong procedure costs more than a missing one (see docs/answers.md)."),

@@ -99,3 +99,28 @@ def test_live_assist_keeps_its_ticket_with_the_agreement_measured_for_it(tickets
     kept = answerer.answer("I was charged twice for my order", prefer=other)
     assert kept.evidence["main"] == other and kept.citations[0].id == other
     assert "agree" in kept.evidence  # the tagged model still applies
+
+
+def test_a_teams_own_ticket_confidence_model(tickets_only, tmp_path):
+    import json
+
+    from kb.answers import confidence
+    from kb.answers.ranking import ticket_model_for
+    from kb.errors import ConfigError
+
+    answerer, _ = tickets_only
+    f = tmp_path / "tickets.json"
+    own = {"bias": -2.0, "unit": 3.0, "agree": 1.0}
+    f.write_text(json.dumps({"embedding_model": "all-MiniLM-L6-v2", **own}))
+    config = load_config(data_dir=str(tmp_path), answer_ticket_confidence_model=str(f))
+    assert ticket_model_for(config, "all-MiniLM-L6-v2", tagged=True) == (own, True)
+    mine = Answerer(answerer.searcher, config).answer("I was charged twice for my order")
+    assert mine.confidence == pytest.approx(confidence(mine.evidence, own), abs=1e-4)
+    assert not any("not calibrated" in w for w in mine.warnings)
+    f.write_text('{"bias": 1, "cosine": 2}')
+    with pytest.raises(ConfigError, match="answer_ticket_confidence_model: .*unknown field 'cosine'"):
+        ticket_model_for(config, "all-MiniLM-L6-v2", tagged=True)
+    f.write_text('{"unit": 2}')
+    with pytest.raises(ConfigError, match="answer_ticket_confidence_model: .*'bias' is missing") as err:
+        ticket_model_for(config, "all-MiniLM-L6-v2", tagged=True)
+    assert "bench_ticket_answers.py --write FILE" in err.value.hint

@@ -32,8 +32,10 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
             svc.searcher.index.refresh()
         # a wrong answer_confidence_model file stops the start with its message, not every answer later
         from kb.answers import confidence_model_for
+        from kb.answers.ranking import ticket_model_for
 
         confidence_model_for(config, svc.searcher.scale_model())
+        ticket_model_for(config, svc.searcher.scale_model(), tagged=True)
         # The answer engine's sentence vectors are cached in a file beside the database; building
         # that cache the first time takes a while, so it runs beside the server, not before it.
         threading.Thread(target=svc.warm, name="deskbook-warm", daemon=True).start()

@@ -14,7 +14,7 @@ import numpy as np
 
 from kb.answers.compose import Composition
 from kb.answers.model import Answer, Passage, Source
-from kb.answers.ranking import Ranking, confidence, confidence_model_for, ticket_confidence_model_for
+from kb.answers.ranking import Ranking, confidence, confidence_model_for, ticket_model_for
 from kb.answers.units import Unit, VectorCache, _stems, mark_case_details, sop_units, ticket_units
 from kb.models import AGENT_STATUSES, Document
 from kb.storage import SearchFilters
@@ -169,8 +169,8 @@ class Answerer(Ranking, Composition):
         model_name = self.searcher.scale_model()
         coefficients, calibrated = confidence_model_for(self.config, model_name)
         if ranked and ranked[0]["type"] == "ticket":  # past tickets only: evidence of another kind
-            packaged = ticket_confidence_model_for(model_name, tagged="agree" in evidence)
-            coefficients, calibrated = (packaged, True) if packaged is not None else (coefficients, False)
+            own = ticket_model_for(self.config, model_name, tagged="agree" in evidence)
+            coefficients, calibrated = own if own is not None else (coefficients, False)
         conf = confidence(evidence, coefficients)
         threshold = float(self.config.answer_threshold if threshold is None else threshold)
         sources = [Source(d["id"], d["type"], d["title"], round(d["score"], 4), d.get("heading", ""),

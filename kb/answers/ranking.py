@@ -250,12 +250,13 @@ def packaged_confidence_model(model_name: str) -> dict[str, float] | None:
 _FILES: dict[tuple[str, float], dict[str, Any]] = {}
 
 
-def load_confidence_model(path: str | Path, model_name: str = "") -> dict[str, float]:
-    """Coefficients from a JSON file (`bench_answers.py calibrate --write FILE`): {"bias": ..., "unit": ...,
-    optionally "embedding_model": the model they were fitted for}. Every problem is a ConfigError naming the
-    file and the field."""
+def load_confidence_model(path: str | Path, model_name: str = "", setting: str = "answer_confidence_model",
+                          writer: str = "python bench/bench_answers.py calibrate --write FILE") -> dict[str, float]:
+    """Coefficients from a JSON file (`bench_answers.py calibrate --write FILE`, or for answers from tickets
+    alone `bench_ticket_answers.py --write FILE`): {"bias": ..., "unit": ..., optionally "embedding_model":
+    the model they were fitted for}. Every problem is a ConfigError naming the setting, the file and the field."""
     p = Path(path).expanduser()
-    hint = "write it with `python bench/bench_answers.py calibrate --write FILE`, or set answer_confidence_model = auto"
+    hint = f"write it with `{writer}`, or set {setting} = auto"
     try:
         key = (str(p), p.stat().st_mtime)
         if key not in _FILES:
@@ -263,27 +264,27 @@ def load_confidence_model(path: str | Path, model_name: str = "") -> dict[str, f
             _FILES[key] = json.loads(p.read_text(encoding="utf-8"))
         raw = _FILES[key]
     except OSError as exc:
-        raise ConfigError(f"answer_confidence_model: cannot read {p}: {exc.strerror or exc}", hint=hint) from None
+        raise ConfigError(f"{setting}: cannot read {p}: {exc.strerror or exc}", hint=hint) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"answer_confidence_model: {p} is not JSON ({exc})", hint=hint) from None
+        raise ConfigError(f"{setting}: {p} is not JSON ({exc})", hint=hint) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"answer_confidence_model: {p} must hold a JSON object of coefficients", hint=hint)
+        raise ConfigError(f"{setting}: {p} must hold a JSON object of coefficients", hint=hint)
     fitted_for = raw.get("embedding_model")
     if fitted_for and model_name and not str(model_name).startswith(str(fitted_for)):
-        raise ConfigError(f"answer_confidence_model: {p} was fitted for the model {fitted_for!r}, but the knowledge "
+        raise ConfigError(f"{setting}: {p} was fitted for the model {fitted_for!r}, but the knowledge "
                           f"base uses {model_name!r}", hint="calibrate again with this model, or set it to auto")
     out: dict[str, float] = {}
     for k, v in raw.items():
         if k == "embedding_model":
             continue
         if k != "bias" and k not in EVIDENCE_FEATURES:
-            raise ConfigError(f"answer_confidence_model: {p}: unknown field {k!r}",
+            raise ConfigError(f"{setting}: {p}: unknown field {k!r}",
                               hint=f"use bias and any of {', '.join(EVIDENCE_FEATURES)}")
         if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise ConfigError(f"answer_confidence_model: {p}: field {k!r} must be a number, not {v!r}", hint=hint)
+            raise ConfigError(f"{setting}: {p}: field {k!r} must be a number, not {v!r}", hint=hint)
         out[k] = float(v)
     if "bias" not in out:
-        raise ConfigError(f"answer_confidence_model: {p}: the field 'bias' is missing", hint=hint)
+        raise ConfigError(f"{setting}: {p}: the field 'bias' is missing", hint=hint)
     return out
 
 
@@ -291,6 +292,18 @@ def ticket_confidence_model_for(model_name: str, tagged: bool = True) -> dict[st
     """The packaged coefficients for answers from past tickets alone, whose neighbours carry tags or
     not (None: not calibrated for this model)."""
     return for_model(TICKET_CONFIDENCE_MODELS if tagged else UNTAGGED_TICKET_CONFIDENCE_MODELS, model_name)
+
+
+def ticket_model_for(config, model_name: str, tagged: bool) -> tuple[dict[str, float], bool] | None:
+    """(the coefficients answers from past tickets alone use, calibrated): the file the
+    `answer_ticket_confidence_model` setting names, else the packaged ones for `model_name` (tickets with
+    tags or without); None when there are none (the SOP model's coefficients are used, marked uncalibrated)."""
+    setting = str(getattr(config, "answer_ticket_confidence_model", "auto") or "auto").strip()
+    if setting.lower() != "auto":
+        return load_confidence_model(setting, model_name, "answer_ticket_confidence_model",
+                                     "python bench/bench_ticket_answers.py --write FILE"), True
+    packaged = ticket_confidence_model_for(model_name, tagged)
+    return (packaged, True) if packaged is not None else None
 
 
 def confidence_model_for(config, model_name: str) -> tuple[dict[str, float], bool]:
