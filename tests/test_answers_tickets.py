@@ -124,3 +124,21 @@ def test_a_teams_own_ticket_confidence_model(tickets_only, tmp_path):
     with pytest.raises(ConfigError, match="answer_ticket_confidence_model: .*'bias' is missing") as err:
         ticket_model_for(config, "all-MiniLM-L6-v2", tagged=True)
     assert "bench_ticket_answers.py --write FILE" in err.value.hint
+
+
+def test_serve_stops_at_start_on_a_bad_ticket_confidence_file(tmp_path, monkeypatch, embedder):
+    import waitress
+
+    from kb.errors import ConfigError
+    from webapp.cli import serve
+
+    def served(*args, **kwargs):
+        raise AssertionError("the server started with a broken answer_ticket_confidence_model")
+
+    monkeypatch.setattr(waitress, "serve", served)
+    f = tmp_path / "tickets.json"
+    f.write_text('{"unit": 2}')
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"), secret_key="test-secret",
+                         answer_ticket_confidence_model=str(f))
+    with pytest.raises(ConfigError, match="answer_ticket_confidence_model: .*'bias' is missing"):
+        serve(config, host="127.0.0.1", port=0, threads=1)
