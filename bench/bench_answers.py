@@ -289,19 +289,22 @@ TICKETS = {"2025": ROOT / "corpus" / "tickets" / "tickets_2025.jsonl",
            "2026": ROOT / "corpus" / "tickets" / "tickets_2026.csv"}
 
 
-def ticket_questions(year: str) -> list[dict]:
-    """One year's sample tickets as new questions (the customer's message), labelled through TAG_SOPS."""
+def ticket_rows(year: str) -> list[dict]:
+    """One year's sample tickets as rows (JSONL or CSV), tags as a list."""
     import csv
 
     path = TICKETS[year]
     if path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as f:
-            rows = [{**r, "tags": [t.strip() for t in r["tags"].replace(";", ",").split(",") if t.strip()]}
+            return [{**r, "tags": [t.strip() for t in r["tags"].replace(";", ",").split(",") if t.strip()]}
                     for r in csv.DictReader(f)]
-    else:
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def ticket_questions(year: str) -> list[dict]:
+    """One year's sample tickets as new questions (the customer's message), labelled through TAG_SOPS."""
     out = []
-    for row in rows:
+    for row in ticket_rows(year):
         rel = list(dict.fromkeys(s for t in row["tags"] for s in TAG_SOPS.get(t, [])))
         if rel or OUT_OF_SCOPE_TAGS & set(row["tags"]):
             out.append({"query": row["question"].strip(), "relevant": rel})

@@ -24,7 +24,6 @@ whose tickets carry none: the nearest ticket is the main one and there is no `ag
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 import tempfile
@@ -36,7 +35,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_answers import CALIBRATION, OUT_OF_SCOPE_TAGS, TAG_SOPS, TICKETS, fit_logistic, load_split  # noqa: E402
+from bench_answers import (  # noqa: E402
+    CALIBRATION,
+    TAG_SOPS,
+    TICKETS,
+    fit_logistic,
+    load_split,
+    ticket_questions,
+    ticket_rows,
+)
 
 from kb.answers import Answerer, confidence  # noqa: E402
 from kb.answers.ranking import CONFIDENCE_MODELS, ticket_confidence_model_for  # noqa: E402
@@ -54,21 +61,8 @@ def procedures(tags) -> set[str]:
     return {s for t in tags for s in TAG_SOPS.get(t, [])}
 
 
-def ticket_rows(year: str) -> list[dict]:
-    path = TICKETS[year]
-    if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as f:
-            return [{**r, "tags": [t.strip() for t in r["tags"].replace(";", ",").split(",") if t.strip()]}
-                    for r in csv.DictReader(f)]
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def questions(year: str, split: str) -> list[dict]:
-    out = []
-    for r in ticket_rows(year):
-        rel = procedures(r["tags"])
-        if rel or OUT_OF_SCOPE_TAGS & set(r["tags"]):
-            out.append({"query": r["question"].strip(), "relevant": rel})
+    out = [{"query": q["query"], "relevant": set(q["relevant"])} for q in ticket_questions(year)]
     # short questions too, in and out of the domain: customers' messages are long, and without short
     # in-domain questions a model learns that a short question is out of scope
     out += [{"query": q["query"], "relevant": set(q["relevant"])}

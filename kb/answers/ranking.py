@@ -199,9 +199,8 @@ def ticket_vote(tickets: list[dict], tags: dict[str, list[str]]) -> tuple[dict, 
         for tag in tags.get(t["id"], []):
             weight[tag] = weight.get(tag, 0.0) + max(0.0, t["cos"])
     main = tickets[0]
-    if weight:
-        best = max(weight, key=lambda tag: (weight[tag], -min(i for i, t in enumerate(tickets)
-                                                                if tag in tags.get(t["id"], []))))
+    if weight:  # the tags come in the order the tickets do, and max keeps the first: a tie goes to the nearer
+        best = max(weight, key=weight.__getitem__)
         main = next(t for t in tickets if best in tags.get(t["id"], []))
     return main, agreement(main, tickets, tags)
 
@@ -294,27 +293,30 @@ def ticket_confidence_model_for(model_name: str, tagged: bool = True) -> dict[st
     return for_model(TICKET_CONFIDENCE_MODELS if tagged else UNTAGGED_TICKET_CONFIDENCE_MODELS, model_name)
 
 
+def _own_file(config, setting: str, model_name: str, writer: str) -> dict[str, float] | None:
+    """The coefficients of the file a confidence-model setting names; None when it is `auto`."""
+    value = str(getattr(config, setting, "auto") or "auto").strip()
+    return None if value.lower() == "auto" else load_confidence_model(value, model_name, setting, writer)
+
+
 def ticket_model_for(config, model_name: str, tagged: bool) -> tuple[dict[str, float], bool] | None:
     """(the coefficients answers from past tickets alone use, calibrated): the file the
     `answer_ticket_confidence_model` setting names, else the packaged ones for `model_name` (tickets with
     tags or without); None when there are none (the SOP model's coefficients are used, marked uncalibrated)."""
-    setting = str(getattr(config, "answer_ticket_confidence_model", "auto") or "auto").strip()
-    if setting.lower() != "auto":
-        return load_confidence_model(setting, model_name, "answer_ticket_confidence_model",
-                                     "python bench/bench_ticket_answers.py --write FILE"), True
-    packaged = ticket_confidence_model_for(model_name, tagged)
-    return (packaged, True) if packaged is not None else None
+    own = _own_file(config, "answer_ticket_confidence_model", model_name,
+                    "python bench/bench_ticket_answers.py --write FILE")
+    coefficients = own if own is not None else ticket_confidence_model_for(model_name, tagged)
+    return (coefficients, True) if coefficients is not None else None
 
 
 def confidence_model_for(config, model_name: str) -> tuple[dict[str, float], bool]:
     """(the coefficients answers use, whether they are calibrated for `model_name`): the file the
     `answer_confidence_model` setting names, else the packaged model's own; a model Deskbook has no
     coefficients for gets all-MiniLM-L6-v2's, marked uncalibrated."""
-    setting = str(getattr(config, "answer_confidence_model", "auto") or "auto").strip()
-    if setting.lower() != "auto":
-        return load_confidence_model(setting, model_name), True
-    packaged = packaged_confidence_model(model_name)
-    return (packaged, True) if packaged is not None else (CONFIDENCE_MODEL, False)
+    own = _own_file(config, "answer_confidence_model", model_name,
+                    "python bench/bench_answers.py calibrate --write FILE")
+    coefficients = own if own is not None else packaged_confidence_model(model_name)
+    return (coefficients, True) if coefficients is not None else (CONFIDENCE_MODEL, False)
 
 
 def confidence(evidence: dict[str, Any], model: dict[str, float] | None = None) -> float:
