@@ -2,12 +2,12 @@
 
     python bench/bench_qa.py zeroshot [--sets sgd,social,phone,chat]
         Mean Cohen's kappa of the semantic criteria, rubric as written (no thresholds, nothing learned),
-        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1, v2, v3
-        and v4. Also the agreement of v4's verdicts by confidence band (needs review < 0.7). Sets: sgd,
+        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 ... v5.
+        Also the agreement of v5's verdicts by confidence band (needs review < 0.7). Sets: sgd,
         social, phone, chat (the sample calls and chats, dev and test), phone-dev, phone-test, chat-dev,
         chat-test, de, tr (the German and Turkish sample calls).
 
-    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v4]
+    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v5]
         Learning curve: for each size n, n labelled conversations drawn at random (repeats with other
         seeds), a classifier learned per semantic criterion (`qa_rubrics.learning`, kept unless
         cross-validation on the n says it is worse by more than 0.2), kappa measured on all the other
@@ -92,7 +92,7 @@ def kappas(cards, labels, ids) -> dict[str, float]:
 
 
 def as_version(rubric, method: str):
-    """The rubric with every semantic criterion pinned to `method` (semantic.v1 ... v4)."""
+    """The rubric with every semantic criterion pinned to `method` (semantic.v1 ... v5)."""
     import re
 
     text = re.sub(r"(method:\s*)semantic(?:\.v\d)?\b", rf"\g<1>{method}", rubric.text)
@@ -104,20 +104,20 @@ def zeroshot(args) -> None:
     config = load_config(data_dir=tempfile.mkdtemp(prefix="bench-qa-"))
     embedder = get_embedder(config)
     print("| data set | conversations | semantic criteria | plain cosine (0.55) | semantic.v1 | "
-          "semantic.v2 | semantic.v3 | semantic.v4 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+          "semantic.v2 | semantic.v3 | semantic.v4 | semantic.v5 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     bands: dict[str, list] = {}
     for name in args.sets.split(","):
         rubric, ts, labels = load_set(name)
         ids = semantic_ids(rubric)
         row = []
-        for variant in ("plain", "v1", "v2", "v3", "v4"):
+        for variant in ("plain", "v1", "v2", "v3", "v4", "v5"):
             r = as_version(rubric, "semantic.v1" if variant == "plain" else f"semantic.{variant}")
             opts = BASELINE if variant == "plain" else None
             scorer = Scorer(r, config, embedder, semantic_options=opts) if opts else Scorer(r, config, embedder)
             cards = list(scorer.score_many(ts))
             row.append(float(np.mean(list(kappas(cards, labels, ids).values()))))
-            if variant == "v4":
+            if variant == "v5":
                 for c in cards:
                     for res in c.criteria:
                         if res.id in ids and res.id in labels[c.transcript_id]:
@@ -126,7 +126,7 @@ def zeroshot(args) -> None:
                             bands.setdefault(band, []).append(res.result == labels[c.transcript_id][res.id])
         print(f"| {name} | {len(ts)} | {len(ids)} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
     print()
-    print("| v4 confidence | verdicts | agree with the label |")
+    print("| v5 confidence | verdicts | agree with the label |")
     print("|---|---:|---:|")
     for band in (">= 0.9", "0.7-0.9", "< 0.7 (needs review)"):
         if band in bands:
@@ -256,7 +256,7 @@ def main() -> None:
     ap.add_argument("--sets", default="sgd,social,phone,chat")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--method", default="semantic.v4", help="the semantic method version (curve, speed)")
+    ap.add_argument("--method", default="semantic.v5", help="the semantic method version (curve, speed)")
     ap.add_argument("--db", default=None, help="a knowledge base with corpus/sops indexed (speed)")
     ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)

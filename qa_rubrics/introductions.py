@@ -14,7 +14,9 @@ name the agent says to the customer ("Thanks, Tomasz!") is not an introduction.
 
 `asks_for_agent_name(question)` reads a criterion's question: a question that asks the agent to
 give their own name or introduce themselves requires it (`semantic.v4`), unless the rubric says
-otherwise (`requires: []`).
+otherwise (`requires: []`). `asks_for_signature(question)`: a question that counts a name or
+initials signature as a sign-off ("close with a sign-off, such as a name or initials signature or a
+friendly goodbye") is passed by one (`semantic.v5`), unless the rubric says `accepts: []`.
 """
 
 from __future__ import annotations
@@ -54,13 +56,39 @@ _SIGNATURE = re.compile("(?:^|\\s)[\\^~/*\\-–—]([A-Z]{2,3}|[A-Z][a-z]{1,14})
                         "[\\s.)\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F\u200D]*$")
 _NOT_INITIALS = frozenset({"OK", "UK", "US", "EU", "AM", "PM", "UTC", "GMT", "ID", "TV", "PC", "FAQ", "DM"})
 
+# A question that counts a signature as enough: "a sign-off, such as a name or initials signature",
+# "sign the reply with their name or initials", "mit Namen oder Kürzel unterschrieben", "imza".
+_ASKS_SIGNATURE = re.compile(
+    r"(?<!customer\s)(?<!customer's\s)\bsignatures?\b|"
+    r"\bsign(?:s|ed|ing)?(?:[- ]?off)?\s+(?:the\s+|each\s+|their\s+|his\s+|her\s+)?"
+    r"(?:(?:reply|replies|message|messages|post|posts|tweet|tweets|response|responses)\s+)?with\s+"
+    r"(?:a\s+|their\s+|his\s+|her\s+|his\s+or\s+her\s+)?(?:own\s+)?(?:first\s+)?(?:name|initials)\b|"
+    r"(?<!kunden)\bunterschrift\w*|\bunterschrieben\b|\bsigniert\w*|\bkürzel\b|(?<!müşterinin\s)\bimza\w*",
+    re.I)
+
 AGENT_NAME = "agent_name"
 REQUIREMENTS = (AGENT_NAME,)
+AGENT_SIGNATURE = "agent_signature"
+ACCEPTS = (AGENT_SIGNATURE,)
 
 
 def asks_for_agent_name(question: str) -> bool:
     """Whether a criterion's question asks the agent to give their own name."""
     return bool(question) and _ASKS.search(question) is not None
+
+
+def asks_for_signature(question: str) -> bool:
+    """Whether a criterion's question counts the agent's signature (name or initials) as enough."""
+    return bool(question) and _ASKS_SIGNATURE.search(question) is not None
+
+
+def signature(texts: Sequence[str], turns: Sequence[int]) -> tuple[int, int, int] | None:
+    """(turn, start, end) of the first reply in `turns` that ends with a signature ("^JS", "-Mia")."""
+    for t in turns:
+        m = _SIGNATURE.search(texts[t].rstrip())
+        if m and m.group(1) not in _NOT_INITIALS:
+            return t, m.start(1), m.end(1)
+    return None
 
 
 def _own_name_parts(agent: str | None) -> set[str]:
@@ -83,9 +111,9 @@ def self_introduction(texts: Sequence[str], names: Sequence[Sequence[tuple[int, 
                 return t, a, b
             if _BEFORE.search(text[max(0, a - 40):a]) or _AFTER.search(text[b:b + 24]):
                 return t, a, b
-        m = _SIGNATURE.search(text.rstrip())
-        if m and m.group(1) not in _NOT_INITIALS:
-            return t, m.start(1), m.end(1)
+        signed = signature(texts, [t])
+        if signed:
+            return signed
     return None
 
 

@@ -104,14 +104,14 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
     labelled = [t for t in transcripts if t.id in labels]
     # one parse, redaction and embedding per conversation
     vectors: dict[str, dict[str, Sentences]] = {c.id: {} for c, _, _ in targets}
-    met: dict[str, dict[str, bool]] = {c.id: {} for c, _, _ in targets}
+    ruled: dict[str, dict[str, str | None]] = {c.id: {} for c, _, _ in targets}
     for n, t in enumerate(labelled, 1):
         conv = scorer.conversation(t)
         for c, ch, inverted in targets:
             units = conv.unit_indices(conv.turn_indices(ch.speaker, ch.window))
             vectors[c.id][t.id] = conv.sentences_of(scorer.embedder, units) if units else \
                 Sentences(np.zeros((0, scorer.embedder.dim), np.float32), char_grams([]))
-            met[c.id][t.id] = inverted or _requirement_met(ch, conv)
+            ruled[c.id][t.id] = None if inverted else _rule_verdict(ch, conv)
         if progress:
             progress("embedding", n, len(labelled))
     result = LearningResult(LearnedModels(meta={
@@ -121,7 +121,7 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
         "trained_on": len(labelled), "source": source}), transcripts=len(labelled))
     for i, (crit, check, inverted) in enumerate(targets, 1):
         result.criteria.append(_learn_one(scorer, crit, check, inverted, labelled, labels, vectors[crit.id],
-                                          folds, result.learned, met[crit.id]))
+                                          folds, result.learned, ruled[crit.id]))
         if progress:
             progress("learning", i, len(targets))
     result.seconds = time.perf_counter() - t0
@@ -135,39 +135,49 @@ def _presence(label: str, inverted: bool) -> str | None:
     return ("fail" if label == "pass" else "pass") if inverted else label
 
 
-def _requirement_met(check: Check, conv) -> bool:
-    """semantic.v4 and later: whether the conversation meets what the check requires beside its
-    classifier (the agent's own name); a conversation that does not is failed whatever it says."""
+def _rule_verdict(check: Check, conv) -> str | None:
+    """The verdict a rule beside the classifier gives the conversation, None when the classifier decides:
+    "fail" when it lacks what the check requires (semantic.v4 and later: the agent's own name), "pass"
+    when it holds what the check accepts as enough (semantic.v5 and later: the agent's signature)."""
     if check.method_name != "semantic" or check.spec().version < 4:
-        return True
+        return None
     from qa_rubrics.criteria.semantic_v4 import requirement_met
 
-    return requirement_met(check, conv)
+    if not requirement_met(check, conv):
+        return "fail"
+    if check.spec().version >= 5:
+        from qa_rubrics.criteria.semantic_v5 import signed
+
+        if signed(check, conv) is not None:
+            return "pass"
+    return None
 
 
 def _verdicts(model: CriterionModel, Xs: Sequence[Sentences], threshold: float | None = None,
-              met: Sequence[bool] | None = None) -> list[str]:
-    """Verdict per conversation: its most convincing sentence reaches the threshold (a probability)."""
+              ruled: Sequence[str | None] | None = None) -> list[str]:
+    """Verdict per conversation: its most convincing sentence reaches the threshold (a probability),
+    unless a rule beside the classifier decides it (`_rule_verdict`)."""
     th = 0.5 if threshold is None else min(max(float(threshold), 1e-6), 1 - 1e-6)
     cut = float(np.log(th / (1 - th)))
-    met = [True] * len(Xs) if met is None else met
-    return ["pass" if ok and len(X) and float(model.decision(X).max()) >= cut else "fail"
-            for X, ok in zip(Xs, met, strict=True)]
+    ruled = [None] * len(Xs) if ruled is None else ruled
+    return [rule or ("pass" if len(X) and float(model.decision(X).max()) >= cut else "fail")
+            for X, rule in zip(Xs, ruled, strict=True)]
 
 
 def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: Sequence[Transcript],
                labels: dict[str, dict[str, str]], vecs: dict[str, Sentences], folds: int,
-               out: LearnedModels, met: dict[str, bool]) -> CriterionLearning:
-    rows = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted), met[t.id]) for t in labelled]
+               out: LearnedModels, ruled: dict[str, str | None]) -> CriterionLearning:
+    rows = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted), ruled[t.id]) for t in labelled]
     rows = [r for r in rows if r[1] is not None]
     ys = [y for _, y, _ in rows]
-    ok = [m for _, _, m in rows]
+    rules = [r for _, _, r in rows]
     # the classifier learns from the conversations its verdict decides: one that fails a requirement
-    # (no agent name) is failed by it, and its sentences say nothing about what the examples say
-    items = [(X, y) for X, y, m in rows if m]
+    # (no agent name) is failed by it, one with what the check accepts (a signature) is passed by it,
+    # and their sentences say nothing about what the examples say
+    items = [(X, y) for X, y, r in rows if r is None]
     n_pass, n_fail = ys.count("pass"), ys.count("fail")
     current = scorer.criterion_model(check)
-    before = _verdicts(current, [X for X, _, _ in rows], check.threshold, ok)
+    before = _verdicts(current, [X for X, _, _ in rows], check.threshold, rules)
     k_before, a_before = _kappa(before, ys), _accuracy(before, ys)
     base = dict(id=crit.id, support=len(rows), passes=n_pass, fails=n_fail, kappa_before=k_before,
                 accuracy_before=a_before)
@@ -181,11 +191,11 @@ def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: 
     k = max(2, min(folds, len(rows)))
     oof = [""] * len(rows)
     for f in range(k):
-        train = [(X, y) for j, (X, y, m) in enumerate(rows) if j % k != f and m]
+        train = [(X, y) for j, (X, y, r) in enumerate(rows) if j % k != f and r is None]
         model = learn(prior, train, prior_model=prior_model)
-        for j, (X, _, m) in enumerate(rows):
+        for j, (X, _, r) in enumerate(rows):
             if j % k == f:
-                oof[j] = _verdicts(model, [X], check.threshold, [m])[0]
+                oof[j] = _verdicts(model, [X], check.threshold, [r])[0]
     k_after, a_after = _kappa(oof, ys), _accuracy(oof, ys)
     if len(set(ys)) < 2:  # every conversation graded alike: kappa is undefined or 0, accuracy decides
         after, now, margin = (a_after or 0.0), (a_before or 0.0), 0.0

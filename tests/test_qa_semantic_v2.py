@@ -24,7 +24,7 @@ from qa_rubrics.score import Scorer
 from qa_rubrics.transcripts import Transcript, Turn, load_inputs
 from tests.conftest import CORPUS
 
-LATEST = resolve("semantic").key  # semantic.v4: v3's classifier and the agent's own name where asked
+LATEST = resolve("semantic").key  # semantic.v5: v3's classifier, the agent's own name and signature where asked
 
 SOCIAL = CORPUS / "transcripts" / "social"
 

@@ -42,6 +42,7 @@ def _load_builtin() -> None:
         semantic_v2,
         semantic_v3,
         semantic_v4,
+        semantic_v5,
         sop_steps,
         timing,
     )
