@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -23,6 +24,15 @@ DATA = Path(__file__).resolve().parent / "data"
 # tests/data/kb/tickets/other_columns.csv names its columns differently
 TINY_MAP = {"id": "ticket_no", "subject": "title", "question": "description", "answer": "resolution",
             "tags": "labels"}
+
+
+def rubric_of(criteria_yaml: str):
+    """A one-section rubric (id r, pass mark 80) around the criteria written in YAML."""
+    from qa_rubrics.rubric import parse_rubric
+
+    text = "id: r\nversion: 1\npass_mark: 80\nsections:\n  - id: s\n    criteria:\n" + textwrap.indent(
+        textwrap.dedent(criteria_yaml), " " * 6)
+    return parse_rubric(text, "inline.yaml")
 
 
 @pytest.fixture(scope="session")

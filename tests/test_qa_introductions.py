@@ -3,16 +3,15 @@ judges ("Hello, customer services." greets, but gives no name)."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from kb.config import load_config
 from kb.transcript import Transcript, Turn
 from qa_rubrics.introductions import asks_for_agent_name, self_introduction
 from qa_rubrics.learning import learn_rubric
-from qa_rubrics.rubric import RubricError, parse_rubric
+from qa_rubrics.rubric import RubricError
 from qa_rubrics.score import Scorer
+from tests.conftest import rubric_of
 
 
 @pytest.mark.parametrize("question", [
@@ -99,12 +98,6 @@ GREETING = """\
              "Hello, Brightcart, my name's Leah, how can I help you today?",
              "Hiya, you've reached Brightcart, this is Jo speaking."]
 """
-
-
-def rubric_of(criteria_yaml: str):
-    text = "id: r\nversion: 1\npass_mark: 80\nsections:\n  - id: s\n    criteria:\n" + textwrap.indent(
-        textwrap.dedent(criteria_yaml), " " * 6)
-    return parse_rubric(text, "inline.yaml")
 
 
 def call(first: str, agent: str = "") -> Transcript:

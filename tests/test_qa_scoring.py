@@ -3,15 +3,13 @@ N/A arithmetic, evidence offsets into the redacted text, SOP steps from a small 
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from kb.config import load_config
-from qa_rubrics.rubric import load_rubric, parse_rubric
+from qa_rubrics.rubric import load_rubric
 from qa_rubrics.score import Scorer
 from qa_rubrics.transcripts import Transcript, Turn, load_transcript
-from tests.conftest import DATA
+from tests.conftest import DATA, rubric_of
 
 QA = DATA / "qa"
 
@@ -47,12 +45,6 @@ def T(*turns, times=None, agent="") -> Transcript:
     for i, (who, text) in enumerate(turns):
         out.append(Turn(who, text, None if times is None else float(times[i])))
     return Transcript(id="t", turns=out, agent=agent)
-
-
-def rubric_of(criteria_yaml: str, **extra):
-    text = "id: r\nversion: 1\npass_mark: 80\nsections:\n  - id: s\n    criteria:\n" + textwrap.indent(
-        textwrap.dedent(criteria_yaml), " " * 6)
-    return parse_rubric(text, "inline.yaml")
 
 
 def one(scorer_like, crit_yaml, transcript, cid=None):

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import textwrap
 
 import numpy as np
 import pytest
@@ -19,10 +18,10 @@ from qa_rubrics.bank import load_bank
 from qa_rubrics.classifier import Sentences, char_grams, learn
 from qa_rubrics.criteria import resolve
 from qa_rubrics.learning import ADOPT_MARGIN, learn_rubric
-from qa_rubrics.rubric import load_rubric, parse_rubric
+from qa_rubrics.rubric import load_rubric
 from qa_rubrics.score import Scorer
 from qa_rubrics.transcripts import Transcript, Turn, load_inputs
-from tests.conftest import CORPUS
+from tests.conftest import CORPUS, rubric_of
 
 LATEST = resolve("semantic").key  # semantic.v5: v3's classifier, the agent's own name and signature where asked
 
@@ -50,12 +49,6 @@ ASK = """\
 @pytest.fixture(scope="module")
 def config(tmp_path_factory):
     return load_config(data_dir=str(tmp_path_factory.mktemp("qa_v2")))
-
-
-def rubric_of(criteria_yaml: str):
-    text = "id: r\nversion: 1\npass_mark: 80\nsections:\n  - id: s\n    criteria:\n" + textwrap.indent(
-        textwrap.dedent(criteria_yaml), " " * 6)
-    return parse_rubric(text, "inline.yaml")
 
 
 def T(*turns) -> Transcript:

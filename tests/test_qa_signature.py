@@ -3,16 +3,15 @@ end of a reply), beside what its classifier judges (the friendly goodbye)."""
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 from kb.config import load_config
 from kb.transcript import Transcript, Turn
 from qa_rubrics.introductions import asks_for_signature, signature
 from qa_rubrics.learning import _rule_verdict, learn_rubric
-from qa_rubrics.rubric import RubricError, parse_rubric
+from qa_rubrics.rubric import RubricError
 from qa_rubrics.score import Scorer
+from tests.conftest import rubric_of
 
 
 @pytest.mark.parametrize("question", [
@@ -53,12 +52,6 @@ SIGN_OFF = """\
   method: {method}
   examples: ["^JS", "-Mia", "Have a great day!", "Take care, Tom"]
 """
-
-
-def rubric_of(criteria_yaml: str):
-    text = "id: r\nversion: 1\npass_mark: 80\nsections:\n  - id: s\n    criteria:\n" + textwrap.indent(
-        textwrap.dedent(criteria_yaml), " " * 6)
-    return parse_rubric(text, "inline.yaml")
 
 
 def thread(last: str, tid: str = "t") -> Transcript:

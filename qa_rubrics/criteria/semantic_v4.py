@@ -21,6 +21,7 @@ passed every greeting without a name), chosen on the dev calls and confirmed on 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
@@ -46,13 +47,19 @@ NO_NAME_CONFIDENCE = 0.85
 UNPLACED_NAME_CONFIDENCE = 0.6
 
 
+def rule_setting(check: Check, field: str, asks: Callable[[str], bool], value: str) -> tuple[tuple[str, ...], str]:
+    """(the values of a rule beside the classifier, where they come from: rubric | question): the rubric's
+    `field` when it has one (`[]` turns the rule off), else `value` when the question `asks` for it."""
+    if field in check.params:
+        return tuple(check.params[field]), "rubric"
+    if check.speaker == "agent" and asks(check.question):
+        return (value,), "question"
+    return (), ""
+
+
 def requirements(check: Check) -> tuple[tuple[str, ...], str]:
     """(what the criterion requires beside its classifier, where that comes from: rubric | question)."""
-    if "requires" in check.params:
-        return tuple(check.params["requires"]), "rubric"
-    if check.speaker == "agent" and asks_for_agent_name(check.question):
-        return (AGENT_NAME,), "question"
-    return (), ""
+    return rule_setting(check, "requires", asks_for_agent_name, AGENT_NAME)
 
 
 def introduction(check: Check, conv: Conversation) -> tuple[int, int, int] | None:

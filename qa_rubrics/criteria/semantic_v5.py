@@ -24,6 +24,7 @@ from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
 from qa_rubrics.criteria.semantic_v2 import DEFAULT_THRESHOLD
 from qa_rubrics.criteria.semantic_v4 import METHOD as V4
 from qa_rubrics.criteria.semantic_v4 import evaluate as v4_verdict
+from qa_rubrics.criteria.semantic_v4 import rule_setting
 from qa_rubrics.introductions import ACCEPTS, AGENT_SIGNATURE, asks_for_signature, signature
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,11 +39,7 @@ SIGNATURE_CONFIDENCE = 0.85
 
 def accepted(check: Check) -> tuple[tuple[str, ...], str]:
     """(what passes the criterion beside its classifier, where that comes from: rubric | question)."""
-    if "accepts" in check.params:
-        return tuple(check.params["accepts"]), "rubric"
-    if check.speaker == "agent" and asks_for_signature(check.question):
-        return (AGENT_SIGNATURE,), "question"
-    return (), ""
+    return rule_setting(check, "accepts", asks_for_signature, AGENT_SIGNATURE)
 
 
 def signed(check: Check, conv: Conversation) -> tuple[int, int, int] | None:
