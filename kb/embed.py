@@ -141,7 +141,7 @@ def query_batcher(lock: QueryFirstLock, encode, max_texts: int = 32):
 # Documents are encoded in batches, each under the model's lock, so a query waits for one batch at most.
 # A batch holds 16 texts (DOCUMENT_BATCH); in bfloat16 (`embedding_precision`), up to 16 long texts (chunks
 # at the model's limit, ~5 characters a token) and more short ones, up to the same padded size
-# (DOCUMENT_CHARS) and DOCUMENT_BATCH_SHORT texts. In bfloat16, batches of 16 short QA sentences cost 1.8x
+# (DOCUMENT_CHARS) and DOCUMENT_BATCH_SHORT texts. In bfloat16, batches of 16 short QA sentences cost 1.6x
 # batches of 64 per text; in float32 1.1x, while its chunks of a few hundred characters encode fastest 16
 # at a time (32: up to 15% slower, 64: 20-30%; docs/benchmarks.md).
 DOCUMENT_BATCH = 16
