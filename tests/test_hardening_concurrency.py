@@ -13,17 +13,13 @@ import pytest
 import requests
 
 from tests.web_fixtures import *  # noqa: F403
+from tests.web_fixtures import served_in_thread
 
 
 @pytest.fixture(scope="module")
 def server(app):
-    from waitress import create_server
-
-    srv = create_server(app, host="127.0.0.1", port=0, threads=8)
-    t = threading.Thread(target=srv.run, daemon=True)
-    t.start()
-    yield f"http://127.0.0.1:{srv.effective_port}"
-    srv.close()
+    with served_in_thread(app, threads=8) as url:
+        yield url
 
 
 def _at_once(n: int, fn) -> list:

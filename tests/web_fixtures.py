@@ -11,6 +11,9 @@ from __future__ import annotations
 
 import re
 import shutil
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -144,3 +147,31 @@ def tokens(app):
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@contextmanager
+def served_in_thread(app, **options) -> Iterator[str]:
+    """The app on waitress (the server `deskbook serve` uses) in a thread on a free loopback port; yields its
+    base URL. Closing the server while its loop sits in select() on the socket can raise "Bad file
+    descriptor" in that thread (pytest then reports it under a later test): once the server is being
+    closed, that error is the shutdown itself."""
+    from waitress import create_server
+
+    srv = create_server(app, host="127.0.0.1", port=0, **options)
+    closing = threading.Event()
+
+    def run() -> None:
+        try:
+            srv.run()
+        except OSError:
+            if not closing.is_set():
+                raise
+
+    thread = threading.Thread(target=run, name="waitress", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.effective_port}"
+    finally:
+        closing.set()
+        srv.close()
+        thread.join(timeout=10)

@@ -4,14 +4,13 @@ waitress in a thread on a free port, over a private copy of the web test knowled
 from __future__ import annotations
 
 import os
-import threading
 from pathlib import Path
 
 import pytest
 
 from kb.config import load_config
 from tests.conftest import CORPUS
-from tests.web_fixtures import PASSWORDS, copy_kb
+from tests.web_fixtures import PASSWORDS, copy_kb, served_in_thread
 
 CHROMIUM = os.environ.get("DESKBOOK_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -33,13 +32,8 @@ def live_app(tmp_path_factory, web_kb_template, embedder):
 @pytest.fixture(scope="session")
 def live_server(live_app):
     """The base URL of the app served by waitress (the production server `deskbook serve` uses)."""
-    from waitress.server import create_server
-
-    server = create_server(live_app, host="127.0.0.1", port=0, threads=6, ident="deskbook")
-    thread = threading.Thread(target=server.run, name="waitress", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.effective_port}"
-    server.close()
+    with served_in_thread(live_app, threads=6, ident="deskbook") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
