@@ -162,13 +162,25 @@ def _intro_names(text: str) -> Iterable[Redaction]:
             yield Redaction("name", m.start(g), m.end(g))
 
 
-def known_name_pattern(names: Iterable[str]) -> re.Pattern | None:
-    """A pattern matching each word of the given names (3+ letters, capitalised) as a whole word."""
+def known_name_pattern(names: Iterable[str], *, caseless: bool = False) -> re.Pattern | None:
+    """A pattern matching each word of the given names (3+ letters, capitalised) as a whole word; in
+    any case when the text it is for is `caseless` ("thanks for calling claire")."""
     parts = sorted({w for n in names for w in re.findall(r"[^\W\d_][\w'’-]{2,}", n or "")
                     if w[0].isupper() and w.lower() not in _NOT_NAMES}, key=len, reverse=True)
     if not parts:
         return None
-    return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in parts) + r")\b")
+    return re.compile(r"\b(?:" + "|".join(re.escape(p) for p in parts) + r")\b", re.I if caseless else 0)
+
+
+_LETTER_WORD = re.compile(r"[^\W\d_]+")
+
+
+def is_caseless(texts: Iterable[str]) -> bool:
+    """Whether a conversation is written without capitals (speech recognisers that give none, chat
+    typed in lower case): under 2% of its words capitalised ("I" aside), over at least 12 words. In
+    such text a name looks like any other word to the NER model and to the capitalised-name cues."""
+    words = [w for t in texts for w in _LETTER_WORD.findall(t)]
+    return len(words) >= 12 and sum(w[0].isupper() and w != "I" for w in words) < 0.02 * len(words)
 
 
 def _locale_ids(text: str, language: str) -> Iterable[Redaction]:
@@ -269,9 +281,14 @@ def redact_many(texts: Sequence[str], nlp=None, *, docs: Sequence | None = None,
     and so are the extra `names` (e.g. the agent's name from the transcript's metadata). Pass
     `docs` when the texts were already parsed with a pipeline that has NER. The conversation has
     one `language`; None detects it from all the texts together (NER runs only on English).
+    A conversation without capitals (`is_caseless`) is also searched with the name lists in any case
+    (`name_lists="query"`), and its known names are matched in any case.
     """
     keep = list(keep)
     texts = list(texts)
+    caseless = is_caseless(texts)
+    if caseless:
+        name_lists = "query"
     if language is None and (nlp is not None or any(d is not None for d in docs or ())):
         language = text_language(" ".join(texts), None)
     language = language or "en"
@@ -283,7 +300,7 @@ def redact_many(texts: Sequence[str], nlp=None, *, docs: Sequence | None = None,
     first = [find_pii(t, doc=d, types=("name",), keep=keep, language=language, name_lists=name_lists)
              for t, d in zip(texts, docs, strict=True)]
     found = [t[r.start:r.end] for t, rs in zip(texts, first, strict=True) for r in rs]
-    pattern = known_name_pattern([*found, *names])
+    pattern = known_name_pattern([*found, *names], caseless=caseless)
     return [redact(t, doc=d, known_names=pattern, keep=keep, language=language, name_lists=name_lists)
             for t, d in zip(texts, docs, strict=True)]
 

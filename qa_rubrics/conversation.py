@@ -91,6 +91,36 @@ def is_ask(text: str) -> bool:
     return t.endswith("?") or bool(_ASK_START.match(t)) or bool(_REQUEST.search(t))
 
 
+_WORD_SPAN = re.compile(r"\S+")
+_STOPS = re.compile(r"[.!?。？！]")
+WINDOW_WORDS = 10  # about the length of a rubric example
+
+
+def is_unpunctuated(texts: Sequence[str]) -> bool:
+    """Whether a transcript comes without sentence punctuation (a speech recogniser that gives none):
+    fewer than one full stop, question or exclamation mark per 30 words, over at least 30 words."""
+    words = sum(len(_WORD_SPAN.findall(t)) for t in texts)
+    return words >= 30 and sum(len(_STOPS.findall(t)) for t in texts) * 30 < words
+
+
+def _with_windows(text: str, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sentence spans of an unpunctuated turn, each long one followed by overlapping windows of
+    `WINDOW_WORDS` words (half a window apart): without punctuation the parser leaves "lovely you
+    might get a survey after the call thanks for calling have a good day bye" as one sentence, whose
+    vector no longer looks like a goodbye."""
+    out: list[tuple[int, int]] = []
+    for a, b in spans:
+        out.append((a, b))
+        words = [(m.start() + a, m.end() + a) for m in _WORD_SPAN.finditer(text[a:b])]
+        if len(words) <= WINDOW_WORDS * 3 // 2:
+            continue
+        step = WINDOW_WORDS // 2
+        for i in range(0, len(words) - step, step):
+            w = words[i:i + WINDOW_WORDS]
+            out.append((w[0][0], w[-1][1]))
+    return out
+
+
 @dataclass
 class Unit:
     """A piece of one turn that is embedded: a sentence or the whole turn."""
@@ -145,6 +175,8 @@ class Conversation:
             [Token(t.idx, t.idx + len(t.text), t.lower_, (t.lemma_ if has_lemma else t.text).lower())
              for t in d if not t.is_space] for d in self.docs]
         self.sentences: list[list[tuple[int, int]]] = [self._sentences(d) for d in self.docs]
+        if is_unpunctuated(texts):
+            self.sentences = [_with_windows(t, s) for t, s in zip(texts, self.sentences, strict=True)]
         self.clean = clean
         self.units: list[Unit] = self._units()
         self._vectors: np.ndarray | None = None
