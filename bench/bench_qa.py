@@ -1,11 +1,13 @@
 """QA benchmarks: agreement with human labels (zero-shot and learned), and speed.
 
-    python bench/bench_qa.py zeroshot [--sets sgd,social,phone,chat]
+    python bench/bench_qa.py zeroshot [--sets sgd,social,phone,chat] [--text written|lower|unpunctuated|speech]
         Mean Cohen's kappa of the semantic criteria, rubric as written (no thresholds, nothing learned),
         per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 ... v5.
         Also the agreement of v5's verdicts by confidence band (needs review < 0.7). Sets: sgd,
         social, phone, chat (the sample calls and chats, dev and test), phone-dev, phone-test, chat-dev,
-        chat-test, de, tr (the German and Turkish sample calls).
+        chat-test, de, tr (the German and Turkish sample calls). `--text lower` lowercases every turn,
+        `--text unpunctuated` removes . , ! ? ; : and `--text speech` does both (what a speech
+        recogniser without punctuation or capitals gives).
 
     python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v5]
         Learning curve: for each size n, n labelled conversations drawn at random (repeats with other
@@ -28,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import random
+import re
 import sys
 import tempfile
 import time
@@ -100,6 +103,17 @@ def as_version(rubric, method: str):
 
 
 # -- zero-shot -----------------------------------------------------------------------------------
+def as_text(ts: list[Transcript], form: str) -> list[Transcript]:
+    """The transcripts as written, or lowercased, unpunctuated, or both ("speech")."""
+    def change(text: str) -> str:
+        if form in ("unpunctuated", "speech"):
+            text = re.sub(r"[.,!?;:]", "", text)
+        return text.lower() if form in ("lower", "speech") else text
+    if form == "written":
+        return ts
+    return [replace(t, turns=[replace(u, text=change(u.text)) for u in t.turns]) for t in ts]
+
+
 def zeroshot(args) -> None:
     config = load_config(data_dir=tempfile.mkdtemp(prefix="bench-qa-"))
     embedder = get_embedder(config)
@@ -109,6 +123,7 @@ def zeroshot(args) -> None:
     bands: dict[str, list] = {}
     for name in args.sets.split(","):
         rubric, ts, labels = load_set(name)
+        ts = as_text(ts, args.text)
         ids = semantic_ids(rubric)
         row = []
         for variant in ("plain", "v1", "v2", "v3", "v4", "v5"):
@@ -254,6 +269,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["zeroshot", "curve", "speed"])
     ap.add_argument("--sets", default="sgd,social,phone,chat")
+    ap.add_argument("--text", default="written", choices=["written", "lower", "unpunctuated", "speech"],
+                    help="the transcripts as written or changed (zeroshot)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--method", default="semantic.v5", help="the semantic method version (curve, speed)")

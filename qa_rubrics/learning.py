@@ -136,21 +136,11 @@ def _presence(label: str, inverted: bool) -> str | None:
 
 
 def _rule_verdict(check: Check, conv) -> str | None:
-    """The verdict a rule beside the classifier gives the conversation, None when the classifier decides:
-    "fail" when it lacks what the check requires (semantic.v4 and later: the agent's own name), "pass"
-    when it holds what the check accepts as enough (semantic.v5 and later: the agent's signature)."""
-    if check.method_name != "semantic" or check.spec().version < 4:
-        return None
-    from qa_rubrics.criteria.semantic_v4 import requirement_met
-
-    if not requirement_met(check, conv):
-        return "fail"
-    if check.spec().version >= 5:
-        from qa_rubrics.criteria.semantic_v5 import signed
-
-        if signed(check, conv) is not None:
-            return "pass"
-    return None
+    """The verdict a rule beside the classifier gives the conversation (the method's `rule_verdict`:
+    semantic.v4 fails a conversation without the agent's own name where the check requires it, v5 also
+    passes one with the agent's signature where the check accepts it), None when the classifier decides."""
+    rule = check.spec().rule_verdict
+    return rule(check, conv) if rule is not None else None
 
 
 def _verdicts(model: CriterionModel, Xs: Sequence[Sentences], threshold: float | None = None,

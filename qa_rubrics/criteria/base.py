@@ -101,6 +101,9 @@ class Method:
     nested: bool = True  # may be used inside `applies_when` / `check`
     one_of: tuple[str, ...] = ()  # at least one of these fields is required
     help: str = ""
+    # learning: the verdict a rule beside the method's classifier gives a conversation ("pass" / "fail"),
+    # None when the classifier decides; such conversations are not taught to the classifier
+    rule_verdict: Callable[[Check, Any], str | None] | None = None
 
     @property
     def key(self) -> str:

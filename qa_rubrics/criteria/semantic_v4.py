@@ -108,4 +108,5 @@ METHOD = register(Method(
             FieldSpec("requires", "choices", help="what must also be said beside what the examples say: "
                       "agent_name (the agent gives their own name); [] for nothing (a question that asks "
                       "for the agent's own name requires it otherwise)", choices=REQUIREMENTS)),
-    help="v3's classifier, and the agent's own name where the criterion asks for it"))
+    help="v3's classifier, and the agent's own name where the criterion asks for it",
+    rule_verdict=lambda check, conv: None if requirement_met(check, conv) else "fail"))

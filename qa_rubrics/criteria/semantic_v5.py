@@ -24,7 +24,7 @@ from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
 from qa_rubrics.criteria.semantic_v2 import DEFAULT_THRESHOLD
 from qa_rubrics.criteria.semantic_v4 import METHOD as V4
 from qa_rubrics.criteria.semantic_v4 import evaluate as v4_verdict
-from qa_rubrics.criteria.semantic_v4 import rule_setting
+from qa_rubrics.criteria.semantic_v4 import requirement_met, rule_setting
 from qa_rubrics.introductions import ACCEPTS, AGENT_SIGNATURE, asks_for_signature, signature
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -47,6 +47,13 @@ def signed(check: Check, conv: Conversation) -> tuple[int, int, int] | None:
     if AGENT_SIGNATURE not in accepted(check)[0]:
         return None
     return signature([t.text for t in conv.turns], conv.turn_indices("agent", check.window))
+
+
+def rule_verdict(check: Check, conv: Conversation) -> str | None:
+    """v4's (a conversation without the required name fails), then a signature that counts passes."""
+    if not requirement_met(check, conv):
+        return "fail"
+    return "pass" if signed(check, conv) is not None else None
 
 
 def evaluate(check: Check, ctx: EvalContext) -> Outcome:
@@ -80,4 +87,4 @@ METHOD = register(Method(
                       "say: agent_signature (an agent reply ends with the agent's name or initials, '^JS', "
                       "'-Mia'); [] for nothing (a question that counts a signature accepts one otherwise)",
                       choices=ACCEPTS)),
-    help="v4, and a signature where the criterion counts one as enough"))
+    help="v4, and a signature where the criterion counts one as enough", rule_verdict=rule_verdict))
