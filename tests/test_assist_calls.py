@@ -2,11 +2,13 @@
 notes, names and postcodes, and topic changes. Each call says, per topic, the SOP(s) that apply, the
 customer turn that states the need and the turn by which an answer must be shown (at the latest the
 second customer turn of the topic). The assistant sees the call as the web app does: once after
-every turn, agent turns and notes included."""
+every turn, agent turns and notes included; every third call also as a speech recogniser without
+punctuation or capitals gives it."""
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -49,10 +51,17 @@ def test_the_calls_are_realistic():
             assert e["answer_by"] <= e["stated"] + 1 and e["answer_by"] <= max(2, e["stated"] + 1)
 
 
-@pytest.mark.parametrize("path", CALLS, ids=[p.stem for p in CALLS])
-def test_answers_by_the_second_customer_turn_and_follows_topic_changes(assistant, path):
+def _speech(turns: list[dict]) -> list[dict]:
+    """The call as a speech recogniser without punctuation or capitals gives it (notes kept)."""
+    return [t if is_note(t["speaker"], t["text"]) else {**t, "text": re.sub(r"[.,!?;:]", "", t["text"]).lower()}
+            for t in turns]
+
+
+@pytest.mark.parametrize("path, speech", [(p, False) for p in CALLS] + [(p, True) for p in CALLS[::3]],
+                         ids=[p.stem for p in CALLS] + [f"{p.stem}-speech" for p in CALLS[::3]])
+def test_answers_by_the_second_customer_turn_and_follows_topic_changes(assistant, path, speech):
     call = json.loads(path.read_text(encoding="utf-8"))
-    results = _replay(assistant, call["turns"])
+    results = _replay(assistant, _speech(call["turns"]) if speech else call["turns"])
     expects = call["expect"]
     for n, e in enumerate(expects):
         sops = [e["sop"]] if isinstance(e["sop"], str) else e["sop"]
