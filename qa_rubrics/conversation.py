@@ -35,6 +35,8 @@ _SYSTEM = re.compile(r"^\s*\[(?:auto(?:mated)?|system|bot|template)[^\]]*\]\s*",
 _TEXTSPEAK = {"u": "you", "ur": "your", "pls": "please", "plz": "please", "thx": "thanks", "ty": "thank you",
               "im": "I'm", "ive": "I've", "dont": "don't", "cant": "can't", "wont": "won't", "r": "are",
               "b4": "before", "msg": "message", "tbh": "to be honest", "btw": "by the way", "idk": "I don't know"}
+# Hesitation sounds a speech recogniser writes out ("um", "uh", German "äh"); not "er" (German "he").
+_FILLER = re.compile(r"(?<![\w'])(?:u+m+|u+h+|uhm+|erm+|h+m+|mhm|ä+h+m*|ö+h+m*)(?![\w'])[,.]?", re.I)
 _TEXTSPEAK_RE = re.compile(r"\b(" + "|".join(re.escape(k) for k in _TEXTSPEAK) + r")\b", re.I)
 _ASK_START = re.compile(
     r"^\s*(?:(?:so|and|ok|okay|right|great|thanks|thank you|perfect|lovely|brilliant|also|just|first|sorry)[,!.]?\s+)*"
@@ -81,6 +83,7 @@ def clean_text(text: str) -> str:
     t = _EMOJI.sub(" ", t)
     t = _EMOTICON.sub(" ", t)
     t = _REPEAT_PUNCT.sub(r"\1", t)
+    t = _FILLER.sub(" ", t)
     t = _TEXTSPEAK_RE.sub(lambda m: _TEXTSPEAK[m.group(1).lower()], t)
     return re.sub(r"\s+", " ", t).strip(" ,;")
 

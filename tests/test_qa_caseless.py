@@ -1,6 +1,7 @@
 """Transcripts without capitals or punctuation (speech recognisers that give neither, chat typed in
-lower case): names are still found and redacted, long unpunctuated turns are read in windows, and
-a call that greets with the agent's name and closes politely passes both criteria."""
+lower case): names are still found and redacted, long unpunctuated turns are read in windows,
+hesitation sounds are left out of what the model sees, and a call that greets with the agent's name
+and closes politely passes both criteria."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import pytest
 from kb.config import load_config
 from kb.redact import is_caseless, redact_many
 from kb.transcript import Transcript, Turn
-from qa_rubrics.conversation import WINDOW_WORDS, Conversation, is_unpunctuated
+from qa_rubrics.conversation import WINDOW_WORDS, Conversation, clean_text, is_unpunctuated
 from qa_rubrics.score import Scorer
 from tests.conftest import rubric_of
 
@@ -54,6 +55,17 @@ def test_caseless_and_unpunctuated_are_told_from_ordinary_text():
     assert is_caseless([re.sub(r"\bi\b", "I", t) for t in speech])  # a recogniser that capitalises "I"
     assert not is_caseless(ordinary[:2] + speech[2:])  # a transcript with cased turns is read as cased
     assert not is_caseless(["ok", "thanks"]) and not is_unpunctuated(["ok thanks"])  # too short to tell
+
+
+@pytest.mark.parametrize("spoken, seen", [
+    ("um thanks for calling uh brightcart", "thanks for calling brightcart"),
+    ("Hmm, okay. Is there anything else?", "okay. Is there anything else?"),
+    ("äh ja, ähm genau", "ja, genau"),
+    ("er sagt, das Umtauschrecht gilt", "er sagt, das Umtauschrecht gilt"),  # German "er" is a word
+    ("my umbrella broke, hum", "my umbrella broke, hum"),
+])
+def test_hesitation_sounds_are_not_shown_to_the_model(spoken, seen):
+    assert clean_text(spoken) == seen
 
 
 def test_names_in_lower_case_are_redacted(nlp_full):
