@@ -15,7 +15,7 @@
         cross-validation on the n says it is worse by more than 0.2), kappa measured on all the other
         conversations.
 
-    python bench/bench_qa.py speed [--db KB.db] [--transcripts 20] [--threads 2]
+    python bench/bench_qa.py speed [--db KB.db] [--transcripts 20] [--threads 2] [--text speech]
         Transcripts per second for 40-turn transcripts and a 15-criterion rubric (every method,
         redaction included), next to embedding the same turns once; and the time to learn from 120
         labelled conversations (sgd-qa).
@@ -229,7 +229,7 @@ def speed(args) -> None:
             index_paths(store, get_embedder(config), config, [CORPUS / "sops"], progress=False)
         embedder = get_embedder(config)
         rubric = as_version(fifteen_criteria(), args.method)
-        transcripts = forty_turn_transcripts(args.transcripts)
+        transcripts = as_text(forty_turn_transcripts(args.transcripts), args.text)
         scorer = Scorer(rubric, config, embedder, store=store)
         scorer.warm()  # what a worker does once: rubric phrases, sentence bank, classifiers, SOP steps
         scorer.score(forty_turn_transcripts(1)[0])
@@ -244,7 +244,7 @@ def speed(args) -> None:
         n = len(transcripts)
         print(f"{n} transcripts x 40 turns ({sum(len(x.split()) for x in texts) / n:.0f} words each, ~{units:.0f} "
               f"sentence units), rubric of {len(rubric.criteria)} criteria (every method, SOP search included), "
-              f"redaction on, torch threads {args.threads}")
+              f"redaction on, torch threads {args.threads}, text {args.text}")
         print()
         print("| step | seconds | transcripts/s | x embedding the turns |")
         print("|---|---:|---:|---:|")
@@ -270,7 +270,7 @@ def main() -> None:
     ap.add_argument("what", choices=["zeroshot", "curve", "speed"])
     ap.add_argument("--sets", default="sgd,social,phone,chat")
     ap.add_argument("--text", default="written", choices=["written", "lower", "unpunctuated", "speech"],
-                    help="the transcripts as written or changed (zeroshot)")
+                    help="the transcripts as written or changed (zeroshot, speed)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--method", default="semantic.v5", help="the semantic method version (curve, speed)")
