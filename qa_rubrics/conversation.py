@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from kb.redact import OffsetMap, Redaction, find_pii, redact_many
+from kb.redact import OffsetMap, Redaction, find_pii, is_caseless, known_name_pattern, redact_many
 from qa_rubrics.rubric import Window
 from qa_rubrics.transcripts import Transcript
 
@@ -158,8 +158,8 @@ class Conversation:
         disable = [p for p in disable if p in nlp.pipe_names]
         self.docs = list(nlp.pipe(texts, disable=disable, batch_size=64))
         self.redactions: list[list[Redaction]]
+        extra = [n for n in (transcript.agent, transcript.customer) if n]
         if redact:
-            extra = [n for n in (transcript.agent, transcript.customer) if n]
             res = redact_many(texts, docs=self.docs, keep=keep, names=extra)
             self.redacted = [r[0] for r in res]
             self.redactions = [r[1] for r in res]
@@ -169,8 +169,11 @@ class Conversation:
         self.maps = [OffsetMap(r) for r in self.redactions]
         if redact:
             self.names = [[(r.start, r.end) for r in rs if r.type == "name"] for rs in self.redactions]
-        else:
-            self.names = [[(r.start, r.end) for r in find_pii(t, doc=d, types=("name",), keep=keep)]
+        else:  # no name model: introductions, the transcript's names, and in caseless text the name lists
+            caseless = is_caseless(texts)
+            known = known_name_pattern(extra, caseless=caseless)
+            self.names = [[(r.start, r.end) for r in find_pii(t, doc=d, types=("name",), keep=keep, known_names=known,
+                                                               name_lists="query" if caseless else None)]
                           for t, d in zip(texts, self.docs, strict=True)]
         self.normalise_names = normalise_names
         has_lemma = any(d.has_annotation("LEMMA") for d in self.docs)

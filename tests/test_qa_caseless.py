@@ -92,6 +92,10 @@ def test_long_unpunctuated_turns_are_read_in_windows(nlp_full):
     windows = [u for u in units if len(u.text.split()) <= WINDOW_WORDS]
     assert windows and any("have a good day" in u.text for u in windows)
     assert all(speech.turns[last].text[u.start:u.end] for u in units)
+    assert speech.names[0] and speech.names[1]  # "this is daniel", "hi daniel it's claire hughes"
+    # without redaction (no name model), the transcript's names are still found in lower case
+    unredacted = Conversation(transcript(True), nlp_full, redact=False)
+    assert unredacted.names[:2] == speech.names[:2] and unredacted.redacted[0] == speech.turns[0].text
     ordinary = Conversation(transcript(False), nlp_full)  # punctuated: sentences only, as before
     assert [(u.start, u.end) for u in ordinary.units if u.turn == last and u.kind == "sentence"] == \
         [(a, b) for a, b in ordinary.sentences[last]]
