@@ -116,12 +116,25 @@ class SpeakerMap:
         return None
 
     def resolve(self, labels: Sequence[str], *, declared: dict[str, str] | None = None, agent_name: str = "",
-                customer_name: str = "", where: str = "") -> dict[str, str]:
-        """label -> role for every distinct label; with two speakers, one known role implies the other."""
+                customer_name: str = "", where: str = "", texts: Sequence[str] | None = None,
+                inferred: dict[str, str] | None = None) -> dict[str, str]:
+        """label -> role for every distinct label; with two speakers, one known role implies the other.
+        Two speakers that no label names ("Speaker 1", "spk_0": a speech recogniser's diarisation) are
+        told apart by what they say, given the turns' `texts`: see `agent_by_wording`. Roles found that
+        way are also written into `inferred` (label -> "agent, by 'how can I help'")."""
         out: dict[str, str | None] = {}
         for lab in dict.fromkeys(labels):
             out[lab] = self.role(lab, declared=declared, agent_name=agent_name, customer_name=customer_name)
         unknown = [lab for lab, r in out.items() if r is None]
+        if unknown and len(out) == 2 and len(unknown) == 2 and texts is not None:
+            found = agent_by_wording(labels, texts, agent_name)
+            if found:
+                agent, cue = found
+                other = next(lab for lab in unknown if lab != agent)
+                out.update({agent: "agent", other: "customer"})
+                if inferred is not None:
+                    inferred.update({agent: f"agent, by {cue!r}", other: "customer, the other speaker"})
+                unknown = []
         if unknown:
             known_roles = {r for r in out.values() if r}
             if len(unknown) == 1 and len(known_roles) == 1:
@@ -133,6 +146,36 @@ class SpeakerMap:
                          f"speakers in the file ('# speakers: Dan = agent, Amy = customer')",
                     field="speaker")
         return {k: v for k, v in out.items() if v}
+
+
+# What only the agent says in the first turns of a service call or chat (English, German, Turkish).
+_AGENT_WORDING = re.compile(
+    r"\b(?:thanks?(?: you)? (?:very much )?for (?:calling|contacting|holding|getting in touch|waiting)|"
+    r"how (?:can|may|could) i (?:help|assist)|what can i do for you|"
+    r"you(?:'re| are|’re) (?:speaking|through|talking|chatting) (?:to|with)|you(?:'ve|’ve| have) reached|"
+    r"calls? (?:are|is|may be) (?:being )?recorded|welcome to|"
+    r"wie kann ich (?:ihnen |dir )?helfen|was kann ich für sie tun|(?:vielen )?dank für ihren anruf|"
+    r"sie sprechen mit|"
+    r"(?:size )?nasıl yardımcı olabilirim|aradığınız için teşekkür)", re.I)
+
+
+def agent_by_wording(labels: Sequence[str], texts: Sequence[str], agent_name: str = "") -> tuple[str, str] | None:
+    """(label, the words) of the one speaker whose first three turns say what an agent says ("thanks for
+    calling", "how can I help", "you're speaking to", "wie kann ich Ihnen helfen", "size nasıl yardımcı
+    olabilirim"; "this is <the agent's name>" when it is known); None when neither or both do."""
+    name = [w for w in re.findall(r"[^\W\d_]{2,}", agent_name or "")][:1]
+    own = re.compile(r"\b(?:this is|my name is|my name's|i'm|i am|it's) " + re.escape(name[0]) + r"\b", re.I) \
+        if name else None
+    seen: dict[str, int] = {}
+    cues: dict[str, str] = {}
+    for lab, text in zip(labels, texts, strict=True):
+        if seen.get(lab, 0) >= 3:
+            continue
+        seen[lab] = seen.get(lab, 0) + 1
+        m = _AGENT_WORDING.search(text) or (own.search(text) if own else None)
+        if m and lab not in cues:
+            cues[lab] = m.group(0)
+    return next(iter(cues.items())) if len(cues) == 1 else None
 
 
 def _split_alias(item: str) -> tuple[str, str]:

@@ -56,6 +56,11 @@ def score_inputs(rubric_path: str | Path, inputs: Sequence[str | Path], config, 
     if no_agent:
         res.warnings.append(f"{len(no_agent)} transcript(s) name no agent ({', '.join(no_agent[:5])}"
                             f"{' ...' if len(no_agent) > 5 else ''}): give --agent, or an 'agent:' header in the file")
+    for t in transcripts:
+        if t.metadata.get("speakers_inferred"):
+            told = "; ".join(f"{lab} = {how}" for lab, how in t.metadata["speakers_inferred"].items())
+            res.warnings.append(f"{t.source or t.id}: speakers told apart by what they say ({told}); declare them "
+                                "('# speakers: Speaker 1 = agent') if that is wrong")
     if not transcripts:
         return res
     scorer = Scorer(rubric, config, embedder, store=store)

@@ -71,7 +71,9 @@ def transcript_from_dict(data: Any, *, source: str, default_id: str, speakers: S
         texts.append(text)
         times.append((parse_time(t.get("start"), where, f"turns[{i}].start"),
                       parse_time(t.get("end"), where, f"turns[{i}].end")))
-    roles = speakers.resolve(labels, declared=declared, agent_name=agent, customer_name=customer, where=source)
+    inferred: dict[str, str] = {}
+    roles = speakers.resolve(labels, declared=declared, agent_name=agent, customer_name=customer, where=source,
+                             texts=texts, inferred=inferred)
     turns = [Turn(roles.get(lab, "other"), txt, s, e, lab) for lab, txt, (s, e) in zip(labels, texts, times, strict=True)
              if txt.strip()]
     if not turns:
@@ -84,7 +86,8 @@ def transcript_from_dict(data: Any, *, source: str, default_id: str, speakers: S
         started = normalize_date(started, where=f"{source}: started_at")
     return Transcript(id=str(tid) if tid not in (None, "") else default_id, turns=turns, agent=agent,
                       started_at=started, channel=str(data.get("channel") or ""), customer=customer,
-                      source=source, metadata={k: v for k, v in data.items() if k not in known})
+                      source=source, metadata={**{k: v for k, v in data.items() if k not in known},
+                                               **({"speakers_inferred": inferred} if inferred else {})})
 
 
 def parse_json(text: str, path: str, speakers: SpeakerMap) -> list[Transcript]:
@@ -208,8 +211,10 @@ def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
                 hint="start each turn with a speaker label such as 'Agent:' or 'Customer:'", field="speaker")
     if not turns:
         raise TranscriptError(f"{path}: no 'Speaker: text' lines found", field="turns")
+    inferred: dict[str, str] = {}
     try:
-        roles = speakers.resolve(labels, declared=declared, agent_name=agent, customer_name=customer, where=path)
+        roles = speakers.resolve(labels, declared=declared, agent_name=agent, customer_name=customer, where=path,
+                                 texts=[t[1] for t in turns], inferred=inferred)
     except TranscriptError as exc:
         bad = re.search(r"speaker '([^']+)'", exc.message)
         line = next((t[3] for t in turns if bad and t[0] == bad.group(1)), None)
@@ -219,7 +224,8 @@ def parse_text(text: str, path: str, speakers: SpeakerMap) -> Transcript:
     return Transcript(
         id=meta.get("id") or Path(path).stem, agent=agent, channel=meta.get("channel", ""),
         started_at=started, customer=customer, source=path,
-        turns=[Turn(roles.get(lab, "other"), txt, start, None, lab) for lab, txt, start, _ in turns if txt])
+        turns=[Turn(roles.get(lab, "other"), txt, start, None, lab) for lab, txt, start, _ in turns if txt],
+        metadata={"speakers_inferred": inferred} if inferred else {})
 
 
 # -- WebVTT --------------------------------------------------------------------------------------
@@ -304,12 +310,15 @@ def parse_vtt(text: str, path: str, speakers: SpeakerMap) -> Transcript:
             raise TranscriptError(f"{path}, line {line_no}: cue without a speaker (<v Speaker>)", field="speaker")
     if not raw_turns:
         raise TranscriptError(f"{path}: no cues with text found", field="turns")
+    inferred: dict[str, str] = {}
     roles = speakers.resolve([t[0] for t in raw_turns], agent_name=meta.get("agent", ""),
-                             customer_name=meta.get("customer", ""), where=path)
+                             customer_name=meta.get("customer", ""), where=path,
+                             texts=[t[1] for t in raw_turns], inferred=inferred)
     started = _header_date(meta, f"{path}, line {meta['date_line']}" if "date_line" in meta else path)
     return Transcript(id=meta.get("id") or Path(path).stem, agent=meta.get("agent", ""), source=path,
                       channel=meta.get("channel", ""), started_at=started, customer=meta.get("customer", ""),
-                      turns=[Turn(roles.get(lab, "other"), txt, s, e, lab) for lab, txt, s, e, _ in raw_turns])
+                      turns=[Turn(roles.get(lab, "other"), txt, s, e, lab) for lab, txt, s, e, _ in raw_turns],
+                      metadata={"speakers_inferred": inferred} if inferred else {})
 
 
 # -- files and folders ---------------------------------------------------------------------------
