@@ -109,8 +109,13 @@ def score_transcripts(ctx) -> dict[str, Any]:
     no_agent = sum(1 for t in transcripts if not t.agent)
     if no_agent:
         summary += f"; {no_agent} without an agent (flagged in the review queue)"
+    inferred = {t.id: t.metadata["speakers_inferred"] for t in transcripts if t.metadata.get("speakers_inferred")}
+    if inferred:
+        first = next(iter(inferred.values()))
+        summary += (f"; in {len(inferred)} the speakers were told apart by what they say (e.g. "
+                    + ", ".join(f"{lab} = {how}" for lab, how in first.items()) + "): check them in the review")
     return {"summary": summary, "scorecard_ids": ids, "errors": failures, "rubric": p.get("rubric_id", ""),
-            "no_agent": no_agent, **verdicts}
+            "no_agent": no_agent, "speakers_inferred": inferred, **verdicts}
 
 
 def retrain_rubric(ctx) -> dict[str, Any]:

@@ -92,6 +92,16 @@ def test_a_transcript_without_an_agent_is_flagged(app, clients):
     assert "no agent" in html
 
 
+def test_unnamed_speakers_told_apart_are_reported(app, clients):
+    text = (b"Speaker 2: hi\nSpeaker 1: thanks for calling brightcart how can i help\n"
+            b"Speaker 2: my parcel is late\nSpeaker 1: sorry about that can i have the order number\n")
+    job = _import(clients["analyst"], app, [(io.BytesIO(text), "diarised.txt")], "social-care", agent="Mia Tran")
+    assert job.status == "done", job.to_dict()
+    assert job.result["speakers_inferred"] == {"diarised": {"Speaker 1": "agent, by 'thanks for calling'",
+                                                            "Speaker 2": "customer, the other speaker"}}
+    assert "told apart by what they say (e.g. Speaker 1 = agent" in job.result["summary"]
+
+
 def test_the_queue_lists_unsure_verdicts_first(social_job, clients):
     a = clients["analyst"]
     rows = a.get("/api/v1/qa/scorecards?rubric=social-care&order=review&limit=100").get_json()
