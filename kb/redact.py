@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from kb.redact_locale import dates_of_birth, intro_names, labelled_postcodes, national_ids
@@ -147,9 +147,15 @@ def _names(doc) -> Iterable[Redaction]:
             yield Redaction("name", start, end)
 
 
-def _intro_names(text: str) -> Iterable[Redaction]:
+def self_introductions(text: str) -> Iterator[tuple[re.Match, int]]:
+    """Each English self-introduction ("my name's Amara", "this is tom", "Tom speaking"), in any case:
+    (the match, the number of its group that holds the name)."""
     for m in _INTRO.finditer(text):
-        g = 1 if m.group(1) else 2
+        yield m, 1 if m.group(1) else 2
+
+
+def _intro_names(text: str) -> Iterable[Redaction]:
+    for m, g in self_introductions(text):
         name = m.group(g)
         if not name[0].isupper() or name.split()[0].lower() in _NOT_NAMES:
             continue

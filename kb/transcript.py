@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from kb.errors import InputError
+from kb.redact import self_introductions
 
 ROLES = ("agent", "customer")
 
@@ -126,7 +127,7 @@ class SpeakerMap:
         for lab in dict.fromkeys(labels):
             out[lab] = self.role(lab, declared=declared, agent_name=agent_name, customer_name=customer_name)
         unknown = [lab for lab, r in out.items() if r is None]
-        if unknown and len(out) == 2 and len(unknown) == 2 and texts is not None:
+        if len(unknown) == len(out) == 2 and texts is not None:
             found = agent_by_wording(labels, texts, agent_name)
             if found:
                 agent, cue = found
@@ -163,19 +164,30 @@ def agent_by_wording(labels: Sequence[str], texts: Sequence[str], agent_name: st
     """(label, the words) of the one speaker whose first three turns say what an agent says ("thanks for
     calling", "how can I help", "you're speaking to", "wie kann ich Ihnen helfen", "size nasıl yardımcı
     olabilirim"; "this is <the agent's name>" when it is known); None when neither or both do."""
-    name = [w for w in re.findall(r"[^\W\d_]{2,}", agent_name or "")][:1]
-    own = re.compile(r"\b(?:this is|my name is|my name's|i'm|i am|it's) " + re.escape(name[0]) + r"\b", re.I) \
-        if name else None
+    first = next(iter(re.findall(r"[^\W\d_]{2,}", agent_name or "")), "").lower()
+
+    def cue(text: str) -> str | None:
+        m = _AGENT_WORDING.search(text)
+        if m:
+            return m.group(0)
+        for m, g in self_introductions(text) if first else ():
+            said = re.split(r"[ -]", m.group(g))[0]
+            if said.lower() == first:
+                return text[m.start():m.start(g) + len(said)]
+        return None
+
     seen: dict[str, int] = {}
     cues: dict[str, str] = {}
     for lab, text in zip(labels, texts, strict=True):
-        if seen.get(lab, 0) >= 3:
-            continue
         seen[lab] = seen.get(lab, 0) + 1
-        m = _AGENT_WORDING.search(text) or (own.search(text) if own else None)
-        if m and lab not in cues:
-            cues[lab] = m.group(0)
+        if seen[lab] <= 3 and lab not in cues and (found := cue(text)):
+            cues[lab] = found
     return next(iter(cues.items())) if len(cues) == 1 else None
+
+
+def describe_inferred(inferred: dict[str, str]) -> str:
+    """How speakers were told apart, for a warning: "Speaker 1 = agent, by 'how can i help'; ..."."""
+    return "; ".join(f"{lab} = {how}" for lab, how in inferred.items())
 
 
 def _split_alias(item: str) -> tuple[str, str]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from kb.csvout import csv_lines
 from kb.errors import InputError
+from kb.transcript import describe_inferred
 from qa_rubrics.calibrate import EvalReport, evaluate, load_labels, tune, tuned_values
 from qa_rubrics.rubric import Rubric, load_rubric, write_tuned_copy
 from qa_rubrics.score import Scorecard, Scorer
@@ -58,7 +59,7 @@ def score_inputs(rubric_path: str | Path, inputs: Sequence[str | Path], config, 
                             f"{' ...' if len(no_agent) > 5 else ''}): give --agent, or an 'agent:' header in the file")
     for t in transcripts:
         if t.metadata.get("speakers_inferred"):
-            told = "; ".join(f"{lab} = {how}" for lab, how in t.metadata["speakers_inferred"].items())
+            told = describe_inferred(t.metadata["speakers_inferred"])
             res.warnings.append(f"{t.source or t.id}: speakers told apart by what they say ({told}); declare them "
                                 "('# speakers: Speaker 1 = agent') if that is wrong")
     if not transcripts:

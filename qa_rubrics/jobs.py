@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import DeskbookError
+from kb.transcript import describe_inferred
 
 LEARNED_FILE = "__rubric_learned__.npz"  # sent by the web app with a rubric tuned by `deskbook qa eval --tune`
 
@@ -111,9 +112,8 @@ def score_transcripts(ctx) -> dict[str, Any]:
         summary += f"; {no_agent} without an agent (flagged in the review queue)"
     inferred = {t.id: t.metadata["speakers_inferred"] for t in transcripts if t.metadata.get("speakers_inferred")}
     if inferred:
-        first = next(iter(inferred.values()))
         summary += (f"; in {len(inferred)} the speakers were told apart by what they say (e.g. "
-                    + ", ".join(f"{lab} = {how}" for lab, how in first.items()) + "): check them in the review")
+                    f"{describe_inferred(next(iter(inferred.values())))}): check them in the review")
     return {"summary": summary, "scorecard_ids": ids, "errors": failures, "rubric": p.get("rubric_id", ""),
             "no_agent": no_agent, "speakers_inferred": inferred, **verdicts}
 
