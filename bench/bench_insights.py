@@ -40,11 +40,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from indexer.pipeline import index_paths  # noqa: E402
-from insights.gaps import SopVectors, content_gaps  # noqa: E402
-from insights.querylog import QueryLog, iso  # noqa: E402
-from insights.tickets import ticket_coverage  # noqa: E402
 from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
+from kb.insights.gaps import SopVectors, content_gaps  # noqa: E402
+from kb.insights.querylog import QueryLog, iso  # noqa: E402
+from kb.insights.tickets import ticket_coverage  # noqa: E402
 from kb.models import Chunk, Document, content_hash  # noqa: E402
 from kb.storage import open_store  # noqa: E402
 
@@ -130,7 +130,7 @@ def compare_clustering() -> None:
     """
     import faiss
 
-    from insights.cluster import cluster_vectors, silhouette
+    from kb.insights.cluster import cluster_vectors, silhouette
     from tests.test_insights import DISCOUNTS, GIFT_WRAP, ONE_OFFS
 
     background = [json.loads(line)["query"] for name in ("queries.jsonl", "queries_holdout.jsonl")

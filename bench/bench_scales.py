@@ -35,9 +35,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from insights.gaps import SopVectors  # noqa: E402
 from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
+from kb.insights.gaps import SopVectors  # noqa: E402
 from kb.scales import MINILM, PACKAGED  # noqa: E402
 from kb.search import Searcher  # noqa: E402
 from kb.storage import open_store  # noqa: E402

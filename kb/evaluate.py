@@ -1,4 +1,5 @@
-"""Retrieval metrics (hit@k, MRR@k, nDCG@k, recall@k) over a labelled query set."""
+"""Retrieval metrics (hit@k, MRR@k, nDCG@k, recall@k) over a labelled query set, and Cohen's kappa
+(agreement of two graders: QA calibration and the QA dashboard)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import json
 import math
 import statistics
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 from kb.errors import InputError
@@ -68,3 +71,18 @@ def evaluate_search(searcher, queries: list[dict], *, modes=("hybrid", "dense", 
         r["latency_p50_ms"] = round(statistics.median(lat), 2)
         results[mode] = r
     return results
+
+
+def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
+    """Cohen's kappa of two raters over the same items; None when undefined (both constant and equal)."""
+    if len(a) != len(b):
+        raise ValueError("kappa needs two equally long label lists")
+    n = len(a)
+    if n == 0:
+        return None
+    po = sum(1 for x, y in zip(a, b, strict=True) if x == y) / n
+    ca, cb = Counter(a), Counter(b)
+    pe = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
+    if pe >= 1.0:
+        return None
+    return (po - pe) / (1.0 - pe)

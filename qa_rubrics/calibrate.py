@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import InputError
+from kb.evaluate import cohen_kappa
 from qa_rubrics.criteria import RESULTS
 from qa_rubrics.rubric import Rubric
 from qa_rubrics.score import Scorecard
@@ -31,21 +32,6 @@ from qa_rubrics.totals import Item, total
 
 
 # -- metrics -------------------------------------------------------------------------------------
-def cohen_kappa(a: Sequence[str], b: Sequence[str]) -> float | None:
-    """Cohen's kappa of two raters over the same items; None when undefined (both constant and equal)."""
-    if len(a) != len(b):
-        raise ValueError("kappa needs two equally long label lists")
-    n = len(a)
-    if n == 0:
-        return None
-    po = sum(1 for x, y in zip(a, b, strict=True) if x == y) / n
-    ca, cb = Counter(a), Counter(b)
-    pe = sum(ca[k] * cb[k] for k in set(ca) | set(cb)) / (n * n)
-    if pe >= 1.0:
-        return None
-    return (po - pe) / (1.0 - pe)
-
-
 def binary_prf(machine: Sequence[str], human: Sequence[str], positive: str = "pass") -> dict[str, float | None]:
     tp = sum(1 for m, h in zip(machine, human, strict=True) if m == positive and h == positive)
     fp = sum(1 for m, h in zip(machine, human, strict=True) if m == positive and h != positive)

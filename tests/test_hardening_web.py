@@ -156,7 +156,7 @@ def test_the_last_admin_cannot_be_demoted_or_disabled(app, clients):
 
 # -- CSV exports ---------------------------------------------------------------------------------
 def test_csv_exports_neutralise_formulas(app, clients):
-    from insights.querylog import QueryLog
+    from kb.insights.querylog import QueryLog
 
     svc = app.extensions["deskbook"]
     ql = QueryLog(svc.store, svc.config)
@@ -169,8 +169,8 @@ def test_csv_exports_neutralise_formulas(app, clients):
     for line in text.splitlines():
         for cell in line.split(","):
             assert not cell.lstrip('"').startswith(("=", "+", "@")), line
-    from insights.charts import to_csv
     from kb.csvout import safe_cell
+    from kb.insights.charts import to_csv
 
     assert to_csv([{"a": "=1+1", "b": -3.5, "c": "-2", "d": "@SUM(A1)"}]).splitlines()[1] == "'=1+1,-3.5,-2,'@SUM(A1)"
     assert safe_cell("+44 7700") == "'+44 7700" and safe_cell("plain") == "plain"

@@ -22,11 +22,11 @@ from xml.etree import ElementTree
 import pytest
 from click.testing import CliRunner
 
-from insights.gaps import content_gaps, failure_reasons
-from insights.health import contradictions, near_duplicates, stale_sops
-from insights.querylog import QueryLog
-from insights.tickets import ticket_coverage
 from kb.config import load_config
+from kb.insights.gaps import content_gaps, failure_reasons
+from kb.insights.health import contradictions, near_duplicates, stale_sops
+from kb.insights.querylog import QueryLog
+from kb.insights.tickets import ticket_coverage
 from tests.conftest import CORPUS
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -204,7 +204,7 @@ def logged(kb, embedder):
 def test_a_repeated_query_is_redacted_once_and_alike(tiny_kb, monkeypatch):
     """Agents search the same things again and again: the name model runs once per distinct query
     (a bounded cache), and the stored text is the same redacted text every time."""
-    import insights.querylog as ql
+    import kb.insights.querylog as ql
 
     config, store, _ = tiny_kb
     qlog = QueryLog(store, config)

@@ -15,8 +15,8 @@ from xml.etree import ElementTree
 import pytest
 from click.testing import CliRunner
 
-from insights.qa import qa_dashboard
 from kb.config import load_config
+from kb.insights.qa import qa_dashboard
 from kb.storage import open_store
 
 P, F, N = "pass", "fail", "na"

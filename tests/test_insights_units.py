@@ -7,8 +7,8 @@ from xml.etree import ElementTree
 import numpy as np
 import pytest
 
-from insights.charts import bar_chart, histogram, line_chart, to_csv
-from insights.cluster import cluster_vectors, silhouette, top_terms
+from kb.insights.charts import bar_chart, histogram, line_chart, to_csv
+from kb.insights.cluster import cluster_vectors, silhouette, top_terms
 
 
 def blobs(rng, centers: int, per: int, noise: int, dim: int = 64, spread: float = 0.25):
@@ -75,7 +75,7 @@ def nlp():
 
 
 def _facts(nlp, text):
-    from insights.quantities import facts
+    from kb.insights.quantities import facts
 
     return facts(nlp(text))
 
@@ -97,7 +97,7 @@ def test_quantities_normalised(nlp, text, expected):
 
 
 def test_compare_finds_differences_not_elaborations(nlp):
-    from insights.quantities import compare
+    from kb.insights.quantities import compare
 
     def diff(a, b, strong=False):
         return [(d.kind, d.what, d.a, d.b) for d in compare(_facts(nlp, a), _facts(nlp, b), strong=strong)]

@@ -38,7 +38,7 @@ def source(corpus_kb, tmp_path_factory):
     acc = Accounts(store)
     acc.add_user("maria", "agent", "maria-pass-1")
     acc.create_token("maria", "stt")
-    from insights.querylog import QueryLog
+    from kb.insights.querylog import QueryLog
 
     ql = QueryLog(store, load_config(querylog_redact_names=False))
     qid = ql.log("where is my refund", [{"id": "sop-refunds", "type": "sop", "score": 0.5, "dense_score": 0.7}])

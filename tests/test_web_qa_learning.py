@@ -163,7 +163,7 @@ def test_retrain_adopt_and_old_scorecards_keep_their_version(app, social_job, cl
 
 
 def test_the_dashboard_shows_kappa_only_with_enough_reviews(app, clients):
-    from insights.qa import qa_dashboard
+    from kb.insights.qa import qa_dashboard
 
     svc = app.extensions["deskbook"]
     dash = qa_dashboard(svc.store, svc.config, days=0, rubric="phone-support")

@@ -140,7 +140,7 @@ def conversation_turns(conversation_id: str):
            roles=EVERYONE, tag="agent", body=ref("Feedback"), response=ref("Ok"), errors=(404,))
 def feedback():
     svc = services()
-    if svc.querylog is None:  # pragma: no cover - insights.querylog ships with Deskbook
+    if svc.querylog is None:  # pragma: no cover - kb.insights.querylog ships with Deskbook
         raise NotFoundError("Feedback is not recorded: the query log is not available")
     svc.log_call("record_feedback", g.body["query_id"], bool(g.body["helpful"]), doc_id=g.body.get("doc_id") or "",
                  user_id=str(current_user.id), strict=True)

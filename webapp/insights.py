@@ -1,5 +1,5 @@
 """Insights pages: the manager reports (content gaps, ticket coverage, SOP health) and the QA
-dashboard, each with the server-rendered SVG charts of `insights.charts`, a table beside each chart and a
+dashboard, each with the server-rendered SVG charts of `kb.insights.charts`, a table beside each chart and a
 CSV download of the report's main table (`rows()`).
 
 The manager pages are routes of the `manager` blueprint (webapp/manager.py); the QA dashboard is
@@ -21,7 +21,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, render_template, request
 from markupsafe import Markup
 
-from insights.charts import to_csv
+from kb.insights.charts import to_csv
 from webapp.auth import guard_blueprint
 from webapp.services import services
 
@@ -54,7 +54,7 @@ def cached(name: str, build: Callable[[], Any]) -> Any:
 
 
 def chart_panels(report) -> list[dict[str, Any]]:
-    """Each chart of a report as {title, svg (Markup), columns, rows}. insights.charts XML-escapes every label,
+    """Each chart of a report as {title, svg (Markup), columns, rows}. kb.insights.charts XML-escapes every label,
     so the SVG is marked safe as it is."""
     charts = report.charts() if hasattr(report, "charts") else []
     return [{"title": c.title, "svg": Markup(c.svg), "columns": c.columns, "rows": c.rows} for c in charts]
@@ -66,8 +66,8 @@ def _fields(cls, skip: tuple[str, ...] = ()) -> list[str]:
 
 def _default_columns() -> dict[str, list[str]]:
     """Each table's columns, for the header row of an empty table (a non-empty one takes its rows' keys)."""
-    from insights.health import StaleSop
-    from insights.qa import CriterionStats, StepStats
+    from kb.insights.health import StaleSop
+    from kb.insights.qa import CriterionStats, StepStats
 
     stats = ["calls", "mean_score", "median_score", "pass_rate"]
     return {
@@ -104,21 +104,21 @@ def csv_response(rows: list[dict[str, Any]], table: str, filename: str) -> Respo
 
 # -- the manager reports (routes in webapp/manager.py) ----------------------------------------------
 def gaps_report():
-    from insights.gaps import content_gaps
+    from kb.insights.gaps import content_gaps
 
     svc = services()
     return cached("gaps", lambda: content_gaps(svc.store, svc.config, embedder=svc.embedder))
 
 
 def tickets_report():
-    from insights.tickets import ticket_coverage
+    from kb.insights.tickets import ticket_coverage
 
     svc = services()
     return cached("tickets", lambda: ticket_coverage(svc.store, svc.config))
 
 
 def health_reports() -> dict[str, Any]:
-    from insights.health import contradictions, near_duplicates, stale_sops
+    from kb.insights.health import contradictions, near_duplicates, stale_sops
 
     svc = services()
     return {"stale": stale_sops(svc.store, svc.config),
@@ -132,7 +132,7 @@ QA_TABLES = ("criteria", "agents", "teams", "rubrics", "sops", "steps", "histogr
 
 
 def qa_report():
-    from insights.qa import qa_dashboard
+    from kb.insights.qa import qa_dashboard
 
     svc = services()
     return cached("qa", lambda: qa_dashboard(svc.store, svc.config))

@@ -138,11 +138,11 @@ class Services:
         searches are not served from before it."""
         return self.store.get_meta("fields_generation", "0") or "0"
 
-    # -- query log (insights.querylog): what was asked, clicked, found helpful ------------------------
+    # -- query log (kb.insights.querylog): what was asked, clicked, found helpful ------------------------
     @property
     def querylog(self):
         if self._querylog is None:
-            from insights.querylog import QueryLog
+            from kb.insights.querylog import QueryLog
 
             self._querylog = QueryLog(self.store, self.config)
         return self._querylog

@@ -1,6 +1,6 @@
 """Query-log SQL (both backends): logged requests, their clicks and feedback, document views, query vectors.
 
-Redaction happens before anything reaches this module (`insights.querylog`); the store keeps what
+Redaction happens before anything reaches this module (`kb.insights.querylog`); the store keeps what
 it is given.
 """
 

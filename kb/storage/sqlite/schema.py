@@ -102,7 +102,7 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 CREATE INDEX IF NOT EXISTS api_tokens_user ON api_tokens(user_id);
 """
 
-# Manager insights (insights/querylog.py): every search and answer request, clicks and feedback,
+# Manager insights (kb/insights/querylog.py): every search and answer request, clicks and feedback,
 # SOP views, and the vectors of logged queries (by content hash, so a query is embedded once).
 INSIGHTS = """
 CREATE TABLE IF NOT EXISTS query_log (

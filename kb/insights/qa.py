@@ -26,8 +26,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from insights.charts import Chart, bar_chart, histogram, line_chart
-from qa_rubrics.calibrate import cohen_kappa
+from kb.evaluate import cohen_kappa
+from kb.insights.charts import Chart, bar_chart, histogram, line_chart
 
 NO_TEAM = "(none)"
 

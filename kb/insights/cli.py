@@ -1,8 +1,8 @@
 """`deskbook report gaps|tickets|stale|duplicates|contradictions|qa|purge`: manager insights from the command line.
 
 Mounted on the root command through the `deskbook.cli` entry points (pyproject.toml). Each command
-parses its options and calls one function of `insights.gaps`, `insights.tickets`, `insights.health`
-or `insights.qa`; `--json` prints the whole report, `--csv OUT` writes its main table (`-` for
+parses its options and calls one function of `kb.insights.gaps`, `kb.insights.tickets`, `kb.insights.health`
+or `kb.insights.qa`; `--json` prints the whole report, `--csv OUT` writes its main table (`-` for
 standard output).
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import click
 
-from insights.charts import to_csv
 from kb.cli_base import csv_option, db_option, echo_json, json_option, open_kb
 from kb.cli_base import write_csv as _write_csv
+from kb.insights.charts import to_csv
 
 
 def days_option(default_help: str):
@@ -59,7 +59,7 @@ def _db_json(f):
 @_db_json
 def gaps_command(days, min_size, as_of, csv_out, db, as_json):
     """Failed searches and answers grouped by meaning, most agents first."""
-    from insights.gaps import content_gaps
+    from kb.insights.gaps import content_gaps
 
     config, store = _open(db)
     report = content_gaps(store, config, days=days, now=as_of, min_size=min_size)
@@ -92,7 +92,7 @@ def _print_gaps(r) -> None:
 @_db_json
 def tickets_command(days, min_size, drafts, csv_out, db, as_json):
     """Past tickets no SOP covers, grouped into proposed SOP topics."""
-    from insights.tickets import ticket_coverage
+    from kb.insights.tickets import ticket_coverage
 
     config, store = _open(db)
     report = ticket_coverage(store, config, days=days, min_size=min_size)
@@ -125,7 +125,7 @@ def tickets_command(days, min_size, drafts, csv_out, db, as_json):
 @_db_json
 def stale_command(days, today, csv_out, db, as_json):
     """SOPs past their review date, and SOPs nobody opened recently."""
-    from insights.health import stale_sops
+    from kb.insights.health import stale_sops
 
     config, store = _open(db)
     report = stale_sops(store, config, days=days, today=today)
@@ -151,7 +151,7 @@ def stale_command(days, today, csv_out, db, as_json):
 @_db_json
 def duplicates_command(threshold, csv_out, db, as_json):
     """Sections of two SOPs that say nearly the same thing, side by side."""
-    from insights.health import near_duplicates
+    from kb.insights.health import near_duplicates
 
     config, store = _open(db)
     report = near_duplicates(store, config, threshold=threshold)
@@ -187,7 +187,7 @@ def _side_by_side(a: str, b: str, width: int = 60) -> None:
 @_db_json
 def contradictions_command(threshold, sentence_threshold, csv_out, db, as_json):
     """Similar rules in two SOPs that differ in a number, amount, time limit or yes/no."""
-    from insights.health import contradictions
+    from kb.insights.health import contradictions
 
     config, store = _open(db)
     report = contradictions(store, config, section_threshold=threshold, sentence_threshold=sentence_threshold)
@@ -210,7 +210,7 @@ def contradictions_command(threshold, sentence_threshold, csv_out, db, as_json):
 @_db_json
 def purge_command(days, db, as_json):
     """Delete logged requests, feedback and SOP views older than the retention period."""
-    from insights.querylog import QueryLog
+    from kb.insights.querylog import QueryLog
 
     config, store = _open(db)
     out = QueryLog(store, config).purge(days)
@@ -222,6 +222,6 @@ def purge_command(days, db, as_json):
                                                              " (retention is off)"))
 
 
-from insights.cli_qa import qa_report  # noqa: E402  (the QA dashboard: `deskbook report qa`)
+from kb.insights.cli_qa import qa_report  # noqa: E402  (the QA dashboard: `deskbook report qa`)
 
 report_group.add_command(qa_report, "qa")

@@ -2,7 +2,7 @@
 
 Each ticket's best SOP match is the highest cosine between its chunk vectors and every SOP chunk.
 Tickets below `ticket_coverage_threshold` + a margin (0.1 with all-MiniLM-L6-v2; `kb.scales`) are grouped by meaning
-(`insights.cluster`), and a group whose members' median best-SOP similarity is below
+(`kb.insights.cluster`), and a group whose members' median best-SOP similarity is below
 `ticket_coverage_threshold` is a proposed SOP topic, with its representative tickets, their
 resolutions and a Markdown draft to start from. The group decides, not each ticket: a ticket
 that shares a word with an unrelated SOP ("gift wrap" and the gift-card SOP) still joins its topic.
@@ -16,10 +16,18 @@ from typing import Any
 
 import numpy as np
 
-from insights.charts import Chart, bar_chart
-from insights.cluster import cluster_vectors, group_sums, representatives, top_terms
-from insights.gaps import MAX_LISTED, MAX_MICRO, SopMatch, SopVectors, clustering_dict, weekly_trend, window
-from insights.querylog import iso
+from kb.insights.charts import Chart, bar_chart
+from kb.insights.cluster import cluster_vectors, group_sums, representatives, top_terms
+from kb.insights.gaps import (
+    MAX_LISTED,
+    MAX_MICRO,
+    SopMatch,
+    SopVectors,
+    clustering_dict,
+    weekly_trend,
+    window,
+)
+from kb.insights.querylog import iso
 from kb.scales import cosine_setting, packaged_value, store_model
 
 

@@ -8,7 +8,7 @@
   alike; inside them, pairs of sentences at least `contradiction_sentence_similarity` alike that
   differ in a quantity (money, durations, percentages, times, counts: "14 days" vs "30 days",
   "£20" vs "£50") or in polarity ("can" vs "cannot", "must" vs "must not"), read with spaCy
-  (`insights.quantities`). Listed for a human to decide: a difference can be deliberate.
+  (`kb.insights.quantities`). Listed for a human to decide: a difference can be deliberate.
 
 Archived SOPs are left out of the duplicate and contradiction checks.
 """
@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from insights.charts import Chart, bar_chart
-from insights.gaps import SopVectors
-from insights.quantities import WORD_NUMBERS, Difference, compare, facts
-from insights.querylog import QueryLog, iso, parse_ts
+from kb.insights.charts import Chart, bar_chart
+from kb.insights.gaps import SopVectors
+from kb.insights.quantities import WORD_NUMBERS, Difference, compare, facts
+from kb.insights.querylog import QueryLog, iso, parse_ts
 from kb.scales import cosine_setting, store_model
 from kb.text import content_terms, stem
 

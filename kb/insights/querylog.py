@@ -1,6 +1,6 @@
 """The query log: every search and answer request, what was clicked, what helped, which SOPs were opened.
 
-Manager insights (`insights.gaps`) read it to find content gaps and unused SOPs. What is stored:
+Manager insights (`kb.insights.gaps`) read it to find content gaps and unused SOPs. What is stored:
 
 - `query_log`: one row per search or answer request: the query **after PII redaction**
   (`kb.redact`, the same redaction as QA transcripts: cards, e-mails, phones, IBANs and, with

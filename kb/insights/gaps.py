@@ -2,15 +2,15 @@
 
 - `content_gaps`: logged requests that failed (the answer abstained, the best match scored below
   `gap_score_threshold`, nothing was found, or it was marked not helpful and nothing helpful),
-  grouped by meaning (`insights.cluster`), each group with its size, the distinct agents
+  grouped by meaning (`kb.insights.cluster`), each group with its size, the distinct agents
   who hit it, a weekly trend, representative queries (nearest the group's centroid) and the
   closest existing SOP section. Sorted by distinct agents, then size.
 
-Ticket coverage (past tickets no SOP covers, as proposed SOP topics) is in `insights.tickets`,
-and builds on the pieces here (`SopVectors`, `weekly_trend`, the grouping of `insights.cluster`).
+Ticket coverage (past tickets no SOP covers, as proposed SOP topics) is in `kb.insights.tickets`,
+and builds on the pieces here (`SopVectors`, `weekly_trend`, the grouping of `kb.insights.cluster`).
 
-SOP health (stale, near-duplicate and contradicting SOPs) is in `insights.health`; the QA
-dashboard in `insights.qa`. Every report is a dataclass with `to_dict()` (JSON) and
+SOP health (stale, near-duplicate and contradicting SOPs) is in `kb.insights.health`; the QA
+dashboard in `kb.insights.qa`. Every report is a dataclass with `to_dict()` (JSON) and
 `rows()` (flat rows for tables and CSV), so the command line and the web pages share them.
 """
 
@@ -23,13 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from insights.charts import Chart, bar_chart, line_chart
-from insights.cluster import Clustering, cluster_vectors, representatives, top_terms
-from insights.querylog import LogEntry, QueryLog, iso, parse_ts
+from kb.insights.charts import Chart, bar_chart, line_chart
+from kb.insights.cluster import Clustering, cluster_vectors, representatives, top_terms
+from kb.insights.querylog import LogEntry, QueryLog, iso, parse_ts
 from kb.scales import cosine_setting, store_model
 from kb.storage import SearchFilters
 
-MAX_MICRO = 2000  # k-means micro-clusters before average linkage (see insights.cluster)
+MAX_MICRO = 2000  # k-means micro-clusters before average linkage (see kb.insights.cluster)
 MAX_LISTED = 500  # distinct queries / ticket ids listed per group
 
 

@@ -1,14 +1,14 @@
 """`deskbook report qa`: the QA dashboard from the command line.
 
-Part of `deskbook report` (insights.cli). The command parses options and calls `insights.qa.qa_dashboard`.
+Part of `deskbook report` (kb.insights.cli). The command parses options and calls `kb.insights.qa.qa_dashboard`.
 """
 
 from __future__ import annotations
 
 import click
 
-from insights.charts import to_csv
 from kb.cli_base import csv_option, db_option, echo_json, json_option, open_kb, write_csv
+from kb.insights.charts import to_csv
 
 TABLES = ("criteria", "agents", "teams", "rubrics", "trend", "histogram", "sops", "steps")
 
@@ -33,7 +33,7 @@ def _num(x, digits: int = 1) -> str:
 @json_option
 def qa_report(days, until, rubric, table, csv_out, db, as_json):
     """QA dashboard: scores per agent, team and rubric, most failed criteria, kappa, SOPs not followed."""
-    from insights.qa import qa_dashboard
+    from kb.insights.qa import qa_dashboard
 
     config, store = open_kb(db)
     dash = qa_dashboard(store, config, days=days, until=until, rubric=rubric)
