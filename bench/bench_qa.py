@@ -20,6 +20,11 @@
         redaction included), next to embedding the same turns once; and the time to learn from 120
         labelled conversations (sgd-qa).
 
+    python bench/bench_qa.py speakers [--sets phone-dev,...] [--text written|speech]
+        Unnamed speakers: every labelled conversation's two speakers renamed "Speaker 1" and "Speaker 2"
+        (in a seeded random order), then told apart by what they say (kb.transcript.SpeakerMap.resolve):
+        how many were told apart, how many wrongly, and the words they were told apart by.
+
 Data: `../shared/data/sgd-qa` (120 task dialogues, labels from the data set's dialogue acts: the
 development set), `corpus/transcripts/social` (60 social-media threads written and labelled for this
 project as a held-out set: nothing is tuned on it), and the sample calls and chats in
@@ -265,9 +270,40 @@ def speed(args) -> None:
               "per conversation)")
 
 
+# -- unnamed speakers ----------------------------------------------------------------------------
+def speakers(args) -> None:
+    from collections import Counter
+
+    from kb.transcript import SpeakerMap, TranscriptError
+
+    rng = random.Random(7)
+    print(f"{'set':<11}{'conversations':>14}{'told apart':>11}{'wrong':>6}  words told apart by (most used)")
+    for name in args.sets.split(","):
+        _, ts, _ = load_set(name)
+        ts = as_text(ts, args.text)
+        told = wrong = 0
+        cues: Counter[str] = Counter()
+        for t in ts:
+            roles = ["agent", "customer"]
+            rng.shuffle(roles)
+            label = {roles[0]: "Speaker 1", roles[1]: "Speaker 2"}
+            turns = [u for u in t.turns if u.speaker in label]
+            inferred: dict[str, str] = {}
+            try:
+                got = SpeakerMap().resolve([label[u.speaker] for u in turns], texts=[u.text for u in turns],
+                                           where=t.id, inferred=inferred, agent_name=t.agent)
+            except TranscriptError:
+                continue
+            told += 1
+            wrong += got[label["agent"]] != "agent"
+            cues[inferred[label["agent"]].partition(", by ")[2].strip("'\"").lower()] += 1
+        common = ", ".join(f"{c} {n}" for c, n in cues.most_common(4))
+        print(f"{name:<11}{len(ts):>14}{told:>11}{wrong:>6}  {common}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("what", choices=["zeroshot", "curve", "speed"])
+    ap.add_argument("what", choices=["zeroshot", "curve", "speed", "speakers"])
     ap.add_argument("--sets", default="sgd,social,phone,chat")
     ap.add_argument("--text", default="written", choices=["written", "lower", "unpunctuated", "speech"],
                     help="the transcripts as written or changed (zeroshot, speed)")
@@ -278,7 +314,7 @@ def main() -> None:
     ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    {"zeroshot": zeroshot, "curve": curve, "speed": speed}[args.what](args)
+    {"zeroshot": zeroshot, "curve": curve, "speed": speed, "speakers": speakers}[args.what](args)
 
 
 if __name__ == "__main__":

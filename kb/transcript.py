@@ -160,10 +160,28 @@ _AGENT_WORDING = re.compile(
     r"(?:size )?nasıl yardımcı olabilirim|aradığınız için teşekkür)", re.I)
 
 
+# What only the agent says, anywhere in a conversation: offers of more help, apologies for the wait,
+# what was done for the customer, a brand's "DM us" (English, German, Turkish). Asked only when no
+# speaker opens with _AGENT_WORDING.
+_AGENT_ANYWHERE = re.compile(
+    r"\b(?:anything else (?:that )?(?:i|we) (?:can|could|may) (?:help|assist|do)|"
+    r"(?:help|assist) you with anything else|anything else for you|"
+    r"(?:sorry|apologi[sz]e) (?:for|about) (?:the|any) (?:wait|delay|inconvenience)|"
+    r"your (?:booking|reservation|appointment|order|ride|cab|table|ticket|refund|request|account|case) "
+    r"(?:is|has been|was) (?:now )?(?:confirmed|booked|made|processed|reserved|scheduled|cancell?ed|issued|"
+    r"approved|on its way)|"
+    r"(?:send|drop) us an? (?:dm|direct message|private message|pm)|dm us|"
+    r"kann ich (?:ihnen |dir )?(?:sonst )?noch (?:etwas|irgendwie)|haben sie (?:sonst )?noch (?:eine )?fragen|"
+    r"başka (?:bir )?(?:konuda )?(?:size )?yardımcı olabileceğim)", re.I)
+
+
 def agent_by_wording(labels: Sequence[str], texts: Sequence[str], agent_name: str = "") -> tuple[str, str] | None:
     """(label, the words) of the one speaker whose first three turns say what an agent says ("thanks for
     calling", "how can I help", "you're speaking to", "wie kann ich Ihnen helfen", "size nasıl yardımcı
-    olabilirim"; "this is <the agent's name>" when it is known); None when neither or both do."""
+    olabilirim"; "this is <the agent's name>" when it is known). When neither does, the one speaker who
+    says anywhere what only agents say ("anything else I can help you with", "sorry for the wait", "your
+    booking is confirmed", "DM us", "kann ich sonst noch etwas", "başka yardımcı olabileceğim") while
+    the other never does. None when neither or both do."""
     first = next(iter(re.findall(r"[^\W\d_]{2,}", agent_name or "")), "").lower()
 
     def cue(text: str) -> str | None:
@@ -182,6 +200,10 @@ def agent_by_wording(labels: Sequence[str], texts: Sequence[str], agent_name: st
         seen[lab] = seen.get(lab, 0) + 1
         if seen[lab] <= 3 and lab not in cues and (found := cue(text)):
             cues[lab] = found
+    if not cues:
+        for lab, text in zip(labels, texts, strict=True):
+            if lab not in cues and (m := _AGENT_ANYWHERE.search(text)):
+                cues[lab] = m.group(0)
     return next(iter(cues.items())) if len(cues) == 1 else None
 
 

@@ -37,6 +37,25 @@ def test_the_agent_is_the_speaker_who_says_what_agents_say():
     assert agent_by_wording(["S1", "S2"], named, agent_name="Daniel Mensah") == ("S1", "it's daniel")
 
 
+def test_without_an_opening_cue_what_only_agents_say_later_settles_it():
+    # a task dialogue: the customer opens, the agent never greets, but offers more help at the end
+    labels = ["A", "B", "A", "B", "A", "B"]
+    texts = ["I need a table for two tonight", "Which restaurant would you like?", "Sushi Ko at 7 pm",
+             "Your reservation is confirmed.", "Thanks, that's all", "Is there anything else I can help with?"]
+    assert agent_by_wording(labels, texts) == ("B", "Your reservation is confirmed")
+    # a social-media thread: the brand asks for a direct message
+    thread = ["@brand my parcel never came", "So sorry about that! Please DM us your order number.", "done"]
+    assert agent_by_wording(["u1", "u2", "u1"], thread) == ("u2", "DM us")
+    de = ["Mein Vertrag läuft aus.", "Ich verlängere ihn. Kann ich sonst noch etwas für Sie tun?", "Nein, danke."]
+    assert agent_by_wording(["x", "y", "x"], de) == ("y", "Kann ich sonst noch etwas")
+    # an opening cue decides; a later one is not asked
+    opened = ["thanks for calling, how can I help?", "is there anything else I can help you with at my end"]
+    assert agent_by_wording(["S1", "S2"], opened) == ("S1", "thanks for calling")
+    # both say it later: no guess
+    both = ["anything else I can help you with?", "no, anything else I can do for you? ha"]
+    assert agent_by_wording(["S1", "S2"], both) is None
+
+
 @pytest.mark.parametrize("texts", [
     ["hello", "hi my order is late", "ok", "can you check"],  # neither says it
     ["thanks for calling, how can I help?", "how can I help you, I'm calling about my order"],  # both do
