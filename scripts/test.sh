@@ -18,4 +18,4 @@ echo "==> lint (ruff) and layering (import-linter)" >&2
 ruff check kb indexer qa_rubrics webapp tests bench
 lint-imports
 echo "==> tests" >&2
-python -m pytest -q "$@"
+python -m pytest -q --durations=30 "$@"
