@@ -49,7 +49,9 @@ için ile gibi daha en çok az var yok olarak oldu olur hanım bey
 """,
 }
 _SMALL_TALK = frozenset(fold(w) for words in SMALL_TALK.values() for w in words.split())
-_REFERENCE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+")  # e-mail addresses and links say nothing of the need
+# e-mail addresses and links say nothing of the need (an address is matched from the start of its word:
+# a long run without "@" is then read once, not once per character)
+_REFERENCE = re.compile(r"(?<!\S)\S+@\S+|https?://\S+|www\.\S+")
 _LINE = re.compile(r"^\s*([^\W\d_][\w .'/*-]{0,40}?)\s*:\s*(.*)$")
 # Turns that are not speech: a system's or transcriber's notes, and lines that are only a bracketed note.
 NOTE_LABELS = frozenset({"note", "notes", "system", "hold", "music", "ivr", "bot", "transcriber", "annotation",
