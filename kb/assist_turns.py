@@ -74,6 +74,11 @@ def is_note(label: str, text: str) -> bool:
     return norm_label(label) in NOTE_LABELS or bool(_NOTE_TEXT.match(text or ""))
 
 
+# A spoken or chat turn is a few sentences; a longer one is a whole transcript pasted into one turn, which
+# would only slow the name model and the search down (refused with a clear error).
+MAX_TURN_CHARS = 10_000
+
+
 def normalize_turns(raw: list[Any]) -> list[Turn]:
     """Turns from dicts ({"speaker", "text"}) or Turn objects; unknown speaker labels are resolved
     against the known one (the other party) or else taken to be the customer. Notes that are not
@@ -86,6 +91,10 @@ def normalize_turns(raw: list[Any]) -> list[Turn]:
         if not isinstance(t, dict) or not isinstance(t.get("text", ""), str):
             raise InputError(f"Turn {i + 1} must be an object with \"speaker\" and \"text\"", field="turns")
         label, text = str(t.get("speaker") or t.get("role") or ""), t.get("text") or ""
+        if len(text) > MAX_TURN_CHARS:
+            raise InputError(f"Turn {i + 1} is {len(text):,} characters long; a turn can have at most "
+                             f"{MAX_TURN_CHARS:,}", hint="send each turn as it is spoken or written, not a whole "
+                             "transcript in one turn", field="turns")
         if not is_note(label, text):
             items.append((label, text))
     labels = {lab for lab, _ in items}
@@ -148,11 +157,12 @@ def need_text(text: str) -> str:
     def chatter(c: str) -> bool:
         return len(c.split()) <= 3 and need_terms(c) <= 1
 
-    while len(clauses) > 1 and chatter(clauses[0]):
-        clauses.pop(0)
-    while len(clauses) > 1 and chatter(clauses[-1]):
-        clauses.pop()
-    kept = "".join(clauses).strip()
+    a, b = 0, len(clauses)  # the clauses kept: [a, b), at least one
+    while b - a > 1 and chatter(clauses[a]):
+        a += 1
+    while b - a > 1 and chatter(clauses[b - 1]):
+        b -= 1
+    kept = "".join(clauses[a:b]).strip()
     return kept if need_terms(kept) >= 2 else (text or "").strip()
 
 

@@ -52,6 +52,19 @@ def test_conversations_belong_to_whoever_started_them(app, clients, agent2, toke
     assert r.status_code == 400 and r.get_json()["error"]["field"] == "owner"
 
 
+def test_a_whole_transcript_in_one_turn_is_refused_before_anything_is_stored(app, clients):
+    me = clients["agent"]
+    long_turn = "my parcel never came " * 500  # 10,500 characters: no turn is that long
+    r = me.api("POST", "/api/v1/assist/conversations/call-0043/turns",
+               json={"turns": [{"speaker": "customer", "text": "hello"}, {"speaker": "customer", "text": long_turn}]})
+    assert r.status_code == 400
+    err = r.get_json()["error"]
+    assert err["field"] == "turns" and "Turn 2 is 10,500 characters long" in err["message"]
+    assert me.get("/api/v1/assist/conversations/call-0043").status_code == 404
+    r = me.api("POST", "/api/v1/assist/conversations/call-0043/turns", json={"text": "Customer: " + long_turn})
+    assert r.status_code == 400 and "at most 10,000" in r.get_json()["error"]["message"]
+
+
 # -- no 500 on bad input -----------------------------------------------------------------------
 def test_bad_json_bodies_and_numbers_are_400s(clients):
     m = clients["manager"]
