@@ -203,8 +203,10 @@ class Assistant:
         return out[::-1]
 
     def update(self, turns: list[Turn] | list[dict], state: AssistState | dict | None = None) -> AssistResult:
-        """Suggestions for the conversation so far; pass back the returned `state` next time."""
-        turns = normalize_turns(list(turns))
+        """Suggestions for the conversation so far; pass back the returned `state` next time. The turns'
+        length was checked where they came in (`normalize_turns`, `parse_transcript`): stored turns, whose
+        placeholders ("Jo" -> "[NAME]") can make them longer, are read whatever their length."""
+        turns = normalize_turns(list(turns), max_chars=None)
         state = AssistState.from_dict(state.to_dict() if isinstance(state, AssistState) else state)  # a copy
         if not turns:
             raise InputError("The conversation has no turns yet", field="turns")
@@ -267,7 +269,7 @@ class Assistant:
 
     def replay(self, turns: list[Turn] | list[dict]) -> AssistResult:
         """Feed a finished transcript turn by turn (as a live call would) and return the last result."""
-        turns = normalize_turns(list(turns))
+        turns = normalize_turns(list(turns), max_chars=None)
         if not turns:
             raise InputError("The transcript has no turns", field="turns")
         state: AssistState | None = None

@@ -79,10 +79,11 @@ def is_note(label: str, text: str) -> bool:
 MAX_TURN_CHARS = 10_000
 
 
-def normalize_turns(raw: list[Any]) -> list[Turn]:
+def normalize_turns(raw: list[Any], *, max_chars: int | None = MAX_TURN_CHARS) -> list[Turn]:
     """Turns from dicts ({"speaker", "text"}) or Turn objects; unknown speaker labels are resolved
     against the known one (the other party) or else taken to be the customer. Notes that are not
-    speech (hold music, system messages: `is_note`) are left out."""
+    speech (hold music, system messages: `is_note`) are left out. A turn longer than `max_chars` is an
+    error (None: no limit, for turns already read, whose redaction may have lengthened them)."""
     items: list[tuple[str, str]] = []
     for i, t in enumerate(raw):
         if isinstance(t, Turn):
@@ -91,9 +92,9 @@ def normalize_turns(raw: list[Any]) -> list[Turn]:
         if not isinstance(t, dict) or not isinstance(t.get("text", ""), str):
             raise InputError(f"Turn {i + 1} must be an object with \"speaker\" and \"text\"", field="turns")
         label, text = str(t.get("speaker") or t.get("role") or ""), t.get("text") or ""
-        if len(text) > MAX_TURN_CHARS:
+        if max_chars is not None and len(text) > max_chars:
             raise InputError(f"Turn {i + 1} is {len(text):,} characters long; a turn can have at most "
-                             f"{MAX_TURN_CHARS:,}", hint="send each turn as it is spoken or written, not a whole "
+                             f"{max_chars:,}", hint="send each turn as it is spoken or written, not a whole "
                              "transcript in one turn", field="turns")
         if not is_note(label, text):
             items.append((label, text))

@@ -86,7 +86,10 @@ def assist_command(transcript, engine, statuses, db, as_json):
         text = transcript.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"Cannot read {transcript}: {exc}", field="transcript") from None
-    turns = parse_transcript(text)
+    try:
+        turns = parse_transcript(text)
+    except InputError as exc:  # say which file
+        raise InputError(f"{transcript}: {exc.message}", hint=exc.hint, field=exc.field) from None
     answerer = _answerer(db, engine)
     result = Assistant(answerer, statuses=sop_status_filter(statuses)).replay(turns)
     if as_json:

@@ -85,7 +85,7 @@ def stem(word: str) -> str:
 # exactly (offsets stay right).
 LONG_RUN = 200
 LONG_RUN_PIECE = 50
-_LONG_RUN = re.compile(rf"\S{{{LONG_RUN},}}")
+_LONG_RUN = re.compile(rf"(?<!\S)\S{{{LONG_RUN},}}")  # from the start of a run only: one pass over the text
 
 
 class GuardedTokenizer:
@@ -125,6 +125,8 @@ class GuardedTokenizer:
         return Doc(self.vocab, words=words, spaces=spaces)
 
     def __getattr__(self, name):  # rules, pipe() and the rest are the inner tokenizer's
+        if name == "inner" or name.startswith("__"):  # not set yet (unpickling) or Python's own protocol
+            raise AttributeError(name)
         return getattr(self.inner, name)
 
 

@@ -73,6 +73,11 @@ def test_assist_bad_file_is_an_input_error(db, tmp_path):
     bad.write_text("{oops")
     result = CliRunner().invoke(cli, ["assist", str(bad), "--db", db])
     assert isinstance(result.exception, InputError)
+    big = tmp_path / "pasted.txt"
+    big.write_text("Customer: hello\nCustomer: " + "my parcel never came " * 600 + "\n")
+    result = CliRunner().invoke(cli, ["assist", str(big), "--db", db])
+    assert isinstance(result.exception, InputError)
+    assert str(result.exception).startswith(f"{big}: Turn 2 is 12,599 characters long")
 
 
 def test_eval_answers_json_shape(db, tmp_path):

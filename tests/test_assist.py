@@ -129,6 +129,17 @@ def test_bad_transcripts_are_input_errors(bad):
         parse_transcript(bad)
 
 
+def test_a_stored_turn_that_redaction_lengthened_is_still_read(assistant):
+    """The length limit is checked where turns come in; a stored turn may be longer, since its placeholders
+    ("Jo" -> "[NAME]") can lengthen it, and the conversation must go on."""
+    long_turn = ("Jo called. " * 1000)[:9_990]
+    with pytest.raises(InputError):
+        normalize_turns([{"speaker": "customer", "text": long_turn.replace("Jo", "[NAME]")}])
+    stored = [{"speaker": "customer", "text": "my parcel never arrived. " + long_turn.replace("Jo", "[NAME]")}]
+    assert len(stored[0]["text"]) > 10_000
+    assert assistant.update(stored).need
+
+
 def test_bad_state_and_empty_conversation(assistant):
     with pytest.raises(InputError):
         assistant.update([])

@@ -39,3 +39,12 @@ def test_any_mix_of_runs_and_spaces_keeps_the_text(pipelines):
         text = "".join(rng.choice(alphabet) * rng.choice([1, 2, 150, 260]) for _ in range(rng.randint(1, 10)))
         for name, nlp in pipelines.items():
             assert nlp(text).text == text, (name, text[:60])
+
+
+def test_a_guarded_pipeline_still_pickles(pipelines):
+    """spaCy pickles a pipeline to run it in several processes (`nlp.pipe(n_process=...)`)."""
+    import pickle
+
+    nlp = pickle.loads(pickle.dumps(pipelines["light"]))
+    text = "Hello there. " + "x" * 300 + " end."
+    assert nlp(text).text == text and max(len(t.text) for t in nlp(text)) <= LONG_RUN_PIECE
