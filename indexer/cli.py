@@ -33,8 +33,12 @@ def index_command(paths, maps, reembed, keep_missing, quiet, db, as_json):
 
         raise InputError(f"No such file or folder: {', '.join(missing)}", hint="check the path; nothing was written")
     store = open_store(config.database, create=True, pool_size=config.pg_pool_size)
-    report = index_paths(store, get_embedder(config), config, list(paths), field_map=field_map,
+    embedder = get_embedder(config)
+    report = index_paths(store, embedder, config, list(paths), field_map=field_map,
                          progress=not quiet and not as_json, reembed=reembed, remove_missing=not keep_missing)
+    # Once per machine: the model exported for fast queries (kb.embed_onnx), while it is loaded anyway.
+    if hasattr(embedder, "prepare_queries"):
+        embedder.prepare_queries()
     if as_json:
         echo_json({**report.to_dict(), "db": store.url})
         return

@@ -20,6 +20,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from kb.embed_batches import DOCUMENT_BATCH, DOCUMENT_BATCH_SHORT, encode_in_batches, length_batches
 from kb.errors import ConfigError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -139,50 +140,6 @@ def query_batcher(lock: QueryFirstLock, encode, max_texts: int = 32):
     return Batcher(lock.query, lambda texts: np.asarray(encode(texts), dtype=np.float32), max_items=max_texts)
 
 
-# Documents are encoded in batches, each under the model's lock, so a query waits for one batch at most.
-# A batch holds 16 texts (DOCUMENT_BATCH); in bfloat16 (`embedding_precision`), up to 16 long texts (chunks
-# at the model's limit, ~5 characters a token) and more short ones, up to the same padded size
-# (DOCUMENT_CHARS) and DOCUMENT_BATCH_SHORT texts. In bfloat16, batches of 16 short QA sentences cost 1.6x
-# batches of 64 per text; in float32 1.1x, while its chunks of a few hundred characters encode fastest 16
-# at a time (32: up to 15% slower, 64: 20-30%; docs/benchmarks.md).
-DOCUMENT_BATCH = 16
-DOCUMENT_CHARS = DOCUMENT_BATCH * 1280
-DOCUMENT_BATCH_SHORT = 64
-
-
-def length_batches(texts: list[str], cap: int, max_chars: int) -> list[list[int]]:
-    """Indices of `texts`, longest first, in batches whose padded size (texts x the batch's longest, at
-    most `max_chars`) stays within `DOCUMENT_CHARS`, and at most `cap` texts."""
-    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-    batches, i = [], 0
-    while i < len(order):
-        longest = max(1, min(len(texts[order[i]]), max_chars))
-        size = max(1, min(cap, DOCUMENT_CHARS // longest))
-        batches.append(order[i:i + size])
-        i += size
-    return batches
-
-
-def encode_in_batches(batches: list[list[int]], n: int, dim: int, encode, progress: bool) -> np.ndarray:
-    """An (n, dim) matrix filled batch by batch: `encode(indices)` gives the rows of those texts (it takes
-    the model's lock itself, so that queries can go between batches); a progress bar when asked."""
-    out = np.zeros((n, dim), dtype=np.float32)
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=n, unit="text", desc="embedding", leave=False, dynamic_ncols=True)
-    try:
-        for idx in batches:
-            out[idx] = np.asarray(encode(idx), dtype=np.float32)
-            if bar is not None:
-                bar.update(len(idx))
-    finally:
-        if bar is not None:
-            bar.close()
-    return out
-
-
 def _token_counter(tokenizer):
     """A function counting `tokenizer`'s word pieces of a text (no special tokens), on a copy of it that is
     never reconfigured: a fast tokenizer's Rust core with truncation and padding off, else a plain copy."""
@@ -223,43 +180,75 @@ class SentenceTransformerEmbedder:
     natively (`precision` "auto", the default; "bf16" always, "fp32" never): on a CPU with AMX the sample
     corpus's chunks encode 2.1x faster and each vector is within cosine 0.99997 of float32's
     (docs/benchmarks.md), so stored and new vectors mix. Queries stay float32: one short text is slower
-    under bfloat16 (14 against 9 ms)."""
+    under bfloat16 (14 against 9 ms). Where the model has been exported on this machine, queries go through
+    ONNX Runtime instead (`query_encoder`, kb.embed_onnx: the same vectors, 3-4x faster one at a time) and the
+    torch model loads only when documents are encoded."""
 
     def __init__(self, model: str = "default", *, device: str = "cpu", batch_size: int = 64, threads: int = 0,
-                 precision: str = "auto"):
+                 precision: str = "auto", query_encoder: str = "auto"):
+        if precision not in PRECISIONS:
+            raise ConfigError(f"embedding_precision must be one of {', '.join(PRECISIONS)}, not {precision!r}",
+                              field="embedding_precision")
+        self.path, self.device, self.threads = resolve_model_name(model), device, threads
+        # The recorded name identifies the model in the index metadata.
+        self.name = model_name(model)
+        self.batch_size = batch_size
+        self.bf16 = device == "cpu" and (precision == "bf16" or (precision == "auto" and native_bf16()))
+        self.query_encoder = query_encoder
+        self._model = None
+        self._model_lock = threading.Lock()
+        self._lock = QueryFirstLock()
+        self._queries = query_batcher(self._lock, self._encode_queries_now)
+        self._counter = None
+        self._counter_lock = threading.Lock()
+        # Queries through an ONNX export of this model where there is one (kb.embed_onnx): then nothing
+        # loads torch until documents are encoded. Otherwise the model loads now, as it always did.
+        from kb import embed_onnx
+
+        self._onnx = embed_onnx.load_for(self.path, threads) if query_encoder != "torch" and device == "cpu" \
+            else None
+        if self._onnx is not None:
+            self.dim, self.max_tokens = self._onnx.dim, self._onnx.max_tokens
+        else:
+            _ = self.model
+
+    @property
+    def model(self):
+        """The sentence-transformers model, loaded on first use."""
+        if self._model is None:
+            with self._model_lock:
+                if self._model is None:
+                    self._model = self._load_model()
+        return self._model
+
+    def _load_model(self):
         from sentence_transformers import SentenceTransformer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-
-        if threads:
+        if self.threads:
             import torch
 
-            torch.set_num_threads(threads)
-        path = resolve_model_name(model)
+            torch.set_num_threads(self.threads)
         try:
-            self.model = SentenceTransformer(path, device=device, local_files_only=True)
+            st = SentenceTransformer(self.path, device=self.device, local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - model loading raises many kinds
             raise ConfigError(
-                f"Cannot load the embedding model {model!r}: {exc.__class__.__name__}: {exc}",
+                f"Cannot load the embedding model {self.name!r}: {exc.__class__.__name__}: {exc}",
                 hint="set `model` (DESKBOOK_MODEL) to a local sentence-transformers folder; nothing is downloaded",
                 field="model",
             ) from None
-        # The recorded name identifies the model in the index metadata.
-        self.name = model_name(model)
-        self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
-                       else self.model.get_sentence_embedding_dimension())
-        self.max_tokens = int(self.model.max_seq_length or 256)
-        self.batch_size = batch_size
-        if precision not in PRECISIONS:
-            raise ConfigError(f"embedding_precision must be one of {', '.join(PRECISIONS)}, not {precision!r}",
-                              field="embedding_precision")
-        self.bf16 = device == "cpu" and (precision == "bf16" or (precision == "auto" and native_bf16()))
-        self._lock = QueryFirstLock()
-        self._queries = query_batcher(self._lock, self._encode_queries_now)
-        self._counter = None
-        self._counter_lock = threading.Lock()
+        self.dim = int(st.get_embedding_dimension() if hasattr(st, "get_embedding_dimension")
+                       else st.get_sentence_embedding_dimension())
+        self.max_tokens = int(st.max_seq_length or 256)
+        return st
+
+    def prepare_queries(self) -> bool:
+        """Export this model for ONNX Runtime queries once per machine and use it (`kb.embed_onnx.prepare`)."""
+        from kb import embed_onnx
+
+        return embed_onnx.prepare(self)
 
     def encode_documents(self, texts: list[str], *, batch_size: int | None = None,
                          progress: bool = False) -> np.ndarray:
@@ -294,6 +283,8 @@ class SentenceTransformerEmbedder:
         return self._queries.run(list(texts))
 
     def _encode_queries_now(self, texts: list[str]) -> np.ndarray:  # the caller holds the model's lock
+        if self._onnx is not None:
+            return self._onnx.encode(texts)
         return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
 
@@ -384,7 +375,8 @@ _CACHE_LOCK = threading.Lock()
 
 def get_embedder(config) -> Embedder:
     """The configured model, loaded once per process."""
-    key = (config.model, config.device, config.batch_size, config.embedding_precision)
+    key = (config.model, config.device, config.batch_size, config.embedding_precision,
+           getattr(config, "query_encoder", "auto"))
     with _CACHE_LOCK:
         if key not in _CACHE:
             if config.model == MULTILINGUAL:
@@ -393,5 +385,6 @@ def get_embedder(config) -> Embedder:
                 _CACHE[key] = SentenceTransformerEmbedder(config.model, device=config.device,
                                                           batch_size=config.batch_size,
                                                           threads=config.torch_threads,
-                                                          precision=config.embedding_precision)
+                                                          precision=config.embedding_precision,
+                                                          query_encoder=getattr(config, "query_encoder", "auto"))
         return _CACHE[key]
