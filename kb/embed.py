@@ -181,7 +181,7 @@ class SentenceTransformerEmbedder:
     corpus's chunks encode 2.1x faster and each vector is within cosine 0.99997 of float32's
     (docs/benchmarks.md), so stored and new vectors mix. Queries stay float32: one short text is slower
     under bfloat16 (14 against 9 ms). Where the model has been exported on this machine, queries go through
-    ONNX Runtime instead (`query_encoder`, kb.embed_onnx: the same vectors, 3-4x faster one at a time) and the
+    ONNX Runtime instead (`query_encoder`, kb.embed_onnx: the same vectors, about 3x faster one at a time) and the
     torch model loads only when documents are encoded."""
 
     def __init__(self, model: str = "default", *, device: str = "cpu", batch_size: int = 64, threads: int = 0,

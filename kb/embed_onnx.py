@@ -2,8 +2,8 @@
 one short text.
 
 An agent's search or answer waits for one query encode. sentence-transformers (torch) spends most of a
-single short query in per-call overhead: on 2 cores, 22-30 ms a query on an AMD EPYC (AVX2), 9 ms on an
-Intel Xeon with AMX, where ONNX Runtime takes 6.6-6.9 ms and 2.9-3.2 ms (docs/benchmarks.md). For batches
+single short query in per-call overhead: on 2 cores, 27-30 ms a query on an AMD EPYC (AVX2) against
+9.5-10 ms through ONNX Runtime, and 9 ms against 3 ms on an Intel Xeon with AMX (docs/benchmarks.md). For batches
 of documents torch is as fast or faster (and in bfloat16 where the CPU has it), so documents stay on torch.
 
 The model is exported once per machine, from the local model folder (nothing is downloaded), into the
