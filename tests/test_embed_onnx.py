@@ -122,3 +122,18 @@ def test_exportable_names_the_models_it_can_export(tmp_path):
     (folder / "tokenizer.json").write_text('{"changed": 1}', encoding="utf-8")
     assert embed_onnx.fingerprint(str(folder)) != first  # an adapted or replaced model gets its own export
     assert not embed_onnx.exportable(str(tmp_path / "missing"))
+
+
+def test_a_failing_onnx_encode_falls_back_to_torch(exported, caplog):
+    emb = SentenceTransformerEmbedder()
+    assert emb._onnx is not None
+
+    class Broken:
+        def encode(self, texts):
+            raise RuntimeError("session gone")
+
+    emb._onnx = Broken()
+    vec = emb.encode_queries(["where is my parcel"])  # answered through torch, not an error
+    assert vec.shape == (1, 384) and emb._onnx is None and "queries use torch" in caplog.text
+    reference = exported.model.encode(["where is my parcel"], normalize_embeddings=True)
+    assert float(vec[0] @ reference[0]) > 0.99999
