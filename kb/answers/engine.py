@@ -55,6 +55,8 @@ class Answerer(Ranking, Composition):
         self.config = config or searcher.config
         self._sops: _SopMatrix | None = None
         self._docs: OrderedDict[tuple[str, str], list[Any]] = OrderedDict()  # [doc, stems, units or None]
+        self._read_gen: Any = None
+        self._read_docs: dict[str, tuple[Document, str]] = {}
         self._lock = threading.RLock()
         self._cache = cache  # default: in memory and in <db>.answers.npz
 
@@ -99,10 +101,28 @@ class Answerer(Ranking, Composition):
                                     {c: r for r, c in enumerate(ids.tolist())})
             return self._sops
 
+    def _read(self, doc_id: str) -> tuple[Document, str]:
+        """A document and its content hash, read once per store generation (every saved, deleted, published
+        or re-tagged document starts a new one; each answer's search checks it first): an answer looks at
+        ~15 documents, and reading and hashing each from the store was an eighth of a warm answer."""
+        gen = self.searcher._state()["generation"]
+        with self._lock:
+            if self._read_gen != gen:
+                self._read_gen, self._read_docs = gen, {}
+            got = self._read_docs.get(doc_id)
+        if got is None:
+            doc = self.store.get_document(doc_id)
+            got = (doc, doc.hash)
+            with self._lock:
+                if len(self._read_docs) >= 5000:
+                    self._read_docs.clear()
+                self._read_docs[doc_id] = got
+        return got
+
     def _doc(self, doc_id: str) -> tuple[Document, set[str]]:
         """A document and the stems of its words (cached by content hash)."""
-        doc = self.store.get_document(doc_id)
-        key = (doc_id, doc.hash)
+        doc, digest = self._read(doc_id)
+        key = (doc_id, digest)
         with self._lock:
             hit = self._docs.get(key)
             if hit:
@@ -119,7 +139,7 @@ class Answerer(Ranking, Composition):
         """A document and its sentences/steps (split once, on first use)."""
         doc, _ = self._doc(doc_id)
         with self._lock:
-            entry = self._docs.get((doc_id, doc.hash))
+            entry = self._docs.get((doc_id, self._read(doc_id)[1]))
         if entry is not None and entry[2] is not None:
             return doc, entry[2]
         if doc.type == "sop":
