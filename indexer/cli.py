@@ -38,7 +38,8 @@ def index_command(paths, maps, reembed, keep_missing, quiet, db, as_json):
                          progress=not quiet and not as_json, reembed=reembed, remove_missing=not keep_missing)
     # Once per machine: the model exported for fast queries (kb.embed_onnx), while it is loaded anyway.
     if hasattr(embedder, "prepare_queries"):
-        embedder.prepare_queries()
+        embedder.prepare_queries(on_export=None if quiet or as_json else lambda: click.echo(
+            "preparing the model for fast queries (once on this machine, a few seconds) ...", err=True))
     if as_json:
         echo_json({**report.to_dict(), "db": store.url})
         return

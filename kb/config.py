@@ -23,6 +23,14 @@ from kb.settings import BY_NAME, SETTINGS, Setting
 _BY_NAME = BY_NAME
 
 
+def cache_dir() -> Path:
+    """Deskbook's cache on this machine (the QA sentence bank's vectors, the query export of the model):
+    `DESKBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/deskbook` or `~/.cache/deskbook`."""
+    base = os.environ.get("DESKBOOK_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "deskbook")
+    return Path(base)
+
+
 @dataclass
 class Config:
     """Resolved settings. Attribute access: `config.model`, `config.db_path`."""

@@ -208,8 +208,7 @@ class SentenceTransformerEmbedder:
         # loads torch until documents are encoded. Otherwise the model loads now, as it always did.
         from kb import embed_onnx
 
-        self._onnx = embed_onnx.load_for(self.path, threads) if query_encoder != "torch" and device == "cpu" \
-            else None
+        self._onnx = embed_onnx.load(self.path, threads) if query_encoder != "torch" and device == "cpu" else None
         if self._onnx is not None:
             self.dim, self.max_tokens = self._onnx.dim, self._onnx.max_tokens
         else:
@@ -247,11 +246,28 @@ class SentenceTransformerEmbedder:
         self.max_tokens = int(st.max_seq_length or 256)
         return st
 
-    def prepare_queries(self) -> bool:
-        """Export this model for ONNX Runtime queries once per machine and use it (`kb.embed_onnx.prepare`)."""
+    def prepare_queries(self, on_export=None) -> bool:
+        """Export this model for ONNX Runtime queries if this machine has no export of it yet (a few seconds;
+        `on_export()` is called first, to say so) and use it. False where that cannot be: another kind of
+        model, `query_encoder = "torch"`, a GPU device, no ONNX Runtime, or a failed export (logged)."""
         from kb import embed_onnx
 
-        return embed_onnx.prepare(self)
+        if self._onnx is not None:
+            return True
+        if self.query_encoder == "torch" or self.device != "cpu" or not embed_onnx.available() \
+                or not embed_onnx.exportable(self.path):
+            return False
+        if embed_onnx.find_export(self.path) is None:
+            if on_export is not None:
+                on_export()
+            try:
+                embed_onnx.export(self.model, self.path, self.name)
+            except Exception as exc:  # noqa: BLE001 - an optimisation: queries keep working on torch
+                log.warning("could not export the model for ONNX Runtime queries (%s: %s); queries use torch",
+                            type(exc).__name__, exc)
+                return False
+        self._onnx = embed_onnx.load(self.path, self.threads)
+        return self._onnx is not None
 
     def encode_documents(self, texts: list[str], *, batch_size: int | None = None,
                          progress: bool = False) -> np.ndarray:

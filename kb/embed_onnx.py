@@ -32,18 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.config import cache_dir
+
 log = logging.getLogger(__name__)
 
 EXPORT_VERSION = 1
 _WEIGHT_SUFFIXES = {".json", ".safetensors", ".bin", ".txt", ".model"}
-
-
-def cache_dir() -> Path:
-    """Deskbook's cache on this machine: `DESKBOOK_CACHE_DIR`, else `$XDG_CACHE_HOME/deskbook` or
-    `~/.cache/deskbook`."""
-    base = os.environ.get("DESKBOOK_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "deskbook")
-    return Path(base)
 
 
 def available() -> bool:
@@ -160,7 +154,6 @@ class OnnxQueryEncoder:
         from tokenizers import Tokenizer
 
         meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-        self.name = str(meta["name"])
         self.dim = int(meta["dim"])
         self.max_tokens = int(meta["max_tokens"])
         self.lower_case = bool(meta.get("lower_case"))
@@ -195,9 +188,10 @@ class OnnxQueryEncoder:
 
 
 def load(model_path: str, threads: int = 0) -> OnnxQueryEncoder | None:
-    """The exported query encoder of this model, or None (no export yet, ONNX Runtime missing, a broken
-    export: then queries use torch, and the reason is logged)."""
-    if not available():
+    """The exported query encoder of this model, or None (a model that cannot be exported, no export yet,
+    ONNX Runtime missing, a broken export: then queries use torch, and a broken export is logged). The
+    export is of the folder's files, whatever name the configuration gives the model."""
+    if not (exportable(model_path) and available()):
         return None
     folder = find_export(model_path)
     if folder is None:
@@ -207,28 +201,3 @@ def load(model_path: str, threads: int = 0) -> OnnxQueryEncoder | None:
     except Exception as exc:  # noqa: BLE001 - a damaged export must never stop searches
         log.warning("query encoder export %s unusable (%s: %s); queries use torch", folder, type(exc).__name__, exc)
         return None
-
-
-def load_for(model_path: str, threads: int = 0) -> OnnxQueryEncoder | None:
-    """`load`, for a model that can be exported (the export is of the folder's files, whatever name the
-    configuration gives the model)."""
-    return load(model_path, threads) if exportable(model_path) else None
-
-
-def prepare(embedder) -> bool:
-    """Export `embedder`'s model (a `kb.embed.SentenceTransformerEmbedder`) if it has no export yet and switch
-    its queries to it. False where that cannot be: another kind of model, `query_encoder = "torch"`, a GPU
-    device, no ONNX Runtime, or a failed export (logged); its queries then stay on torch."""
-    if embedder._onnx is not None:
-        return True
-    if embedder.query_encoder == "torch" or embedder.device != "cpu" or not available() \
-            or not exportable(embedder.path):
-        return False
-    try:
-        export(embedder.model, embedder.path, embedder.name)
-    except Exception as exc:  # noqa: BLE001 - an optimisation: queries keep working on torch
-        log.warning("could not export the model for ONNX Runtime queries (%s: %s); queries use torch",
-                    type(exc).__name__, exc)
-        return False
-    embedder._onnx = load_for(embedder.path, embedder.threads)
-    return embedder._onnx is not None

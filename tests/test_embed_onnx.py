@@ -37,12 +37,23 @@ def cache(tmp_path_factory):
             os.environ["DESKBOOK_CACHE_DIR"] = old
 
 
+EXPORTS_ANNOUNCED: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def exported(cache):
     emb = SentenceTransformerEmbedder()
     assert emb._onnx is None  # nothing exported in this cache yet: the torch model is loaded, as before
-    assert emb.prepare_queries() is True
+    assert emb.prepare_queries(on_export=lambda: EXPORTS_ANNOUNCED.append("export")) is True
     return emb
+
+
+def test_the_export_is_announced_only_when_it_is_made(exported):
+    assert EXPORTS_ANNOUNCED == ["export"]
+    again = SentenceTransformerEmbedder()
+    again._onnx = None  # as a process that started before the export existed
+    assert again.prepare_queries(on_export=lambda: EXPORTS_ANNOUNCED.append("again")) is True
+    assert EXPORTS_ANNOUNCED == ["export"] and again._onnx is not None
 
 
 def test_onnx_queries_give_the_models_own_vectors(exported):

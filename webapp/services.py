@@ -89,7 +89,7 @@ class Services:
     def warm(self) -> None:
         """Load the model, the FAISS index and the answer cache now (`deskbook serve` runs this at start); the
         model is exported for fast queries the first time on this machine (kb.embed_onnx)."""
-        _ = self.embedder.model  # documents (SOP edits, imports, QA) are encoded by it
+        _ = getattr(self.embedder, "model", None)  # documents (SOP edits, imports, QA) are encoded by it
         if hasattr(self.embedder, "prepare_queries"):
             self.embedder.prepare_queries()
         if self.config.vector_search == "pgvector":

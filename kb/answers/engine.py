@@ -105,7 +105,7 @@ class Answerer(Ranking, Composition):
         """A document and its content hash, read once per store generation (every saved, deleted, published
         or re-tagged document starts a new one; each answer's search checks it first): an answer looks at
         ~15 documents, and reading and hashing each from the store was an eighth of a warm answer."""
-        gen = self.searcher._state()["generation"]
+        gen = self.searcher.generation()
         with self._lock:
             if self._read_gen != gen:
                 self._read_gen, self._read_docs = gen, {}
