@@ -59,7 +59,7 @@ RANGES = {"qa_step_threshold": (0.0, 2.0)}  # similarity plus keyword overlap; t
 
 def for_model(table: dict[str, T], model_name: str) -> T | None:
     """The entry of a per-model table (keys: the start of a packaged model's recorded name, as here, in
-    kb.search.WEAK_MATCH and kb.answers.CONFIDENCE_MODELS) for `model_name`; None for another model."""
+    kb.scales.WEAK_MATCH and kb.answers.CONFIDENCE_MODELS) for `model_name`; None for another model."""
     name = str(model_name or "")
     return next((v for prefix, v in table.items() if name.startswith(prefix)), None)
 
@@ -109,3 +109,24 @@ def store_model(store) -> str:
         return str(store.get_meta("model") or "")
     except Exception:  # noqa: BLE001 - a store without that key (or not opened yet): no model known
         return ""
+
+
+# Best cosine similarity under which nothing in the knowledge base is close to the query, per packaged
+# model: the 5th percentile of the answerable dev questions' best cosine (so about 1 in 20 real questions
+# is flagged), measured against corpus/eval/out_of_scope.jsonl (docs/search.md). (same language, a
+# question in a language the knowledge base does not hold): multilingual-e5's cosines across languages
+# are lower than its cosines of unrelated English questions, so no threshold holds there: no flag.
+WEAK_MATCH: dict[str, tuple[float, float | None]] = {"all-MiniLM-L6-v2": (0.42, 0.42),
+                                                     "multilingual-e5-small-q4": (0.85, None)}
+
+
+def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:
+    """The `weak_match_threshold` setting, or the packaged model's own ("auto"); None: no flag."""
+    value = getattr(config, "weak_match_threshold", "auto")
+    if str(value).strip().lower() not in ("auto", ""):
+        return float(value)
+    pair = for_model(WEAK_MATCH, model_name)
+    if pair is None:
+        return None
+    same, cross = pair
+    return cross if cross_language else same

@@ -25,9 +25,10 @@ import numpy as np
 from kb.analysis import Analyzer, LexicalQuery, get_analyzer
 from kb.errors import InputError
 from kb.fusion import FUSIONS, FusionParams, fuse, with_prior
+from kb.lexical_memory import MemoryLexical, store_generation
 from kb.models import DOC_TYPES, Hit
 from kb.query import MAX_QUERY_CHARS, ParsedQuery, parse_query
-from kb.scales import for_model
+from kb.scales import weak_match_threshold
 from kb.sidework import side_pool
 from kb.snippets import make_snippet
 from kb.storage import NO_FILTERS, SearchFilters
@@ -43,13 +44,6 @@ CHUNK_INFO_MAX = 500_000  # chunks whose document fields a searcher keeps in mem
 ALLOWED_CACHE = 8  # filter combinations whose allowed chunk ids a searcher keeps (per store generation)
 POST_FILTER_SHARE = 0.5  # a filter letting at least this share of chunks through: search all, drop the rest
 POST_FILTER_SLACK = 1.5  # ... asking for this many times the results the filter should leave
-# Best cosine similarity under which nothing in the knowledge base is close to the query, per packaged
-# model: the 5th percentile of the answerable dev questions' best cosine (so about 1 in 20 real questions
-# is flagged), measured against corpus/eval/out_of_scope.jsonl (docs/search.md). (same language, a
-# question in a language the knowledge base does not hold): multilingual-e5's cosines across languages
-# are lower than its cosines of unrelated English questions, so no threshold holds there: no flag.
-WEAK_MATCH: dict[str, tuple[float, float | None]] = {"all-MiniLM-L6-v2": (0.42, 0.42),
-                                                     "multilingual-e5-small-q4": (0.85, None)}
 
 
 @dataclass
@@ -81,28 +75,20 @@ def _keep(pairs: list[tuple[int, float]], allowed: np.ndarray) -> list[tuple[int
     return [p for p, ok in zip(pairs, inside.tolist(), strict=True) if ok]
 
 
-def weak_match_threshold(config, model_name: str, *, cross_language: bool = False) -> float | None:
-    """The `weak_match_threshold` setting, or the packaged model's own ("auto"); None: no flag."""
-    value = getattr(config, "weak_match_threshold", "auto")
-    if str(value).strip().lower() not in ("auto", ""):
-        return float(value)
-    pair = for_model(WEAK_MATCH, model_name)
-    if pair is None:
-        return None
-    same, cross = pair
-    return cross if cross_language else same
-
-
 class Searcher:
     """Search over one knowledge base; build once per process and reuse (models and indexes load once)."""
 
-    def __init__(self, store, config, embedder=None):
+    def __init__(self, store, config, embedder=None, *, resident: bool = False):
+        """`resident`: a long-running process (the web app), which keeps an in-memory copy of the lexical
+        index (`lexical_memory`, kb.lexical_memory); a one-off search does not pay for building it."""
         from kb.ann import VectorIndex
 
         self.store = store
         self.config = config
         self._embedder = embedder
         self.index = VectorIndex(store, config)
+        self.memory = (MemoryLexical(store) if resident and getattr(config, "lexical_memory", True)
+                       and hasattr(store, "lexical_snapshot") else None)
         self._meta: dict = {}
         self.fusion = FusionParams(method=str(getattr(config, "fusion", "agreement")),
                                    w_min=float(getattr(config, "fusion_w_min", 0.5)),
@@ -123,7 +109,7 @@ class Searcher:
         changes; `find` checks both generations once per search."""
         if not fresh and self._meta:
             return self._meta
-        gen = (self.store.vectors_generation(), self.store.get_meta("fields_generation", "0") or "0")
+        gen = store_generation(self.store.get_meta)
         if self._meta.get("generation") != gen:
             self._meta = {"generation": gen, "model": self.store.get_meta("model") or "",
                           "dim": self.store.vector_dim(), "languages": self.store.lexical_languages(),
@@ -206,7 +192,9 @@ class Searcher:
         cache, n = self._state()["df"], self._total_chunks()
         missing = [t for t in q.all_terms() if t not in cache]
         if missing:
-            cache.update(self.store.term_document_frequencies(missing))
+            copy = self.lexical_copy()
+            cache.update({t: copy.df(t) for t in missing} if copy is not None
+                         else self.store.term_document_frequencies(missing))
         cap = max(share * n, PRUNE_MIN_DF)
         out = []
         for r in q.readings():
@@ -223,6 +211,9 @@ class Searcher:
         if not parsed.lexical:
             return []
         query = self.prune_common(parsed.lexical)
+        copy = self.lexical_copy() if not any(r.phrases for r in query.readings()) else None
+        if copy is not None:  # the same BM25 scores as the store's, from memory
+            return copy.search(query, limit, self._allowed(parsed, filters) if filters else None)
         allowed = self._allowed(parsed, filters) if filters and not parsed.phrases else None
         if allowed is not None and self._broad(allowed):
             # BM25 scores do not depend on the filter: rank everything, keep what the filter allows
@@ -232,6 +223,11 @@ class Searcher:
             if len(kept) >= limit or len(got) < want:
                 return kept[:limit]
         return self.store.lexical_search(query, limit, filters)
+
+    def lexical_copy(self):
+        """The in-memory copy of the lexical index for the store's current generation, or None (the store
+        answers; a copy is then built on a side thread)."""
+        return self.memory.get(self._state()["generation"]) if self.memory is not None else None
 
     def _allowed(self, parsed: ParsedQuery, filters: SearchFilters) -> np.ndarray | None:
         """Chunk ids (sorted) dense search may return (None: all): the filters, and every quoted phrase.

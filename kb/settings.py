@@ -109,6 +109,10 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("rrf_k", 60, "Reciprocal-rank-fusion constant (fusion = rrf)."),
         Setting("lexical_max_df", 0.05, "Lexical search: terms in more than this share of the chunks are left out "
                 "of a query that has rarer terms (they cost the most to score and decide the least; 0 = keep all)."),
+        Setting("lexical_memory", True, "Lexical search in the web app: keep an in-memory copy of the SQLite "
+                "lexical index (the same BM25 scores as FTS5, ~0.6 KB per chunk), rebuilt on a side thread after the "
+                "knowledge base changes, FTS5 answering meanwhile (at 100k chunks a search's lexical part 9.9 -> 0.9 "
+                "ms, docs/benchmarks.md). Off: every lexical search goes to FTS5."),
         Setting("search_overlap", True, "Hybrid search: run the lexical search on a side thread while the query "
                 "is encoded, instead of one after the other (measured on 2 cores: p50 1.65x -> 1.3x one query encode "
                 "at 100k chunks, docs/benchmarks.md). Turn off to keep each search on its own thread."),

@@ -31,7 +31,7 @@ class Services:
         self.config = config
         self.store = store if store is not None else open_store(config.database, pool_size=config.pg_pool_size)
         self._embedder = embedder
-        self.searcher = Searcher(self.store, config, embedder)
+        self.searcher = Searcher(self.store, config, embedder, resident=True)
         self.accounts = Accounts(self.store, session_hours=config.session_hours)
         self.jobs = Jobs(self.store, config)
         self.conversations = Conversations(self.store, config, self.accounts)
@@ -96,6 +96,8 @@ class Services:
             self.store.ensure_vector_index()
         else:
             self.searcher.index.refresh()
+        if self.searcher.memory is not None:  # the in-memory lexical index, built on a side thread
+            self.searcher.lexical_copy()
         try:
             self.searcher.parse("warm up")  # loads the language detector's models
             if self.config.querylog_enabled:

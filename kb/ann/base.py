@@ -139,6 +139,14 @@ class FaissBackend:
         """Stored vectors by id (those in the index); {} when the index cannot give them back (IVF)."""
         if self.kind == "ivf":
             return {}
+        ids = [int(i) for i in ids]
+        if not ids:
+            return {}
+        try:  # one call for all of them (a hybrid search asks for ~80)
+            mat = self.index.reconstruct_batch(np.asarray(ids, dtype=np.int64))
+            return dict(zip(ids, mat, strict=True))
+        except RuntimeError:  # one of them is not in this index: ask one by one
+            pass
         out = {}
         for i in ids:
             try:

@@ -15,7 +15,7 @@ from kb.errors import ConfigError
 from kb.scales import for_model
 
 # The confidence model per packaged embedding model, matched by the start of the model's name (as
-# kb.search.WEAK_MATCH): each model's cosines have their own scale (multilingual-e5 puts any two sentences
+# kb.scales.WEAK_MATCH): each model's cosines have their own scale (multilingual-e5 puts any two sentences
 # at 0.7-0.9), so coefficients fitted for one model make another's answers over-confident (MiniLM's
 # coefficients on multilingual-e5's evidence declined 0.07 of the out-of-scope questions). Fitted by
 # `python bench/bench_answers.py calibrate` (with DESKBOOK_MODEL=multilingual for the second; see

@@ -322,6 +322,7 @@ class DocumentsSql:
                             a.index_text(ch.text), lang))
             with self.transaction():
                 self._update_lexical_rows(out)
+                self._bump_meta("fields_generation")  # searchers' term frequencies and lexical copies are stale
             last = rows[-1]["id"]
             done += len(rows)
             if progress is not None:

@@ -273,6 +273,26 @@ class SqliteStore(SharedSql):
             sql = "SELECT id, s FROM (" + " UNION ALL ".join(parts) + ") ORDER BY s LIMIT ?"
         return [(int(r["id"]), -float(r["s"])) for r in self._rows(sql, [*params, int(limit)])]
 
+    @contextmanager
+    def lexical_snapshot(self) -> Iterator[tuple[Any, dict[str, int], Iterator[tuple]]]:
+        """One read transaction on its own connection: the meta (a `get_meta`-like function), FTS5's
+        document frequency per term, and every lexical row (rowid, title, heading, text, lang) by rowid:
+        what `kb.lexical_memory` copies into memory."""
+        conn = self._connect()
+        try:
+            conn.execute("BEGIN")
+            meta = {r[0]: r[1] for r in conn.execute("SELECT key, value FROM meta")}
+            vocabulary = {r[0]: int(r[1]) for r in conn.execute("SELECT term, doc FROM chunks_fts_vocab")}
+            rows = (tuple(r) for r in conn.execute("SELECT rowid, title, heading, text, lang FROM chunks_fts "
+                                                   "ORDER BY rowid"))
+            yield (lambda key, default=None: meta.get(key, default)), vocabulary, rows
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+            with self._conns_lock:
+                self._conns.remove(conn)
+
     def term_document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         terms = list(dict.fromkeys(terms))
         out = dict.fromkeys(terms, 0)
