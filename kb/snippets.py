@@ -21,6 +21,18 @@ def _query_stems(analyzer: Analyzer, terms: tuple[str, ...], phrases: tuple[str,
     return frozenset(analyzer.stem_words(qwords)) - {""}
 
 
+@functools.lru_cache(maxsize=4096)
+def _word_positions(analyzer: Analyzer, text: str) -> tuple[tuple[tuple[int, int], ...], dict[str, tuple[int, ...]]]:
+    """Each word's span in `text`, and the words (by index) each analysed token occurs in: worked out once
+    per chunk text, as the same chunks are shown for search after search."""
+    found = list(WORD.finditer(text))
+    where: dict[str, list[int]] = {}
+    for i, toks in enumerate(analyzer.analyse_words([m.group() for m in found])):
+        for t in dict.fromkeys(toks):
+            where.setdefault(t, []).append(i)
+    return tuple(m.span() for m in found), {t: tuple(ix) for t, ix in where.items()}
+
+
 def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), width: int = 220,
                  analyzer: Analyzer | None = None) -> str:
     """HTML-escaped excerpt of `text` around the densest cluster of matches, matches in <mark>.
@@ -28,9 +40,10 @@ def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), w
     A word matches when its analysed form (in `analyzer`'s language) is one of the query's words'."""
     analyzer = analyzer or get_analyzer("en")
     stems = _query_stems(analyzer, tuple(terms), tuple(phrases))
-    found = list(WORD.finditer(text)) if stems else []
-    analysed = analyzer.analyse_words([m.group() for m in found])
-    matches = [(m.start(), m.end()) for m, toks in zip(found, analysed, strict=True) if any(t in stems for t in toks)]
+    matches: list[tuple[int, int]] = []
+    if stems:
+        spans, where = _word_positions(analyzer, text)
+        matches = [spans[i] for i in sorted({i for t in stems for i in where.get(t, ())})]
     if len(text) <= width:
         start, end = 0, len(text)
     elif matches:
