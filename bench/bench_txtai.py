@@ -62,7 +62,11 @@ def main() -> None:
     config = load_config(db=args.db, data_dir=str(Path(args.db).parent))
     store = open_store(args.db, create=False)
     embedder = get_embedder(config)
-    searcher = Searcher(store, config, embedder)
+    searcher = Searcher(store, config, embedder, resident=True)  # the web app's (in-memory lexical copy)
+    if searcher.memory is not None:
+        from kb.lexical_memory import store_generation
+
+        searcher.memory.wait(store_generation(store.get_meta))
     base = [json.loads(x)["query"] for x in (ROOT / "corpus/eval/queries.jsonl").read_text().splitlines() if x.strip()]
     queries = [f"{q} {w}" for w in ("", "please", "today") for q in base][: args.queries]
 

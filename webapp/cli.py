@@ -10,6 +10,17 @@ from kb.cli_base import config_for, db_option, echo_json, json_option
 from webapp.accounts import ROLES
 
 
+def _warm_and_freeze(svc) -> None:
+    """Warm the services, then leave everything loaded so far (models, vocabularies: ~500,000 objects)
+    out of Python's garbage collector: a full collection over them took 0.4 s with every request
+    thread stopped, the slowest 5% of searches under load (docs/benchmarks.md)."""
+    import gc
+
+    svc.warm()
+    gc.collect()
+    gc.freeze()
+
+
 def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> None:
     """Run the app on waitress (a production WSGI server) until interrupted."""
     import logging
@@ -38,7 +49,7 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
         ticket_model_for(config, svc.searcher.scale_model(), tagged=True)
         # The answer engine's sentence vectors are cached in a file beside the database; building
         # that cache the first time takes a while, so it runs beside the server, not before it.
-        threading.Thread(target=svc.warm, name="deskbook-warm", daemon=True).start()
+        threading.Thread(target=_warm_and_freeze, args=(svc,), name="deskbook-warm", daemon=True).start()
     counts = svc.store.count_documents()
     users = svc.accounts.count_users()
     jobs = f"{svc.worker.threads if svc.worker else 0} job thread(s)"
