@@ -18,7 +18,8 @@ out once: a query then adds up a few columns (well under a millisecond).
   search in a process that does not keep a copy (the CLI: one search does not pay for a build).
   PostgreSQL ranks with `ts_rank` and keeps no copy.
 
-Memory: about 12 bytes per distinct (chunk, term) pair, ~60 MB at 100,000 chunks of ~60 tokens.
+Memory: about 12 bytes per distinct (chunk, term) pair, 58 MB at 100,000 chunks of ~65 words, and about
+four times that while a copy is built (measured: +217 MB at the peak). Above `MAX_CHUNKS` no copy is made.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ log = logging.getLogger("deskbook.search")
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
 WEIGHTS = (4.0, 2.0, 1.0)  # title, heading, text: the weights every lexical_search passes to bm25()
 REBUILD_GAP_S = 5.0
+MAX_CHUNKS = 500_000  # no copy above this (~0.3 GB held, ~1 GB while building): FTS5 answers
 BUILD_BATCH = 5000  # rows tokenized at a time (bounds the temporary strings)
 DENSE_SHARE = 8  # postings over 1/8 of the rows: add them up in a dense array instead of sorting them
 
@@ -114,27 +116,34 @@ class LexicalMatrix:
 
 def build_matrix(generation: tuple, rows: Iterable[tuple], vocabulary: dict[str, int]) -> LexicalMatrix:
     """The matrix of (rowid, title, heading, text, lang) rows, sorted by rowid; `vocabulary` is FTS5's
-    document frequency per term, which the build must reproduce (ValueError otherwise)."""
+    document frequency per term, which the build must reproduce (ValueError otherwise). Rows are read
+    and their terms counted a batch at a time, so the build holds little more than the result."""
     from scipy import sparse
 
     vocab: dict[str, int] = {}
     rowids: list[int] = []
     langs: list[str] = []
     doc_len: list[np.ndarray] = []
-    triples: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # (row, term, weighted count), one per pair
     batch: list[tuple] = []
 
     def flush() -> None:
-        base = len(rowids) - len(batch)
         lens = np.zeros(len(batch), dtype=np.int64)
+        where, terms, weights = [], [], []
         for col, weight in enumerate(WEIGHTS, start=1):
             toks = [(r[col] or "").split() for r in batch]
             n = np.fromiter((len(t) for t in toks), dtype=np.int64, count=len(toks))
             lens += n
-            ids = np.fromiter((vocab.setdefault(w, len(vocab)) for t in toks for w in t), dtype=np.int32,
-                              count=int(n.sum()))
-            where = np.repeat(np.arange(base, base + len(batch), dtype=np.int32), n)
-            triples.append((where, ids, np.full(len(ids), weight)))
+            terms.append(np.fromiter((vocab.setdefault(w, len(vocab)) for t in toks for w in t), dtype=np.int32,
+                                     count=int(n.sum())))
+            where.append(np.repeat(np.arange(len(batch), dtype=np.int32), n))
+            weights.append(np.full(len(terms[-1]), weight, dtype=np.float32))
+        counts = sparse.coo_matrix((np.concatenate(weights), (np.concatenate(where), np.concatenate(terms))),
+                                   shape=(len(batch), len(vocab))).tocsr()  # adds up a chunk's repeated terms
+        counts.sum_duplicates()
+        base = len(rowids) - len(batch)
+        pairs.append((np.repeat(np.arange(base, base + len(batch), dtype=np.int32), np.diff(counts.indptr)),
+                      counts.indices.astype(np.int32), counts.data.astype(np.float32)))
         doc_len.append(lens)
         batch.clear()
 
@@ -147,13 +156,11 @@ def build_matrix(generation: tuple, rows: Iterable[tuple], vocabulary: dict[str,
     if batch:
         flush()
     n_rows, n_terms = len(rowids), len(vocab)
-    where = np.concatenate([t[0] for t in triples]) if triples else np.zeros(0, np.int32)
-    term = np.concatenate([t[1] for t in triples]) if triples else np.zeros(0, np.int32)
-    weight = np.concatenate([t[2] for t in triples]) if triples else np.zeros(0)
-    triples.clear()
-    mat = sparse.csc_matrix((weight, (where, term)), shape=(n_rows, n_terms))
-    mat.sum_duplicates()
-    del where, term, weight
+    mat = sparse.csc_matrix((np.concatenate([p[2] for p in pairs]) if pairs else np.zeros(0, np.float32),
+                             (np.concatenate([p[0] for p in pairs]) if pairs else np.zeros(0, np.int32),
+                              np.concatenate([p[1] for p in pairs]) if pairs else np.zeros(0, np.int32))),
+                            shape=(n_rows, n_terms))
+    pairs.clear()
     indptr = mat.indptr.astype(np.int64)
     df = np.diff(indptr)
     wrong = [t for t, j in vocab.items() if vocabulary.get(t) != int(df[j])]
@@ -164,14 +171,23 @@ def build_matrix(generation: tuple, rows: Iterable[tuple], vocabulary: dict[str,
     avgdl = float(lengths.sum()) / float(n_rows) if n_rows else 1.0
     idf = np.log((n_rows - df + 0.5) / (df + 0.5))
     idf[idf <= 0.0] = 1e-6
-    w = mat.data
-    d = lengths[mat.indices]
-    # FTS5: idf * ((w * (k1 + 1)) / (w + k1 * (1 - b + b * D / avgdl))), in this order
-    parts = np.repeat(idf, df) * ((w * (K1 + 1.0)) / (w + K1 * (1 - B + B * d / avgdl)))
+    # FTS5: idf * ((w * (k1 + 1)) / (w + k1 * (1 - b + b * D / avgdl))), in this order, in place (two
+    # arrays of the matrix's size at a time)
+    w = mat.data.astype(np.float64)
+    den = lengths[mat.indices]
+    den *= B
+    den /= avgdl
+    den += 1 - B
+    den *= K1
+    den += w
+    w *= K1 + 1.0
+    w /= den
+    del den
+    w *= np.repeat(idf, df)
     codes: dict[str, int] = {}
     lang = np.fromiter((codes.setdefault(x, len(codes)) for x in langs), dtype=np.int16, count=n_rows)
     return LexicalMatrix(generation, np.asarray(rowids, dtype=np.int64), lang, codes, vocab, indptr,
-                         mat.indices.astype(np.int32), parts.astype(np.float64))
+                         mat.indices.astype(np.int32), w)
 
 
 class MemoryLexical:
@@ -223,6 +239,13 @@ class MemoryLexical:
         t0 = time.monotonic()
         generation = None
         try:
+            n = self.store.count_chunks()
+            if n > MAX_CHUNKS:
+                generation = store_generation(self.store.get_meta)
+                self._failed = generation
+                log.info("lexical index not copied into memory: %d chunks, more than %d (FTS5 answers)", n,
+                         MAX_CHUNKS)
+                return
             with self.store.lexical_snapshot() as (get_meta, vocabulary, rows):
                 generation = store_generation(get_meta)
                 m = build_matrix(generation, rows, vocabulary)

@@ -112,7 +112,7 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("lexical_memory", True, "Lexical search in the web app: keep an in-memory copy of the SQLite "
                 "lexical index (the same BM25 scores as FTS5, ~0.6 KB per chunk), rebuilt on a side thread after the "
                 "knowledge base changes, FTS5 answering meanwhile (at 100k chunks a search's lexical part 9.9 -> 0.9 "
-                "ms, docs/benchmarks.md). Off: every lexical search goes to FTS5."),
+                "ms, docs/benchmarks.md); not above 500,000 chunks. Off: every lexical search goes to FTS5."),
         Setting("search_overlap", True, "Hybrid search: run the lexical search on a side thread while the query "
                 "is encoded, instead of one after the other (measured on 2 cores: p50 1.65x -> 1.3x one query encode "
                 "at 100k chunks, docs/benchmarks.md). Turn off to keep each search on its own thread."),

@@ -156,3 +156,15 @@ def test_searches_go_on_through_fts5_when_no_copy_can_be_made(tiny_kb_shared, em
     assert "FTS5 answers every search" in caplog.text
     hits = searcher.search("refund", k=3, mode="lexical")
     assert hits and hits[0].lexical_rank == 1
+
+
+def test_no_copy_is_made_of_a_knowledge_base_too_large_for_it(tiny_kb_shared, embedder, caplog, monkeypatch):
+    import kb.lexical_memory as lm
+
+    config, store, _ = tiny_kb_shared
+    monkeypatch.setattr(lm, "MAX_CHUNKS", 1)
+    searcher = Searcher(store, config, embedder, resident=True)
+    with caplog.at_level(logging.INFO, logger="deskbook.search"):
+        assert searcher.memory.wait(store_generation(store.get_meta), timeout=10) is None
+    assert "more than 1" in caplog.text
+    assert searcher.search("refund", k=3, mode="lexical")
