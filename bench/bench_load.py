@@ -81,6 +81,27 @@ def wait_ready(port: int, path: str, proc: subprocess.Popen, timeout: float = 18
     raise SystemExit("server did not start")
 
 
+def wait_warm(port: int, proc: subprocess.Popen, timeout: float = 300.0) -> None:
+    """Until `deskbook serve` says it has warmed up (its models load beside the first requests: measured
+    with them, the first ~20 s of a run served half the searches at twice the latency). A server without
+    the flag (the bare endpoints) is ready once it answers."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end and proc.poll() is None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        try:
+            conn.request("GET", "/healthz")
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200 or json.loads(body or b"{}").get("warm", True):
+                return
+        except (OSError, ValueError):
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.5)
+    raise SystemExit(f"the server on port {port} did not warm up in {timeout:.0f} s")
+
+
 def drive(port: int, path_for, queries: list[str], clients: int, seconds: float, headers: dict) -> dict:
     """`clients` threads, each sending requests back to back for `seconds`; latencies of the 200s."""
     lat: list[float] = []
@@ -194,6 +215,7 @@ def run(label: str, cmd: list[str], port: int, ready_path: str, path_for, querie
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(port, ready_path, proc, headers=headers)
+        wait_warm(port, proc)
         drive(port, path_for, queries[:40], min(4, args.clients), 10, headers)  # warm up: threads, caches, models
         res = drive(port, path_for, queries[40:], args.clients, args.seconds, headers)
     finally:

@@ -251,7 +251,7 @@ class MemoryLexical:
                 m = build_matrix(generation, rows, vocabulary)
             self._matrix = m
             self.builds += 1
-            log.info("lexical index copied into memory: %d chunks, %d terms, %.0f MB, %.1f s",
+            log.info("lexical index copied into memory: %d chunks, %d terms, %.1f MB, %.1f s",
                      len(m.rowids), len(m.vocab), m.nbytes / 1e6, time.monotonic() - t0)
         except Exception as e:  # the copy only speeds searches up: FTS5 keeps answering
             if generation is None:

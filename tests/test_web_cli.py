@@ -11,6 +11,8 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import ROOT
 
 DESKBOOK = str(Path(sys.executable).with_name("deskbook"))
@@ -88,6 +90,7 @@ def test_serve_runs_waitress_with_a_health_endpoint(tmp_path):
                 time.sleep(0.3)
         assert body is not None, proc.stdout.read() if proc.poll() is not None else "no answer"
         assert body["status"] == "ok" and server == "deskbook"  # waitress (ident), not the dev server
+        assert body["warm"] is False  # --no-warm: nothing loaded ahead, and /healthz says so
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=5) as resp:
             assert resp.status == 200 and "Content-Security-Policy" in resp.headers
     finally:
@@ -104,3 +107,32 @@ def test_serve_refuses_to_start_with_a_broken_confidence_model_file(tmp_path):
                           text=True, timeout=180)
     assert proc.returncode == 2, proc.stderr
     assert str(bad) in proc.stderr and "'unit' must be a number" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_the_warm_up_marks_the_server_warm_even_when_it_fails(caplog):
+    """/healthz's "warm" (a readiness probe's signal) is set once the warm-up is over, also when part of it
+    failed (the first requests then load what is missing); the warm-up's objects are left to the
+    collector's permanent generation."""
+    import gc
+    import threading
+
+    from webapp.cli import _warm_and_freeze
+
+    class Svc:
+        warmed = threading.Event()
+
+        def warm(self):
+            raise RuntimeError("the answer cache could not be written")
+
+    svc = Svc()
+    try:
+        with pytest.raises(RuntimeError):
+            _warm_and_freeze(svc)
+        assert svc.warmed.is_set()
+        ok = Svc()
+        ok.warmed = threading.Event()
+        ok.warm = lambda: None
+        _warm_and_freeze(ok)
+        assert ok.warmed.is_set() and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()

@@ -91,7 +91,7 @@ def create_app(config=None, test_config: dict[str, Any] | None = None, *, store=
     def healthz():
         svc = app.extensions["deskbook"]
         return jsonify({"status": "ok", "documents": svc.store.count_documents(),
-                        "schema": svc.store.schema_version()})
+                        "schema": svc.store.schema_version(), "warm": svc.warmed.is_set()})
 
     @app.after_request
     def _security_headers(resp):

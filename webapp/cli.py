@@ -13,12 +13,16 @@ from webapp.accounts import ROLES
 def _warm_and_freeze(svc) -> None:
     """Warm the services, then leave everything loaded so far (models, vocabularies: ~500,000 objects)
     out of Python's garbage collector: a full collection over them took 0.4 s with every request
-    thread stopped, the slowest 5% of searches under load (docs/benchmarks.md)."""
+    thread stopped (docs/benchmarks.md). /healthz says "warm" from then on: requests are served from
+    the start, but slowly while the models load (~30 s under load on 2 cores)."""
     import gc
 
-    svc.warm()
-    gc.collect()
-    gc.freeze()
+    try:
+        svc.warm()
+        gc.collect()
+        gc.freeze()
+    finally:
+        svc.warmed.set()
 
 
 def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> None:

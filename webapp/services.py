@@ -38,6 +38,7 @@ class Services:
         self._answerer = None
         self._assistant = None
         self._lock = threading.RLock()
+        self.warmed = threading.Event()  # set once `deskbook serve` has warmed up (/healthz says "warm")
         self._search_cache: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
         self._querylog = None
         self._cpu_slots = threading.BoundedSemaphore(search_concurrency(config))
