@@ -25,7 +25,6 @@ four times that while a copy is built (measured: +217 MB at the peak). Above `MA
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
@@ -199,8 +198,7 @@ class MemoryLexical:
         self._lock = threading.Lock()
         self._building: tuple[int, threading.Thread] | None = None  # (pid, thread): a fork has no such thread
         self._next_start = 0.0
-        self._failed: tuple | None = None
-        self.builds = 0
+        self._failed: tuple | None = None  # the generation a build failed for: not tried again for it
 
     def get(self, generation: tuple) -> LexicalMatrix | None:
         """The copy for this generation, or None (FTS5 answers) while one is being made."""
@@ -237,30 +235,22 @@ class MemoryLexical:
 
     def _build(self) -> None:
         t0 = time.monotonic()
-        generation = None
+        current = None  # the generation a failure is remembered for (None: the store could not be read)
         try:
+            current = store_generation(self.store.get_meta)
             n = self.store.count_chunks()
             if n > MAX_CHUNKS:
-                generation = store_generation(self.store.get_meta)
-                self._failed = generation
+                self._failed = current
                 log.info("lexical index not copied into memory: %d chunks, more than %d (FTS5 answers)", n,
                          MAX_CHUNKS)
                 return
             with self.store.lexical_snapshot() as (get_meta, vocabulary, rows):
-                generation = store_generation(get_meta)
-                m = build_matrix(generation, rows, vocabulary)
+                m = build_matrix(store_generation(get_meta), rows, vocabulary)
             self._matrix = m
-            self.builds += 1
             log.info("lexical index copied into memory: %d chunks, %d terms, %.1f MB, %.1f s",
                      len(m.rowids), len(m.vocab), m.nbytes / 1e6, time.monotonic() - t0)
         except Exception as e:  # the copy only speeds searches up: FTS5 keeps answering
-            if generation is None:
-                try:
-                    generation = store_generation(self.store.get_meta)
-                except Exception:  # noqa: BLE001 - the store is unreadable: tried again after the gap
-                    generation = None
-            self._failed = generation  # not tried again until the knowledge base changes
+            self._failed = current
             log.warning("lexical index not copied into memory (FTS5 answers every search): %s", e)
         finally:
-            took = time.monotonic() - t0
-            self._next_start = time.monotonic() + max(REBUILD_GAP_S, 4 * took) if math.isfinite(took) else 0.0
+            self._next_start = time.monotonic() + max(REBUILD_GAP_S, 4 * (time.monotonic() - t0))

@@ -8,6 +8,8 @@ import functools
 import html
 from collections.abc import Sequence
 
+import numpy as np
+
 from kb.analysis import Analyzer, get_analyzer
 from kb.text import WORD, normalize_ws
 
@@ -21,16 +23,17 @@ def _query_stems(analyzer: Analyzer, terms: tuple[str, ...], phrases: tuple[str,
     return frozenset(analyzer.stem_words(qwords)) - {""}
 
 
-@functools.lru_cache(maxsize=4096)
-def _word_positions(analyzer: Analyzer, text: str) -> tuple[tuple[tuple[int, int], ...], dict[str, tuple[int, ...]]]:
-    """Each word's span in `text`, and the words (by index) each analysed token occurs in: worked out once
-    per chunk text, as the same chunks are shown for search after search."""
+@functools.lru_cache(maxsize=2048)
+def _word_positions(analyzer: Analyzer, text: str) -> tuple[np.ndarray, dict[str, tuple[int, ...]]]:
+    """Each word's (start, end) in `text`, and the words (by index) each analysed token occurs in: worked
+    out once per chunk text, as the same chunks are shown for search after search (~10 KB a text)."""
     found = list(WORD.finditer(text))
     where: dict[str, list[int]] = {}
     for i, toks in enumerate(analyzer.analyse_words([m.group() for m in found])):
         for t in dict.fromkeys(toks):
             where.setdefault(t, []).append(i)
-    return tuple(m.span() for m in found), {t: tuple(ix) for t, ix in where.items()}
+    spans = np.array([m.span() for m in found], dtype=np.int32).reshape(-1, 2)
+    return spans, {t: tuple(ix) for t, ix in where.items()}
 
 
 def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), width: int = 220,
@@ -43,7 +46,8 @@ def make_snippet(text: str, terms: Sequence[str], phrases: Sequence[str] = (), w
     matches: list[tuple[int, int]] = []
     if stems:
         spans, where = _word_positions(analyzer, text)
-        matches = [spans[i] for i in sorted({i for t in stems for i in where.get(t, ())})]
+        hit = sorted({i for t in stems for i in where.get(t, ())})
+        matches = [(int(a), int(b)) for a, b in spans[hit].tolist()] if hit else []
     if len(text) <= width:
         start, end = 0, len(text)
     elif matches:

@@ -109,7 +109,7 @@ def test_serve_refuses_to_start_with_a_broken_confidence_model_file(tmp_path):
     assert str(bad) in proc.stderr and "'unit' must be a number" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_the_warm_up_marks_the_server_warm_even_when_it_fails(caplog):
+def test_the_warm_up_marks_the_server_warm_even_when_it_fails():
     """/healthz's "warm" (a readiness probe's signal) is set once the warm-up is over, also when part of it
     failed (the first requests then load what is missing); the warm-up's objects are left to the
     collector's permanent generation."""

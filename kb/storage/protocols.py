@@ -90,7 +90,8 @@ class DocumentStore(BaseStore, Protocol):
         """Ids of the chunks of documents that pass the filters (and contain every phrase of `phrases`, or
         of each reading of `query` in its language)."""
     def lexical_languages(self) -> dict[str, int]:
-        """Documents per language (`Document.language`)."""
+        """Documents per language (`Document.language`). (SQLite also has `lexical_snapshot()`, what
+        kb.lexical_memory copies into memory; a backend without it is searched in the database only.)"""
     def reanalyse_lexical(self, *, batch: int = 2000, progress: Any = None) -> int:
         """Re-analyse every chunk's lexical text in its document's language; records the analyzer version."""
     def term_document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:

@@ -278,20 +278,13 @@ class SqliteStore(SharedSql):
         """One read transaction on its own connection: the meta (a `get_meta`-like function), FTS5's
         document frequency per term, and every lexical row (rowid, title, heading, text, lang) by rowid:
         what `kb.lexical_memory` copies into memory."""
-        conn = self._connect()
-        try:
+        with self._own_connection() as conn:  # closing it ends the read transaction
             conn.execute("BEGIN")
             meta = {r[0]: r[1] for r in conn.execute("SELECT key, value FROM meta")}
             vocabulary = {r[0]: int(r[1]) for r in conn.execute("SELECT term, doc FROM chunks_fts_vocab")}
             rows = (tuple(r) for r in conn.execute("SELECT rowid, title, heading, text, lang FROM chunks_fts "
                                                    "ORDER BY rowid"))
             yield (lambda key, default=None: meta.get(key, default)), vocabulary, rows
-        finally:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            conn.close()
-            with self._conns_lock:
-                self._conns.remove(conn)
 
     def term_document_frequencies(self, terms: Iterable[str]) -> dict[str, int]:
         terms = list(dict.fromkeys(terms))
@@ -304,17 +297,25 @@ class SqliteStore(SharedSql):
 
     # -- copying (kb.storage.copy) ------------------------------------------------------------
     @contextmanager
-    def _stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
-        cur = self._connect().cursor()  # its own connection: a long read beside the writes of this thread
+    def _own_connection(self) -> Iterator[Any]:
+        """A connection of its own, closed after use: a long read beside the writes of this thread."""
+        conn = self._connect()
         try:
-            cur.execute(sql, tuple(params))
-            yield cur
+            yield conn
         finally:
-            conn = cur.connection
-            cur.close()
             conn.close()
             with self._conns_lock:
                 self._conns.remove(conn)
+
+    @contextmanager
+    def _stream(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Any]:
+        with self._own_connection() as conn:
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, tuple(params))
+                yield cur
+            finally:
+                cur.close()
 
     def _dump_sql(self, table: str) -> str:
         if table == "chunks":
