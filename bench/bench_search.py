@@ -179,22 +179,27 @@ def bench_search(store, config, embedder, queries: list[str]) -> dict:
 
 
 def bench_cold(db: Path, runs: int) -> dict:
-    """Wall time of a cold `deskbook search` and of a cold import-the-model-and-encode-one-query."""
+    """Wall time of a cold `deskbook search` and of a cold import-the-model-and-encode-one-query, for each
+    of the first `runs` dev questions (a fixed set; one query would measure whatever its language
+    detection needs: most queries are read by lingua's quick detector, some need the full one)."""
     import subprocess
 
     env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}
-    search_cmd = [sys.executable, "-c", "from kb.cli import main; main()", "search", "refund to the original card",
-                  "--db", str(db), "--k", "5"]
-    encode_cmd = [sys.executable, "-c", "from kb.config import load_config; from kb.embed import get_embedder; "
-                  "get_embedder(load_config()).encode_queries(['refund to the original card'])"]
+    questions = [json.loads(x)["query"] for x in (ROOT / "corpus/eval/queries.jsonl").read_text().splitlines()
+                 if x.strip()][:runs]
     out: dict[str, list[float]] = {"search": [], "encode": [], "search, torch": [], "encode, torch": []}
     torch_env = {**env, "DESKBOOK_QUERY_ENCODER": "torch"}  # as before kb.embed_onnx: torch for the query
-    for _ in range(runs):
+    for q in questions:
+        search_cmd = [sys.executable, "-c", "from kb.cli import main; main()", "search", q, "--db", str(db),
+                      "--k", "5"]
+        encode_cmd = [sys.executable, "-c", "import sys; from kb.config import load_config; "
+                      "from kb.embed import get_embedder; get_embedder(load_config()).encode_queries([sys.argv[1]])", q]
         for name, cmd, e in (("search", search_cmd, env), ("encode", encode_cmd, env),
                              ("search, torch", search_cmd, torch_env), ("encode, torch", encode_cmd, torch_env)):
             t = time.perf_counter()
             subprocess.run(cmd, env=e, cwd=str(ROOT), check=True, capture_output=True)
             out[name].append(time.perf_counter() - t)
+    out["questions"] = questions
     return out
 
 
@@ -205,7 +210,9 @@ def main() -> None:
     ap.add_argument("--embed", type=int, default=10000, help="texts embedded for real per synthetic KB")
     ap.add_argument("--workdir", default=str(Path(tempfile.gettempdir()) / "deskbook-bench"))
     ap.add_argument("--skip-indexing", action="store_true")
-    ap.add_argument("--cold", type=int, default=5, help="cold-start runs of each command (0 = skip)")
+    ap.add_argument("--cold", type=int, default=5, help="cold-start runs of each command, one dev question each "
+                    "(0 = skip)")
+    ap.add_argument("--cold-db", default="", help="knowledge base of the cold runs (default: corpus/ indexed)")
     args = ap.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -258,12 +265,15 @@ def main() -> None:
             print(f"| {mode} | {statistics.median(lat):.2f} | {pct(lat, 95):.2f} | {statistics.median(lat) / enc:.2f} | "
                   f"{pct(lat, 95) / enc:.2f} |")
     if args.cold:
-        db = workdir / "index-bench.db"
+        db = Path(args.cold_db) if args.cold_db else workdir / "index-bench.db"
         if not db.exists():
             bench_indexing(workdir, config, embedder)
         c = bench_cold(db, args.cold)
         s, e = statistics.median(c["search"]), statistics.median(c["encode"])
-        print(f"\n## Cold start ({args.cold} runs each, median)\n")
+        print(f"\n## Cold start ({db.name}: the first {args.cold} dev questions, one run each, median)\n")
+        for q, ts, te in zip(c["questions"], c["search"], c["encode"], strict=True):
+            print(f"- {ts:.2f} s search / {te:.2f} s encode = {ts / te:.2f}x: {q}")
+        print()
         print("| command | seconds |")
         print("|---|---:|")
         print(f"| `deskbook search` (cold shell) | {s:.2f} |")

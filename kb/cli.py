@@ -19,7 +19,7 @@ from kb.errors import DeskbookError
 def _ansi_marks(snippet: str) -> str:
     import html
 
-    from kb.answers.wording import plain
+    from kb.snippets import plain
 
     text = plain(snippet).replace("<mark>", "\x1b[1m").replace("</mark>", "\x1b[0m")
     return html.unescape(text)
@@ -45,12 +45,15 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
     """Search the knowledge base. Put a phrase in "double quotes" to match it exactly.
 
     SOPs: published ones only, as agents see them, unless --status says otherwise."""
+    from kb.coldstart import preload
     from kb.models import sop_status_filter
     from kb.search import Searcher
+    from kb.storage import SearchFilters
 
     config, store = open_kb(db)
-    found = Searcher(store, config).find(query, k=k, mode=mode, types=types, tags=tags,
-                                         sop_statuses=sop_status_filter(statuses))
+    searcher = Searcher(store, config)
+    preload(searcher, query, mode, SearchFilters.of(types, tags, (), sop_status_filter(statuses)))
+    found = searcher.find(query, k=k, mode=mode, types=types, tags=tags, sop_statuses=sop_status_filter(statuses))
     hits = found.hits
     if as_json:
         echo_json([h.to_dict() for h in hits])
@@ -70,7 +73,7 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
 def _plain(snippet: str) -> str:
     import html
 
-    from kb.answers.wording import plain
+    from kb.snippets import plain
 
     return html.unescape(plain(snippet).replace("<mark>", "").replace("</mark>", ""))
 

@@ -17,7 +17,9 @@ under the model's threshold), so that ten unrelated results are not shown as ans
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -86,6 +88,7 @@ class Searcher:
         self.store = store
         self.config = config
         self._embedder = embedder
+        self._loading, self._listing, self._reading = threading.Lock(), threading.Lock(), threading.Lock()  # preloads
         self.index = VectorIndex(store, config)
         self.memory = (MemoryLexical(store) if resident and getattr(config, "lexical_memory", True)
                        and hasattr(store, "lexical_snapshot") else None)
@@ -97,10 +100,11 @@ class Searcher:
 
     @property
     def embedder(self):
-        if self._embedder is None:
-            from kb.embed import get_embedder
+        with self._loading:  # `kb.coldstart.preload` may be loading it on a side thread: wait for that one
+            if self._embedder is None:
+                from kb.embed import get_embedder
 
-            self._embedder = get_embedder(self.config)
+                self._embedder = get_embedder(self.config)
         return self._embedder
 
     def _state(self, fresh: bool = False) -> dict:
@@ -110,10 +114,13 @@ class Searcher:
         if not fresh and self._meta:
             return self._meta
         gen = store_generation(self.store.get_meta)
-        if self._meta.get("generation") != gen:
-            self._meta = {"generation": gen, "model": self.store.get_meta("model") or "",
-                          "dim": self.store.vector_dim(), "languages": self.store.lexical_languages(),
-                          "df": {}, "chunks": None, "info": {}, "allowed": {}}
+        if self._meta.get("generation") == gen:
+            return self._meta
+        with self._reading:  # one thread reads the meta (a cold search's preloads start together)
+            if self._meta.get("generation") != gen:
+                self._meta = {"generation": gen, "model": self.store.get_meta("model") or "",
+                              "dim": self.store.vector_dim(), "languages": self.store.lexical_languages(),
+                              "df": {}, "chunks": None, "info": {}, "allowed": {}}
         return self._meta
 
     def generation(self) -> tuple:
@@ -215,6 +222,8 @@ class Searcher:
         if copy is not None:  # the same BM25 scores as the store's, from memory
             return copy.search(query, limit, self._allowed(parsed, filters) if filters else None)
         allowed = self._allowed(parsed, filters) if filters and not parsed.phrases else None
+        if allowed is None and not parsed.phrases:
+            filters = NO_FILTERS  # they leave nothing out
         if allowed is not None and self._broad(allowed):
             # BM25 scores do not depend on the filter: rank everything, keep what the filter allows
             want = self._ask_for(limit, allowed)
@@ -230,21 +239,25 @@ class Searcher:
         return self.memory.get(self._state()["generation"]) if self.memory is not None else None
 
     def _allowed(self, parsed: ParsedQuery, filters: SearchFilters) -> np.ndarray | None:
-        """Chunk ids (sorted) dense search may return (None: all): the filters, and every quoted phrase.
-        Without phrases the ids are kept per filter until the store's content changes: listing every
-        chunk a filter allows (agents' default, published SOPs and every ticket) reads all chunks."""
+        """Chunk ids (sorted) dense search may return (None: all): the filters, and every quoted phrase."""
         if not filters and not parsed.phrases:
             return None
         if parsed.phrases:
             return np.sort(self.store.chunk_ids_where(filters, query=parsed.lexical))
+        return self.filter_ids(filters)
+
+    def filter_ids(self, filters: SearchFilters) -> np.ndarray | None:
+        """Chunk ids (sorted) these filters allow (None: all, as agents' filter where every SOP is
+        published: counting that is a tenth of listing 100k ids), kept until the store's content changes."""
         cache = self._state()["allowed"]
-        ids = cache.get(filters)
-        if ids is None:
-            ids = np.sort(self.store.chunk_ids_where(filters)).astype(np.int64)
-            if len(cache) >= ALLOWED_CACHE:
-                cache.clear()
-            cache[filters] = ids
-        return ids
+        with self._listing if filters not in cache else nullcontext():  # see `embedder`
+            if filters not in cache:
+                ids = (np.sort(self.store.chunk_ids_where(filters)).astype(np.int64)
+                       if self.store.documents_left_out(filters) else None)
+                if len(cache) >= ALLOWED_CACHE:
+                    cache.clear()
+                cache[filters] = ids
+            return cache[filters]
 
     def _total_chunks(self) -> int:
         state = self._state()

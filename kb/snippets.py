@@ -6,12 +6,20 @@ from __future__ import annotations
 import bisect
 import functools
 import html
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from kb.analysis import Analyzer, get_analyzer
 from kb.text import WORD, normalize_ws
+
+_MARKS = re.compile(r"\*\*|__|(?<!\w)_(?=\S)|(?<=\S)_(?!\w)|`")
+
+
+def plain(text: str) -> str:
+    """Markdown emphasis and code marks removed (`**Shipments**` -> `Shipments`)."""
+    return _MARKS.sub("", text or "")
 
 
 @functools.lru_cache(maxsize=256)

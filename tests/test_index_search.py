@@ -367,3 +367,36 @@ def test_hybrid_search_in_a_forked_child(corpus_searcher):
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
+def test_a_preloaded_cold_searcher_finds_the_same_as_a_warm_one(corpus_kb, corpus_searcher, embedder):
+    """`kb.coldstart.preload` (a cold `deskbook search`) loads on side threads what the search then uses:
+    the same hits and scores, with agents' filter (drafts left out) and with every status."""
+    from kb.coldstart import preload
+    from kb.search import Searcher
+    from kb.storage import SearchFilters
+
+    config, store = corpus_kb
+    for query, statuses in (("refund to the original card", ("published",)), ("wheres my order", ()),
+                            ("how many points do I get per pound", ("published",))):
+        cold = Searcher(store, config, embedder)
+        threads = preload(cold, query, "hybrid", SearchFilters.of(sop_statuses=statuses))
+        got = cold.search(query, k=5, sop_statuses=statuses)
+        for t in threads:
+            t.join(timeout=60)
+        want = corpus_searcher.search(query, k=5, sop_statuses=statuses)
+        assert [(h.id, h.score) for h in got] == [(h.id, h.score) for h in want]
+        assert all(h.type == "ticket" or h.status in ("", "published") for h in got if statuses)
+
+
+def test_a_filter_that_leaves_nothing_out_is_not_listed(corpus_kb, corpus_searcher):
+    from kb.storage import SearchFilters
+
+    _, store = corpus_kb
+    everything = SearchFilters.of(types=["sop", "ticket"])
+    assert store.documents_left_out(everything) == 0 and corpus_searcher.filter_ids(everything) is None
+    agents = SearchFilters.of(sop_statuses=["published"])
+    assert store.documents_left_out(agents) > 0  # the sample has drafts
+    assert len(corpus_searcher.filter_ids(agents)) < store.count_chunks()
+    assert ([h.id for h in corpus_searcher.search("kettle leaking", k=5, types=["sop", "ticket"])]
+            == [h.id for h in corpus_searcher.search("kettle leaking", k=5)])

@@ -57,16 +57,44 @@ def test_a_dense_search_reads_only_the_languages_and_phrases_of_its_query():
     assert quoted.phrases == ["nicht angekommen"] and quoted.lexical.phrases
 
 
-def test_likely_languages_asks_the_detector_once(monkeypatch):
+def test_likely_languages_asks_each_detector_once_and_the_full_one_only_when_unsure(monkeypatch):
     from kb import lang
 
     calls = []
     real = lang.language_confidences
-    monkeypatch.setattr(lang, "language_confidences", lambda text, langs: calls.append(text) or real(text, langs))
+    monkeypatch.setattr(lang, "language_confidences",
+                        lambda text, langs, low_accuracy=None: calls.append((text, low_accuracy))
+                        or real(text, langs, low_accuracy=low_accuracy))
     assert len(lang.likely_languages("Paket", ("en", "de", "tr"))) >= 1  # ambiguous: maybe several
+    assert calls == [("Paket", True), ("Paket", None)]  # the quick detector is unsure: the full one decides
+    calls.clear()
     assert lang.likely_languages("Where is my parcel, it has not arrived yet", ("en", "de", "tr")) == ["en"]
+    assert calls == [("Where is my parcel, it has not arrived yet", True)]  # sure: the full one is not asked
+    calls.clear()
     assert lang.likely_languages("?!", ("en", "de", "tr"), default="de") == ["de"]  # too short to detect
-    assert len(calls) == 2
+    assert calls == []
+
+
+def test_the_quick_reading_never_names_a_language_the_full_detector_rules_out():
+    """Over the questions in English, German and Turkish of corpus/eval, a query the quick detector is sure
+    of is read in one of the languages the full detector gives (kb.lang.QUICK_SURE)."""
+    import json
+    from pathlib import Path
+
+    from kb import lang
+
+    langs = ("en", "de", "tr")
+    questions = [json.loads(line)["query"] for f in sorted(Path("corpus/eval").glob("queries*.jsonl"))
+                 for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(questions) > 200
+    quick = 0
+    for q in questions:
+        ranked = lang.language_confidences(q, langs, low_accuracy=True)
+        if ranked[0][1] >= lang.QUICK_SURE:
+            quick += 1
+            full = [c for c, share in lang.language_confidences(q, langs) if share >= 0.2]
+            assert ranked[0][0] in full, q
+    assert quick >= 0.8 * len(questions)
 
 
 # -- a mixed-language knowledge base in each backend ------------------------------------------------

@@ -19,7 +19,8 @@ from kb.storage import NO_FILTERS, SearchFilters
 A = get_analyzer("en")
 EXPECTED_MIGRATIONS = ["accounts.0001_users", "accounts.0002_sessions", "accounts.0003_login_failures", "accounts.0004_user_locale",
                        "assist.0001_conversations", "jobs.0001_queue", "kb.0001_core",
-                       "kb.0002_language_analysed_text", "kb.0003_lexical_languages", "kb.0004_fts_secure_delete", "qa.0001_tables",
+                       "kb.0002_language_analysed_text", "kb.0003_lexical_languages", "kb.0004_fts_secure_delete",
+                       "kb.0005_documents_language", "qa.0001_tables",
                        "qa.0002_idempotency", "qa.0003_models", "querylog.0001_tables"]
 
 
@@ -154,6 +155,16 @@ def test_lexical_filters_types_tags_and_statuses(kb):
     assert set(lex(kb, "hold refund", SearchFilters.of(statuses=["draft", "closed"]))) == {"hold", "T-1"}
     ids = kb.chunk_ids_where(SearchFilters.of(types=["sop"]), phrases=[["origin", "payment"]])
     assert [kb.chunk_docs(ids.tolist())[int(i)]["doc_id"] for i in ids] == ["refunds"]
+
+
+def test_documents_left_out_by_a_filter(kb):
+    agents = SearchFilters.of(sop_statuses=["published"])
+    assert kb.documents_left_out(NO_FILTERS) == 0
+    assert kb.documents_left_out(agents) == 1  # the draft SOP; the ticket's own status does not count
+    assert kb.documents_left_out(SearchFilters.of(types=["sop"])) == 1
+    assert kb.documents_left_out(SearchFilters.of(tags=["refunds"])) == 1  # tags match in any case
+    assert sorted(kb.chunk_docs(kb.chunk_ids_where(agents).tolist())[c]["doc_id"]
+                  for c in kb.chunk_ids_where(agents).tolist()) == ["T-1", "refunds", "refunds"]
 
 
 @pytest.mark.parametrize("query", ['"', 'refund AND OR NOT', "NEAR(a b)", "col:value", "*", "' OR 1=1; --",

@@ -12,17 +12,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from kb.snippets import plain
+
+__all__ = ["SAY_MARKERS", "plain", "split_step"]
+
 # "Say:" markers, per language; a line may start with its bullet.
 SAY_MARKERS = ("Say", "Say to the customer", "Sagen Sie", "Sagen", "Şöyle söyleyin", "Söyleyin", "Deyin")
 _SAY = re.compile(r"(?:(?<=^)|(?<=[\s.:;!?]))(?:" + "|".join(re.escape(m) for m in SAY_MARKERS) + r")\s*:\s*")
 _BULLET = re.compile(r"^\s*(?:[-*+•]|\d{1,3}[.)])\s+")
 _QUOTES = "\"'“”„‟«»‹›‘’"
-_MARKS = re.compile(r"\*\*|__|(?<!\w)_(?=\S)|(?<=\S)_(?!\w)|`")
-
-
-def plain(text: str) -> str:
-    """Markdown emphasis and code marks removed (`**Shipments**` -> `Shipments`)."""
-    return _MARKS.sub("", text or "")
 
 
 _CLOSING = {'"': '"', "“": "”", "„": "“”", "«": "»", "‘": "’", "'": "'"}

@@ -89,6 +89,8 @@ class DocumentStore(BaseStore, Protocol):
                         query: LexicalQuery | None = None) -> np.ndarray:
         """Ids of the chunks of documents that pass the filters (and contain every phrase of `phrases`, or
         of each reading of `query` in its language)."""
+    def documents_left_out(self, filters: SearchFilters = ...) -> int:
+        """How many documents the filters leave out (0: a search may ignore them)."""
     def lexical_languages(self) -> dict[str, int]:
         """Documents per language (`Document.language`). (SQLite also has `lexical_snapshot()`, what
         kb.lexical_memory copies into memory; a backend without it is searched in the database only.)"""

@@ -296,7 +296,17 @@ class DocumentsSql:
         sql = "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        return np.array([r["id"] for r in self._rows(sql, params)], dtype=np.int64)
+        return self._ids(sql, params)
+
+    def documents_left_out(self, filters: SearchFilters = NO_FILTERS) -> int:
+        """How many documents the filters leave out: none (agents' published SOPs where every SOP is
+        published) lets a search skip the filter rather than list every chunk it allows."""
+        where, params = self._document_filters(filters)
+        if not where:
+            return 0
+        row = self._row("SELECT count(*) AS n FROM documents d WHERE NOT coalesce((" + " AND ".join(where)
+                        + "), FALSE)", params)
+        return int(row["n"]) if row else 0
 
     def lexical_languages(self) -> dict[str, int]:
         """Documents per language: which readings of a query can match anything."""

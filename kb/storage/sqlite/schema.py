@@ -388,6 +388,12 @@ ALTER TABLE users ADD COLUMN locale TEXT NOT NULL DEFAULT ''
 
 # In order. The vector table depends on the model's dimension and is created by the store when the
 # first vectors are written (see SqliteStore._create_vector_table).
+# Documents per language (`lexical_languages`, read by the first search of every process) from an index
+# instead of every document: 0.08 s -> 0.009 s at 100,000 tickets.
+DOCUMENTS_LANGUAGE = """
+CREATE INDEX IF NOT EXISTS documents_language ON documents(language)
+"""
+
 MIGRATIONS: list[tuple[str, Any]] = [
     ("kb.0001_core", CORE),
     ("qa.0001_tables", QA),
@@ -403,6 +409,7 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("kb.0004_fts_secure_delete", _fts_secure_delete),
     ("accounts.0003_login_failures", LOGIN_FAILURES),
     ("accounts.0004_user_locale", USER_LOCALE),
+    ("kb.0005_documents_language", DOCUMENTS_LANGUAGE),
 ]
 
 LEGACY = {"0001_core": "kb.0001_core", "0002_qa": "qa.0001_tables", "0003_accounts": "accounts.0001_users",
