@@ -20,6 +20,7 @@ from kb.storage import SearchFilters
 
 log = logging.getLogger(__name__)
 
+
 def _quietly(name: str, job: Callable[[], object]) -> Callable[[], None]:
     def run() -> None:
         try:

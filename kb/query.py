@@ -49,3 +49,11 @@ def parse_query(query: str, analyzer: Analyzer | None = None, *, languages: Sequ
     terms = list(dict.fromkeys(w for w in WORD.findall(rest + " " + " ".join(phrases)) if len(w) <= 40))
     return ParsedQuery(text=text or q[:MAX_QUERY_CHARS], terms=terms[:48], phrases=phrases, lexical=reading,
                        languages=[r.language for r in reading.readings() if r.language] or list(languages or []))
+
+
+def phrases_in(parsed: ParsedQuery, haystack: str, analyzer: Analyzer) -> bool:
+    """Whether every quoted phrase of the query is in `haystack`, as analysed tokens."""
+    if not parsed.phrases:
+        return True
+    hay = " ".join(analyzer.tokens(haystack))
+    return all(" ".join(analyzer.tokens(p)) in hay for p in parsed.phrases)

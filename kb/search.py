@@ -19,17 +19,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from kb.analysis import Analyzer, LexicalQuery, get_analyzer
+from kb.analysis import LexicalQuery, get_analyzer
 from kb.errors import InputError
 from kb.fusion import FUSIONS, FusionParams, fuse, with_prior
 from kb.lexical_memory import MemoryLexical, store_generation
 from kb.models import DOC_TYPES, Hit
-from kb.query import MAX_QUERY_CHARS, ParsedQuery, parse_query
+from kb.query import MAX_QUERY_CHARS, ParsedQuery, parse_query, phrases_in
 from kb.scales import weak_match_threshold
 from kb.sidework import side_pool
 from kb.snippets import make_snippet
@@ -58,13 +57,6 @@ class SearchResult:
     def to_dict(self) -> dict:
         return {"results": [h.to_dict() for h in self.hits], "weak_match": self.weak_match,
                 "best_score": self.best_score, "languages": self.languages}
-
-
-def _phrase_ok(parsed: ParsedQuery, haystack: str, analyzer: Analyzer) -> bool:
-    if not parsed.phrases:
-        return True
-    hay = " ".join(analyzer.tokens(haystack))
-    return all(" ".join(analyzer.tokens(p)) in hay for p in parsed.phrases)
 
 
 def _keep(pairs: list[tuple[int, float]], allowed: np.ndarray) -> list[tuple[int, float]]:
@@ -100,6 +92,8 @@ class Searcher:
 
     @property
     def embedder(self):
+        if self._embedder is not None:
+            return self._embedder
         with self._loading:  # `kb.coldstart.preload` may be loading it on a side thread: wait for that one
             if self._embedder is None:
                 from kb.embed import get_embedder
@@ -250,14 +244,17 @@ class Searcher:
         """Chunk ids (sorted) these filters allow (None: all, as agents' filter where every SOP is
         published: counting that is a tenth of listing 100k ids), kept until the store's content changes."""
         cache = self._state()["allowed"]
-        with self._listing if filters not in cache else nullcontext():  # see `embedder`
-            if filters not in cache:
-                ids = (np.sort(self.store.chunk_ids_where(filters)).astype(np.int64)
-                       if self.store.documents_left_out(filters) else None)
-                if len(cache) >= ALLOWED_CACHE:
-                    cache.clear()
-                cache[filters] = ids
-            return cache[filters]
+        ids = cache.get(filters, cache)  # (the cache itself: not there yet)
+        if ids is cache:
+            with self._listing:  # see `embedder`
+                ids = cache.get(filters, cache)
+                if ids is cache:
+                    ids = (np.sort(self.store.chunk_ids_where(filters)).astype(np.int64)
+                           if self.store.documents_left_out(filters) else None)
+                    if len(cache) >= ALLOWED_CACHE:
+                        cache.clear()
+                    cache[filters] = ids
+        return ids
 
     def _total_chunks(self) -> int:
         state = self._state()
@@ -405,7 +402,7 @@ class Searcher:
                     continue
                 meta = info[c]
                 analyzer = get_analyzer(meta.get("language") or "en")
-                if parsed.phrases and not _phrase_ok(parsed, f"{meta['title']} {ch.heading} {ch.text}", analyzer):
+                if parsed.phrases and not phrases_in(parsed, f"{meta['title']} {ch.heading} {ch.text}", analyzer):
                     continue
                 hits.append(Hit(id=meta["doc_id"], type=meta["type"], title=meta["title"],
                                 score=round(float(scores[c]), 6),
