@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 DOC_TYPES = ("sop", "ticket")
@@ -115,4 +115,7 @@ class Hit:
     status: str = ""  # an SOP's draft | published | archived, or a ticket's own status
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # field by field: `asdict` copies recursively and was a twentieth of a search request's Python time
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["tags"] = list(self.tags)
+        return out
