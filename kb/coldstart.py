@@ -3,7 +3,7 @@
 A `deskbook search` from the shell loads the language detector (lingua's trigram models, 0.08 s, and
 for a query they are unsure of the full models, ~1.5 s for English, German and Turkish), the query
 encoder (~0.4 s), the vector index file (~0.35 s at 100k chunks) and the chunk ids the agents' filter
-allows (~0.2 s at 100k), each when the search first needs it.
+allows (~0.25 s at 100k), each when the search first needs it.
 `preload` starts them all at once on side threads: lingua and ONNX Runtime do their work outside the
 GIL, so on two cores they overlap. The search then waits for each where it needs it (the embedder and
 the filter's ids behind the searcher's locks, the index behind its own, the detector behind

@@ -242,7 +242,7 @@ class Searcher:
 
     def filter_ids(self, filters: SearchFilters) -> np.ndarray | None:
         """Chunk ids (sorted) these filters allow (None: all, as agents' filter where every SOP is
-        published: counting that is a tenth of listing 100k ids), kept until the store's content changes."""
+        published: counting that is a third of listing 100k ids), kept until the store's content changes."""
         cache = self._state()["allowed"]
         ids = cache.get(filters, cache)  # (the cache itself: not there yet)
         if ids is cache:

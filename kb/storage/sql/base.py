@@ -61,7 +61,7 @@ class SqlStore:
             return [self._fix_row(r) for r in cur.fetchall()] if cur.description else []
 
     def _ids(self, sql: str, params: Sequence[Any] = (), column: str = "id") -> np.ndarray:
-        """One integer column of every row, as int64, without a dict per row (100k chunk ids: 0.02 s, not 0.2 s)."""
+        """One integer column of every row, as int64, without building a dict per row."""
         with self._cursor() as cur:
             cur.execute(self._sql(sql), tuple(params))
             return np.fromiter((r[column] for r in cur), dtype=np.int64)
