@@ -72,6 +72,19 @@ def test_modules_stay_small():
     assert not big, big
 
 
+def test_one_copy_of_sqlite_per_process():
+    """Only the SQLite store picks the SQLite library (pysqlite3, else the stdlib's). Two copies of SQLite
+    in one process break each other's locks on the same file: closing a connection of one removes the WAL
+    index the other has mapped (a bus error in a server thread reading at that moment, seen in CI)."""
+    import re
+
+    pattern = re.compile(r"^\s*(import sqlite3\b|from sqlite3 import|import pysqlite3|from pysqlite3)", re.M)
+    owner = ROOT / "kb" / "storage" / "sqlite" / "store.py"
+    found = [str(p.relative_to(ROOT)) for top in ("kb", "indexer", "webapp", "qa_rubrics", "tests", "bench", "scripts")
+             for p in (ROOT / top).rglob("*.py") if p != owner and pattern.search(p.read_text(encoding="utf-8"))]
+    assert not found, f"import the driver from kb.storage.sqlite.store instead: {found}"
+
+
 def test_readme_two_commands_match_ci():
     readme = (ROOT / "README.md").read_text()
     assert "bash scripts/demo.sh" in readme and "bash scripts/test.sh" in readme

@@ -21,7 +21,6 @@ import hashlib
 import json
 import re
 import shutil
-import sqlite3
 from pathlib import Path
 from urllib.parse import quote
 
@@ -29,6 +28,11 @@ import pytest
 
 from kb.config import load_config
 from kb.errors import InputError
+
+# The store's own SQLite library, never a second copy (the stdlib's) in the same process: closing a
+# connection of one copy drops the other's file locks and removes the WAL index it has mapped, and a
+# thread of the web app reading at that moment (the lexical copy's build) dies of a bus error.
+from kb.storage.sqlite.store import sqlite3
 from tests.web_fixtures import CORPUS, bearer, copy_kb
 
 HOSTILE = Path(__file__).resolve().parent / "data" / "hostile"
