@@ -74,8 +74,8 @@ def test_modules_stay_small():
 
 def test_one_copy_of_sqlite_per_process():
     """Only the SQLite store picks the SQLite library (pysqlite3, else the stdlib's). Two copies of SQLite
-    in one process break each other's locks on the same file: closing a connection of one removes the WAL
-    index the other has mapped (a bus error in a server thread reading at that moment, seen in CI)."""
+    in one process cannot see each other's locks on the same file: one truncates the WAL index the other
+    has mapped (a bus error in a server thread reading at that moment, seen in CI)."""
     import re
 
     pattern = re.compile(r"^\s*(import sqlite3\b|from sqlite3 import|import pysqlite3|from pysqlite3)", re.M)

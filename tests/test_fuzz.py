@@ -29,9 +29,10 @@ import pytest
 from kb.config import load_config
 from kb.errors import InputError
 
-# The store's own SQLite library, never a second copy (the stdlib's) in the same process: closing a
-# connection of one copy drops the other's file locks and removes the WAL index it has mapped, and a
-# thread of the web app reading at that moment (the lexical copy's build) dies of a bus error.
+# The store's own SQLite library, never a second copy (the stdlib's) in the same process: a copy cannot
+# see the other's locks, so it takes itself for the database's only user, truncates the WAL index (-shm)
+# the other has mapped and drops the other's locks when it closes; a thread of the web app reading at
+# that moment (the lexical copy's build) died of a bus error (sqlite.org/howtocorrupt.html, 2.2.1).
 from kb.storage.sqlite.store import sqlite3
 from tests.web_fixtures import CORPUS, bearer, copy_kb
 
