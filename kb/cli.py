@@ -51,9 +51,9 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
     from kb.storage import SearchFilters
 
     config, store = open_kb(db)
-    searcher = Searcher(store, config)
-    preload(searcher, query, mode, SearchFilters.of(types, tags, (), sop_status_filter(statuses)))
-    found = searcher.find(query, k=k, mode=mode, types=types, tags=tags, sop_statuses=sop_status_filter(statuses))
+    searcher, sop_statuses = Searcher(store, config), sop_status_filter(statuses)
+    preload(searcher, query, mode, SearchFilters.of(types, tags, (), sop_statuses))
+    found = searcher.find(query, k=k, mode=mode, types=types, tags=tags, sop_statuses=sop_statuses)
     hits = found.hits
     if as_json:
         echo_json([h.to_dict() for h in hits])

@@ -42,6 +42,7 @@ MODES = ("hybrid", "dense", "lexical")
 PRUNE_MIN_DF = 500  # a term in fewer chunks than this is never left out (small knowledge bases keep every term)
 PRUNE_KEEP = 2  # a query of only common terms keeps its rarest two
 CHUNK_INFO_MAX = 500_000  # chunks whose document fields a searcher keeps in memory (~0.3 KB each)
+_NOT_LISTED = object()  # a filter whose chunk ids are not in the cache yet
 ALLOWED_CACHE = 8  # filter combinations whose allowed chunk ids a searcher keeps (per store generation)
 POST_FILTER_SHARE = 0.5  # a filter letting at least this share of chunks through: search all, drop the rest
 POST_FILTER_SLACK = 1.5  # ... asking for this many times the results the filter should leave
@@ -244,11 +245,11 @@ class Searcher:
         """Chunk ids (sorted) these filters allow (None: all, as agents' filter where every SOP is
         published: counting that is a third of listing 100k ids), kept until the store's content changes."""
         cache = self._state()["allowed"]
-        ids = cache.get(filters, cache)  # (the cache itself: not there yet)
-        if ids is cache:
+        ids = cache.get(filters, _NOT_LISTED)  # None is an answer: every chunk
+        if ids is _NOT_LISTED:
             with self._listing:  # see `embedder`
-                ids = cache.get(filters, cache)
-                if ids is cache:
+                ids = cache.get(filters, _NOT_LISTED)
+                if ids is _NOT_LISTED:
                     ids = (np.sort(self.store.chunk_ids_where(filters)).astype(np.int64)
                            if self.store.documents_left_out(filters) else None)
                     if len(cache) >= ALLOWED_CACHE:

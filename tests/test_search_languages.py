@@ -79,12 +79,12 @@ def test_the_quick_reading_never_names_a_language_the_full_detector_rules_out():
     """Over the questions in English, German and Turkish of corpus/eval, a query the quick detector is sure
     of is read in one of the languages the full detector gives (kb.lang.QUICK_SURE)."""
     import json
-    from pathlib import Path
 
     from kb import lang
+    from tests.conftest import ROOT
 
     langs = ("en", "de", "tr")
-    questions = [json.loads(line)["query"] for f in sorted(Path("corpus/eval").glob("queries*.jsonl"))
+    questions = [json.loads(line)["query"] for f in sorted((ROOT / "corpus" / "eval").glob("queries*.jsonl"))
                  for line in f.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert len(questions) > 200
     quick = 0

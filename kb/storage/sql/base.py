@@ -60,11 +60,11 @@ class SqlStore:
             cur.execute(self._sql(sql), tuple(params))
             return [self._fix_row(r) for r in cur.fetchall()] if cur.description else []
 
-    def _ids(self, sql: str, params: Sequence[Any] = (), column: str = "id") -> np.ndarray:
-        """One integer column of every row, as int64, without building a dict per row."""
+    def _ids(self, sql: str, params: Sequence[Any] = ()) -> np.ndarray:
+        """The `id` column of every row, as int64, without building a dict per row."""
         with self._cursor() as cur:
             cur.execute(self._sql(sql), tuple(params))
-            return np.fromiter((r[column] for r in cur), dtype=np.int64)
+            return np.fromiter((r["id"] for r in cur), dtype=np.int64)
 
     def _row(self, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
         with self._cursor() as cur:
