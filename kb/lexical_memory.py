@@ -237,7 +237,7 @@ class MemoryLexical:
         t0 = time.monotonic()
         current = None  # the generation a failure is remembered for (None: the store could not be read)
         try:
-            current = store_generation(self.store.get_meta)
+            current = self.store.generations()
             n = self.store.count_chunks()
             if n > MAX_CHUNKS:
                 self._failed = current

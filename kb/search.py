@@ -26,7 +26,7 @@ import numpy as np
 from kb.analysis import LexicalQuery, get_analyzer
 from kb.errors import InputError
 from kb.fusion import FUSIONS, FusionParams, fuse, with_prior
-from kb.lexical_memory import MemoryLexical, store_generation
+from kb.lexical_memory import MemoryLexical
 from kb.models import DOC_TYPES, Hit
 from kb.query import MAX_QUERY_CHARS, ParsedQuery, parse_query, phrases_in
 from kb.scales import weak_match_threshold
@@ -108,7 +108,7 @@ class Searcher:
         changes; `find` checks both generations once per search."""
         if not fresh and self._meta:
             return self._meta
-        gen = store_generation(self.store.get_meta)
+        gen = self.store.generations()
         if self._meta.get("generation") == gen:
             return self._meta
         with self._reading:  # one thread reads the meta (a cold search's preloads start together)

@@ -200,6 +200,9 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("querylog_results", 5, "Results kept per logged request (id, type and scores of the best ones)."),
         Setting("querylog_redact_names", True, "Also redact person names (spaCy NER) from logged queries; card numbers, "
                 "e-mail addresses, phone numbers and IBANs are always redacted."),
+        Setting("querylog_defer", 4096, "`deskbook serve`: queries a server may hold in memory (never stored unredacted) "
+                "while it answers, to redact their names together when searches pause (or after 30 s); their rows "
+                "are stored at once without the query. 0 = every search redacts its query before it returns."),
         Setting("gap_days", 90, "Content gaps: the default window of logged requests, in days (`--days` overrides it)."),
         Setting("gap_score_threshold", "auto", "Content gaps: a request whose best result's cosine similarity is below "
                 "this counts as failed. auto = the packaged model's own: all-MiniLM-L6-v2 0.4 (2.5% of answerable "
@@ -241,6 +244,10 @@ SETTINGS: tuple[Setting, ...] = (
                 "turn); auto = 4 per core. Searches waiting for the embedding model are encoded together, so a few "
                 "more than the cores pay off; many more fight over Python's interpreter lock (measured in "
                 "docs/benchmarks.md)."),
+        Setting("query_encode_slots", 1, "`deskbook serve`: query encodes running at once, each on cores / slots "
+                "threads of ONNX Runtime. 1 = one encode at a time across every core: quickest for a query alone. "
+                "On 2 cores, 2 encoded 15% more queries a second in a bare encode server, but the search server "
+                "gained nothing measurable (its own work bounds it; docs/benchmarks.md)."),
         Setting("upload_max_mb", 50, "Web app: largest upload (SOP, ticket or transcript files) in MB."),
         Setting("rubrics_dir", "rubrics", "Folder of QA rubric files (YAML) that analysts choose from when importing transcripts "
                 "(relative paths are from the working directory; the demo uses corpus/rubrics)."),

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -136,3 +137,47 @@ def test_the_warm_up_marks_the_server_warm_even_when_it_fails():
         assert ok.warmed.is_set() and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
+
+
+def test_serve_stores_the_queries_it_holds_when_stopped(tmp_path):
+    """A server holds queries for redaction after the response (kb.insights.deferred); SIGTERM (a service
+    manager's stop) ends it cleanly, and what it held is redacted and stored first."""
+    import shutil
+
+    from indexer.pipeline import index_paths
+    from kb.config import load_config
+    from kb.embed import get_embedder
+    from kb.storage import open_store
+    from tests.conftest import DATA, TINY_MAP
+
+    db = tmp_path / "kb.db"
+    shutil.copytree(DATA / "kb", tmp_path / "src")
+    config = load_config(data_dir=str(tmp_path), db=str(db))
+    store = open_store(db)
+    index_paths(store, get_embedder(config), config, [tmp_path / "src"], field_map=TINY_MAP, progress=False)
+    run("users", "add", "amara", "--role", "agent", "--password", "a-long-password", db=db)
+    token = run("users", "token", "amara", db=db).stdout.strip()
+    port = _free_port()
+    env = {**os.environ, "DESKBOOK_DB": str(db), "DESKBOOK_DATA_DIR": str(tmp_path)}
+    proc = subprocess.Popen([DESKBOOK, "serve", "--port", str(port), "--no-warm"], env=env, cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline, status = time.time() + 90, None
+        q = urllib.parse.urlencode({"q": "customer Priyanka Venkataraman wants a refund"})
+        while time.time() < deadline and status is None:
+            try:
+                req = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/search?{q}",
+                                             headers={"Authorization": f"Bearer {token}"})
+                with urllib.request.urlopen(req, timeout=60) as resp:
+                    status = resp.status
+            except OSError:
+                time.sleep(0.3)
+        assert status == 200, proc.stdout.read() if proc.poll() is not None else "no answer"
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    rows = store._rows("SELECT query, redactions FROM query_log")
+    assert len(rows) == 1 and rows[0]["redactions"] >= 1, rows
+    assert "Venkataraman" not in rows[0]["query"] and "[NAME]" in rows[0]["query"]
+    store.close()

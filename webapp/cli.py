@@ -40,7 +40,11 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
         import threading
 
         click.echo("==> loading the model and the search index", err=True)
-        _ = svc.embedder
+        from webapp.services import encode_slots
+
+        serve_queries = getattr(svc.embedder, "serve_queries", None)
+        if serve_queries is not None and encode_slots(config) > 1:  # several query encodes at once
+            serve_queries(encode_slots(config))
         if config.vector_search == "pgvector":
             svc.store.ensure_vector_index()
         else:
@@ -61,7 +65,23 @@ def serve(config, *, host: str, port: int, threads: int, warm: bool = True) -> N
                f"{users} users; {svc.store.backend} database {svc.store.url.split('@')[-1]}; {jobs})", err=True)
     if not users:
         click.echo("No users yet: create one with `deskbook users add NAME --role admin`.", err=True)
-    waitress_serve(app, host=host, port=port, threads=threads, ident="deskbook", clear_untrusted_proxy_headers=True)
+    _stop_on_sigterm()
+    try:
+        waitress_serve(app, host=host, port=port, threads=threads, ident="deskbook", clear_untrusted_proxy_headers=True)
+    finally:  # Ctrl-C or SIGTERM: what the server still holds (queries waiting for redaction) is stored
+        svc.close()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (a service manager's stop) ends the server as Ctrl-C does, so it closes cleanly."""
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
 
 
 @click.command("serve")

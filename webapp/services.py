@@ -144,7 +144,7 @@ class Services:
     def _status_stamp(self) -> str:
         """Changes when an SOP is published or archived (which changes no vector), so cached
         searches are not served from before it."""
-        return self.store.get_meta("fields_generation", "0") or "0"
+        return self.store.generations()[1]
 
     # -- query log (kb.insights.querylog): what was asked, clicked, found helpful ------------------------
     @property
@@ -152,7 +152,7 @@ class Services:
         if self._querylog is None:
             from kb.insights.querylog import QueryLog
 
-            self._querylog = QueryLog(self.store, self.config)
+            self._querylog = QueryLog(self.store, self.config, defer=int(self.config.querylog_defer))
         return self._querylog
 
     def log_call(self, method: str, *args, strict: bool = False, **kwargs) -> Any:
@@ -174,6 +174,8 @@ class Services:
     def close(self) -> None:
         if self.worker is not None:
             self.worker.stop()
+        if self._querylog is not None:
+            self.log_call("flush")  # queries held for redaction are stored before the server goes
 
 
 AUTO_PER_CORE = 4  # bench_load, 2 cores, 16 clients: 2 / 4 / 8 at once gave 0.61 / 0.74 / 0.77 of the ceiling
@@ -188,6 +190,11 @@ def search_concurrency(config) -> int:
     if value in ("", "auto", "0"):
         return max(1, AUTO_PER_CORE * (os.cpu_count() or 1))
     return max(1, int(value))
+
+
+def encode_slots(config) -> int:
+    """The `query_encode_slots` setting (at least 1)."""
+    return max(1, int(getattr(config, "query_encode_slots", 1) or 1))
 
 
 def services() -> Services:

@@ -110,13 +110,20 @@ def _result(obj: Any) -> LoggedResult:
 class QueryLog:
     """The query log of one knowledge base. Cheap to build; build one per request or keep one."""
 
-    def __init__(self, store, config):
+    def __init__(self, store, config, *, defer: int = 0):
+        """`defer` > 0 (a web server): up to that many queries are logged as pending rows and redacted
+        after the response, together (`kb.insights.deferred`)."""
         self.store = store
         self.config = config
         self._nlp = None
         self._redacted: OrderedDict[tuple, tuple[str, int]] = OrderedDict()  # see `redact`
         self._redacted_lock = threading.Lock()
         self._ner = None  # kb.sidework.Batcher over the name model, built with it
+        self._later = None
+        if defer > 0 and config.querylog_redact_names:
+            from kb.insights.deferred import DeferredRedaction
+
+            self._later = DeferredRedaction(defer, self.redact_many, self._store_redacted)
 
     # -- writing -----------------------------------------------------------------------------
     def redact(self, text: str, language: str | None = None) -> tuple[str, int]:
@@ -124,21 +131,36 @@ class QueryLog:
         every language the name lists of `kb.names` in query mode ("priya sharma", "Emma asked"):
         a short query gives the model too little context, so a missed name is likelier than in prose.
         `language` when the caller knows it (None: detected)."""
-        keep = self.config.values.get("redact_keep") or []
-        key = (text, language, bool(self.config.querylog_redact_names), tuple(keep))
-        with self._redacted_lock:  # agents search the same things again and again: the name model runs once
-            if key in self._redacted:
-                self._redacted.move_to_end(key)
-                return self._redacted[key]
-        out = self._redact(text, language, keep)
-        with self._redacted_lock:
-            self._redacted[key] = out
-            while len(self._redacted) > REDACTED_CACHE:
-                self._redacted.popitem(last=False)
-        return out
+        return self.redact_many([text], [language])[0]
 
-    def _redact(self, text: str, language: str | None, keep: list[str]) -> tuple[str, int]:
-        nlp = doc = None
+    def redact_many(self, texts: list[str], languages: list[str | None]) -> list[tuple[str, int]]:
+        """`redact` of several queries, with one pass of the name model over those it has not seen."""
+        keep = self.config.values.get("redact_keep") or []
+        names = bool(self.config.querylog_redact_names)
+        keys = [(t, lang, names, tuple(keep)) for t, lang in zip(texts, languages, strict=True)]
+        out: list[tuple[str, int] | None] = [None] * len(keys)
+        with self._redacted_lock:  # agents search the same things again and again: the name model runs once
+            for i, key in enumerate(keys):
+                if key in self._redacted:
+                    self._redacted.move_to_end(key)
+                    out[i] = self._redacted[key]
+        todo = [i for i, o in enumerate(out) if o is None]
+        if todo:
+            fresh = self._redact([texts[i] for i in todo], [languages[i] for i in todo], keep)
+            with self._redacted_lock:
+                for i, o in zip(todo, fresh, strict=True):
+                    out[i] = self._redacted[keys[i]] = o
+                while len(self._redacted) > REDACTED_CACHE:
+                    self._redacted.popitem(last=False)
+        return out  # type: ignore[return-value]
+
+    def _known(self, text: str, language: str | None) -> bool:
+        keep = self.config.values.get("redact_keep") or []
+        with self._redacted_lock:
+            return (text, language, bool(self.config.querylog_redact_names), tuple(keep)) in self._redacted
+
+    def _redact(self, texts: list[str], languages: list[str | None], keep: list[str]) -> list[tuple[str, int]]:
+        nlp = None
         if self.config.querylog_redact_names:
             if self._nlp is None:
                 from kb.sidework import Batcher
@@ -150,13 +172,16 @@ class QueryLog:
                     self._ner = Batcher(lambda: lock, lambda texts: list(model.pipe(texts, batch_size=len(texts))))
                 self._nlp = model  # last: another thread that sees it finds the batcher ready
             nlp = self._nlp or None
-        if nlp is not None:
-            language = text_language(text, language)
-            if language in NER_LANGUAGES:
-                doc = self._ner.run([text])[0]
-        out, found = redact(text, nlp, doc=doc, keep=keep,
-                            name_lists="query" if self.config.querylog_redact_names else None, language=language)
-        return out, len(found)
+        languages = [text_language(t, lang) if nlp is not None else lang for t, lang in zip(texts, languages, strict=True)]
+        named = [i for i, lang in enumerate(languages) if nlp is not None and lang in NER_LANGUAGES]
+        docs = dict(zip(named, self._ner.run([texts[i] for i in named]), strict=True)) if named else {}
+        out = []
+        for i, text in enumerate(texts):
+            red, found = redact(text, nlp, doc=docs.get(i), keep=keep,
+                                name_lists="query" if self.config.querylog_redact_names else None,
+                                language=languages[i])
+            out.append((red, len(found)))
+        return out
 
     def log(self, query: str, results: Sequence[Any] = (), *, kind: str = "search", mode: str = "",
             user_id: str = "", agent: str = "", abstained: bool = False, confidence: float | None = None,
@@ -177,19 +202,43 @@ class QueryLog:
         text = " ".join(str(query or "").split())[:2000]
         if not text:
             return None
-        red, n_red = self.redact(text, language)
         items = [_result(r) for r in results][: max(0, int(self.config.querylog_results))]
         if top_score is None:
             dense = [r.dense_score for r in (_result(x) for x in results) if r.dense_score is not None]
             top_score = max(dense) if dense else None
-        h = content_hash(red.lower())
-        row = {"ts": iso(ts), "kind": kind, "query": red, "query_hash": h, "mode": mode, "user_id": str(user_id or ""),
+        row = {"ts": iso(ts), "kind": kind, "mode": mode, "user_id": str(user_id or ""),
                "agent": str(agent or ""), "results": json.dumps([asdict(r) for r in items]),
                "top_score": None if top_score is None else float(top_score), "abstained": int(bool(abstained)),
-               "confidence": None if confidence is None else float(confidence), "redactions": n_red}
+               "confidence": None if confidence is None else float(confidence)}
+        if self._later is not None and self._later.room() and not self._known(text, language):
+            from kb.insights.deferred import PENDING
+
+            qid = self.store.log_query({**row, "query": "", "query_hash": "", "redactions": PENDING})
+            self._later.add(qid, text, language, vector)
+            return qid
+        red, n_red = self.redact(text, language)
+        h = content_hash(red.lower())
         keep = (h, self._model_name(), np.asarray(vector, dtype=np.float32)) if vector is not None and n_red == 0 \
             else None
-        return self.store.log_query(row, vector=keep)
+        return self.store.log_query({**row, "query": red, "query_hash": h, "redactions": n_red}, vector=keep)
+
+    def _store_redacted(self, items: list[tuple], results: list[tuple[str, int]]) -> None:
+        """Fill pending rows (`kb.insights.deferred`): items are (row id, text, language, vector)."""
+        rows, vectors = [], {}
+        for (qid, _text, _lang, vector), (red, n_red) in zip(items, results, strict=True):
+            h = content_hash(red.lower())
+            rows.append((qid, red, h, n_red))
+            if vector is not None and n_red == 0:
+                vectors[h] = np.asarray(vector, dtype=np.float32)
+        self.store.fill_logged_queries(rows, vectors=vectors, model=self._model_name())
+
+    def flush(self) -> int:
+        """Redact and store the queries this log holds (a web server's, `defer`); how many."""
+        return self._later.flush() if self._later is not None else 0
+
+    def pending(self) -> int:
+        """Queries held in memory, not yet redacted nor stored."""
+        return self._later.pending() if self._later is not None else 0
 
     def log_search(self, query: str, hits: Sequence[Any], *, mode: str = "hybrid", **kw) -> int | None:
         """Log a `Searcher.search` call and its hits."""
@@ -236,6 +285,7 @@ class QueryLog:
         `failed_below`: only requests that may have failed (abstained, top_score below this, no
         results, or marked not helpful), selected by the store so a large log is not read whole.
         """
+        self.flush()  # this server's held queries first: what was asked a moment ago is in the report
         rows, events = self.store.query_rows(None if since is None else iso(since),
                                              None if until is None else iso(until), failed_below=failed_below)
         out = []
@@ -251,10 +301,12 @@ class QueryLog:
         return out
 
     def count(self, since: str | datetime | None = None, until: str | datetime | None = None) -> int:
+        self.flush()
         return self.store.count_queries(None if since is None else iso(since), None if until is None else iso(until))
 
     def count_unscored(self, since: str | datetime | None = None, until: str | datetime | None = None) -> int:
         """Requests without a similarity score (lexical-only searches, answers logged without one)."""
+        self.flush()
         return self.store.count_queries(None if since is None else iso(since), None if until is None else iso(until),
                                         unscored=True)
 

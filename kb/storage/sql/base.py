@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -17,6 +18,16 @@ import numpy as np
 
 from kb.errors import SchemaError
 from kb.storage.records import now_iso
+
+# How stale a process may see the vectors and fields generations that another process wrote (an index run
+# beside the server). Each search checks them: a fresh reading is kept this long per database, so a
+# loaded server reads the meta table a few times a second, not several times a search. Writes made
+# through any store of this process are seen at once.
+GENERATIONS_FRESH_S = 0.5
+GENERATION_KEYS = ("vectors_generation", "fields_generation")
+_GENERATIONS: dict[str, tuple[float, int, tuple[int, str]]] = {}  # database -> (read at, epoch, generations)
+_GENERATION_EPOCHS: dict[str, int] = {}  # database -> writes of a generation by this process
+_GENERATIONS_LOCK = threading.Lock()
 
 # A migration is SQL (statements separated by ";\n") or a function of the store, run in a transaction.
 Migration = tuple[str, "str | Callable[[Any], None]"]
@@ -112,12 +123,17 @@ class SqlStore:
             finally:
                 self._local.depth -= 1
             return
-        with self._begin():
-            self._local.depth = 1
-            try:
-                yield self
-            finally:
-                self._local.depth = 0
+        self._local.bumped = False
+        try:
+            with self._begin():
+                self._local.depth = 1
+                try:
+                    yield self
+                finally:
+                    self._local.depth = 0
+        finally:
+            if self._local.bumped:  # committed or rolled back: the next reading comes from the database
+                self._generations_changed()
 
     @contextmanager
     def _begin(self) -> Iterator[None]:  # pragma: no cover - abstract
@@ -136,10 +152,56 @@ class SqlStore:
     def set_meta(self, key: str, value: Any) -> None:
         self._exec("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
                    (key, str(value)))
+        self._meta_written(key)
 
     def _bump_meta(self, key: str, by: int = 1) -> None:
         self._exec("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = "
                    "CAST(CAST(meta.value AS INTEGER) + ? AS TEXT)", (key, str(by), by))
+        self._meta_written(key)
+
+    # -- the generations searches are keyed on ------------------------------------------------
+    def generations(self) -> tuple[int, str]:
+        """(vectors generation, fields generation): what searchers' caches are keyed on. Read from the
+        database at most every `GENERATIONS_FRESH_S` per database and process, in one statement; a write
+        of either through any store of this process is seen by the next call, another process's write
+        within `GENERATIONS_FRESH_S`. Inside a transaction, always read."""
+        key = self._generations_key()
+        if self.in_transaction:
+            return self._read_generations()
+        with _GENERATIONS_LOCK:
+            hit = _GENERATIONS.get(key)
+            epoch = _GENERATION_EPOCHS.get(key, 0)
+        now = time.monotonic()
+        if hit is not None and hit[1] == epoch and now - hit[0] < GENERATIONS_FRESH_S:
+            return hit[2]
+        gen = self._read_generations()
+        with _GENERATIONS_LOCK:  # not if this process wrote one meanwhile: the reading may be from before it
+            if _GENERATION_EPOCHS.get(key, 0) == epoch:
+                _GENERATIONS[key] = (now, epoch, gen)
+        return gen
+
+    def _read_generations(self) -> tuple[int, str]:
+        values = {r["key"]: r["value"] for r in self._rows(
+            f"SELECT key, value FROM meta WHERE key IN ({self._in(GENERATION_KEYS)})", GENERATION_KEYS)}
+        return int(values.get("vectors_generation") or 0), str(values.get("fields_generation") or "0")
+
+    def _generations_key(self) -> str:
+        url = str(getattr(self, "url", "") or "")
+        return url if url and url != ":memory:" else f"store:{id(self)}"
+
+    def _meta_written(self, key: str) -> None:
+        if key not in GENERATION_KEYS:
+            return
+        if self.in_transaction:
+            self._local.bumped = True  # forgotten when the transaction ends (a reader could cache it before)
+        else:
+            self._generations_changed()
+
+    def _generations_changed(self) -> None:
+        key = self._generations_key()
+        with _GENERATIONS_LOCK:
+            _GENERATION_EPOCHS[key] = _GENERATION_EPOCHS.get(key, 0) + 1
+            _GENERATIONS.pop(key, None)
 
     @property
     def uid(self) -> str:

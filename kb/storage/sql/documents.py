@@ -245,8 +245,9 @@ class DocumentsSql:
 
     # -- vectors (shared parts) --------------------------------------------------------------
     def vectors_generation(self) -> int:
-        """Bumped on every change to the vectors: derived indexes compare it to know they are stale."""
-        return int(self.get_meta("vectors_generation", "0") or 0)
+        """Bumped on every change to the vectors: derived indexes compare it to know they are stale
+        (`generations`: another process's change is seen within `GENERATIONS_FRESH_S`)."""
+        return self.generations()[0]
 
     def vectors_deleted(self) -> int:
         return int(self.get_meta("vectors_deleted", "0") or 0)

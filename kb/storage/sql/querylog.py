@@ -39,6 +39,16 @@ class QueryLogSql:
                 self.put_query_vectors(model, {h: v})
         return qid
 
+    def fill_logged_queries(self, rows: Sequence[tuple[int, str, str, int]], *, vectors: dict[str, np.ndarray],
+                            model: str) -> None:
+        """Pending rows (`kb.insights.deferred`) get their redacted query: rows of (id, query, query hash,
+        redactions), in one transaction with the vectors to cache (query hash -> embedding)."""
+        with self.transaction():
+            self._many("UPDATE query_log SET query = ?, query_hash = ?, redactions = ? WHERE id = ?",
+                       [(q, h, int(n), int(i)) for i, q, h, n in rows])
+            if vectors:
+                self.put_query_vectors(model, vectors)
+
     def add_query_event(self, query_id: int, kind: str, doc_id: str, user_id: str, ts: str) -> None:
         with self.transaction():
             if self._row("SELECT 1 AS x FROM query_log WHERE id = ?", (int(query_id),)) is None:
@@ -54,7 +64,7 @@ class QueryLogSql:
                    ) -> tuple[list[dict[str, Any]], dict[int, list[tuple[str, str]]]]:
         cond, params = _window(since, until)
         qcond, qparams = _window(since, until, "q.ts")
-        sql = f"SELECT * FROM query_log WHERE {cond}"
+        sql = f"SELECT * FROM query_log WHERE {cond} AND redactions >= 0"  # not the pending (kb.insights.deferred)
         if failed_below is not None:
             sql += (" AND (abstained = 1 OR top_score < ? OR results = '[]' OR id IN "
                     "(SELECT query_id FROM query_events WHERE kind = 'not_helpful'))")
@@ -68,6 +78,7 @@ class QueryLogSql:
 
     def count_queries(self, since: str | None, until: str | None, *, unscored: bool = False) -> int:
         cond, params = _window(since, until)
+        cond += " AND redactions >= 0"
         if unscored:
             cond += " AND top_score IS NULL"
         return int(self._value(f"SELECT count(*) AS n FROM query_log WHERE {cond}", params))
