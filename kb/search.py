@@ -141,9 +141,11 @@ class Searcher:
 
     def configured_model(self) -> str:
         """The model queries are encoded with: the embedder given, else the `model` setting's (not loaded)."""
+        if self._embedder is not None:
+            return self._embedder.name
         from kb.embed import model_name
 
-        return self._embedder.name if self._embedder is not None else model_name(self.config.model)
+        return model_name(self.config.model)
 
     def scale_model(self) -> str:
         """The model whose similarity scale thresholds follow (`kb.scales`, the answers' confidence): the one

@@ -199,3 +199,20 @@ def test_an_answer_from_past_tickets_alone_reads_as_such(clients):
     assert 'id="answer-from-tickets"' in html or "Closest past tickets:" in html
     assert "Say to the customer" not in html and "Closest procedures:" not in html
     assert 'id="copy-answer"' not in html
+
+
+def test_result_links_are_the_ones_url_for_builds(app):
+    """doc_url builds links from one url_for per request with werkzeug's own quoting: the same links."""
+    from flask import url_for
+
+    from webapp.agent import doc_url
+
+    ids = ["sops/returns", "T-1001", "sops/a b+c", "sops/ü?x#y&z=1", "sops/100%"]
+    with app.test_request_context("/", base_url="http://localhost/deskbook"):
+        for doc_id in ids:
+            for kw in ({}, {"chunk": 7}, {"q": "refund & return? 100% ü"}, {"qid": 42, "q": "a/b"},
+                       {"chunk": 3, "q": "x", "qid": 9}):
+                args = {k: kw[k] for k in ("chunk", "q", "qid") if k in kw}  # the order doc_url always had
+                want = url_for("agent.document", doc_id=doc_id, **args) + ("#match" if "chunk" in kw else "")
+                assert doc_url(doc_id, **kw) == want, (doc_id, kw)
+        assert doc_url("sops/returns").startswith("/deskbook/doc/")
