@@ -54,6 +54,12 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
     searcher, sop_statuses = Searcher(store, config), sop_status_filter(statuses)
     preload(searcher, query, mode, SearchFilters.of(types, tags, (), sop_statuses))
     found = searcher.find(query, k=k, mode=mode, types=types, tags=tags, sop_statuses=sop_statuses)
+    _print_hits(found, as_json)
+    if EXIT_WHEN_DONE:
+        _exit_now(store)
+
+
+def _print_hits(found, as_json: bool) -> None:
     hits = found.hits
     if as_json:
         echo_json([h.to_dict() for h in hits])
@@ -68,6 +74,16 @@ def search_command(query, k, mode, types, tags, statuses, db, as_json):
         badge = f" [{h.status.upper()}]" if h.type == "sop" and h.status not in ("", "published") else ""
         click.echo(f"{i:>2}. [{h.type}] {h.id}: {h.title}{head}{badge}  (score {h.score:.4g})")
         click.echo(f"    {_ansi_marks(h.snippet) if sys.stdout.isatty() else _plain(h.snippet)}")
+
+
+def _exit_now(store) -> None:
+    """A one-off search has nothing left to do once its results are printed and its database closed (it
+    writes nothing): leave without the interpreter's teardown, which frees the vector index, the query
+    encoder's session and every module one by one (~0.2 s of a cold search at 100k chunks)."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    store.close()
+    os._exit(0)
 
 
 def _plain(snippet: str) -> str:
@@ -119,7 +135,12 @@ def _register_builtin_commands() -> None:
 _register_builtin_commands()
 
 
+EXIT_WHEN_DONE = False  # set by `main` for the `deskbook` command itself (see `_exit_now`)
+
+
 def main(argv=None) -> None:
+    global EXIT_WHEN_DONE
+    EXIT_WHEN_DONE = argv is None  # the console command; a caller in the same process (argv given) goes on
     try:
         cli.main(args=argv, standalone_mode=False)
     except DeskbookError as exc:

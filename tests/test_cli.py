@@ -89,3 +89,26 @@ def test_cold_search_imports_no_flask_or_spacy(tiny_kb_shared):
                          env={**__import__("os").environ, "HF_HUB_OFFLINE": "1"}).stdout
     assert " 1. [" in out, out  # it searched and printed hits
     assert out.strip().splitlines()[-1] == "LOADED []", out
+
+
+def test_the_search_command_prints_everything_before_it_leaves_early(tiny_kb_shared, tmp_path):
+    """`deskbook search` leaves without the interpreter's teardown (kb.cli._exit_now): its exit status is 0 and
+    its output, piped to a file as a script would, is whole, as text and as JSON."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    config, _, _ = tiny_kb_shared
+    deskbook = str(Path(sys.executable).with_name("deskbook"))
+    env = {**__import__("os").environ, "HF_HUB_OFFLINE": "1"}
+    for extra in ([], ["--json"]):
+        with open(tmp_path / "out.txt", "w") as f:
+            r = subprocess.run([deskbook, "search", "kettle leaking", "--db", str(config.database), "--k", "3", *extra],
+                               stdout=f, stderr=subprocess.PIPE, text=True, env=env, timeout=120)
+        out = (tmp_path / "out.txt").read_text()
+        assert r.returncode == 0, r.stderr
+        if extra:
+            assert len(json.loads(out)) == 3
+        else:
+            assert " 1. [" in out and " 3. [" in out, out
