@@ -200,12 +200,13 @@ def test_indexing_a_folder_of_hostile_files_reports_them_and_indexes_the_rest(ho
 # -- the JSON API -------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def fuzz_app(tmp_path_factory, web_kb_template, embedder):
-    """The web test KB's app without job threads: nothing writes to the database between calls."""
+    """The web test KB's app without job threads and with the query log redacting before it writes (no side
+    thread filling logged rows later, kb.insights.deferred): nothing writes to the database between calls."""
     from webapp import create_app
 
     d = copy_kb(web_kb_template, tmp_path_factory.mktemp("fuzz_kb"))
     config = load_config(data_dir=str(d), db=str(d / "kb.db"), secret_key="test-secret",
-                         rubrics_dir=str(CORPUS / "rubrics"), web_job_threads="0")
+                         rubrics_dir=str(CORPUS / "rubrics"), web_job_threads="0", querylog_defer=0)
     app = create_app(config, {"TESTING": True}, embedder=embedder)
     yield app
     app.extensions["deskbook"].close()

@@ -13,7 +13,9 @@ Manager insights (`kb.insights.gaps`) read it to find content gaps and unused SO
 - `query_vectors`: embeddings of logged queries by content hash and model, filled lazily by the
   insights reports, so a query is embedded once however often it was asked.
 
-Rows older than `querylog_retention_days` are removed by `purge` (`deskbook report purge`).
+A web server logs a request's row at once and redacts its query after the response, with others
+(`kb.insights.deferred`, `querylog_defer`): until then the row is pending, with no query text, and
+readers skip it. Rows older than `querylog_retention_days` are removed by `purge` (`deskbook report purge`).
 The rows are kept by the store (`kb.storage` `QueryLogStore`); this module redacts and shapes them.
 """
 
