@@ -5,7 +5,8 @@ its own files hold), its file name, and the speaker aliases; the transcript file
 job in the database. They are parsed in a private temporary folder (they hold unredacted text),
 scored, and each scorecard is stored with its redacted transcript under the idempotency key
 `<job id>/<file>/<transcript id>`: a job taken over from a killed worker skips what is stored and
-never stores a scorecard twice. The files are removed from the database when the job ends.
+never stores a scorecard twice. Transcripts are scored in small batches (`Scorer.score_many`), each
+scorecard stored as soon as it is made. The files are removed from the database when the job ends.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from kb.errors import DeskbookError
 from kb.transcript import describe_inferred
 
 LEARNED_FILE = "__rubric_learned__.npz"  # sent by the web app with a rubric tuned by `deskbook qa eval --tune`
+# Transcripts scored together (sentences embedded in one call, the next batch parsed meanwhile): small
+# enough that the job's progress moves often and a killed worker leaves little scored and not stored.
+JOB_BATCH = 4
 
 
 def _scorer(ctx, rubric_text: str, rubric_name: str, model_id: int | None = None, learned_bytes: bytes | None = None):
@@ -53,7 +57,7 @@ def _scorer(ctx, rubric_text: str, rubric_name: str, model_id: int | None = None
 
 
 def score_transcripts(ctx) -> dict[str, Any]:
-    from qa_rubrics.transcripts import LoadFailure, TranscriptDefaults, load_inputs
+    from qa_rubrics.transcripts import LoadFailure, Transcript, TranscriptDefaults, load_inputs
 
     p = ctx.payload
     d = p.get("defaults") or {}
@@ -83,24 +87,45 @@ def score_transcripts(ctx) -> dict[str, Any]:
                                                                              if failures else ""),
                             hint="each file must hold a transcript: JSON, JSONL, 'Speaker: text' lines or WebVTT")
     scorer = _scorer(ctx, p["rubric_text"], p.get("rubric_name", "rubric.yaml"), p.get("model_id"), learned_bytes)
-    for i, t in enumerate(transcripts):
-        ctx.progress(i, len(transcripts), f"scoring {t.id} ({i + 1} of {len(transcripts)})")
+    todo: list[tuple[Transcript, str]] = []  # (transcript, idempotency key) not stored yet
+    for t in transcripts:
         source = t.source.replace(tmp + "/", "")
         key = f"{ctx.job.id}/{source}/{t.id}"
         done = store.scorecard_for_key(key)
-        if done is not None:  # stored before this job was taken over
-            ids.append(done)
-            verdict = store.get_scorecard(done)["verdict"]
-            verdicts[verdict] = verdicts.get(verdict, 0) + 1
+        if done is None:
+            todo.append((t, key))
             continue
-        try:
-            card = scorer.score(t)
-            sid = store.save_scorecard(card.to_dict(), transcript=card.transcript_record(source), idempotency_key=key)
-        except DeskbookError as exc:
-            failures.append(f"{t.id}: {exc}")
-            continue
+        ids.append(done)  # stored before this job was taken over
+        verdict = store.get_scorecard(done)["verdict"]
+        verdicts[verdict] = verdicts.get(verdict, 0) + 1
+
+    def save(card, t: Transcript, key: str) -> None:
+        sid = store.save_scorecard(card.to_dict(), transcript=card.transcript_record(t.source.replace(tmp + "/", "")),
+                                   idempotency_key=key)
         ids.append(sid)
         verdicts[card.verdict] = verdicts.get(card.verdict, 0) + 1
+
+    # In batches (sentences embedded together, the next batch parsed meanwhile), each scorecard stored as
+    # it comes; an error stops the batches and what is left is scored one by one, so that it names its
+    # transcript and the others are still scored.
+    ctx.progress(len(ids), len(transcripts), "scoring")
+    cards = scorer.score_many([t for t, _ in todo], batch=JOB_BATCH)
+    for i, (t, key) in enumerate(todo):
+        try:
+            card = next(cards)
+        except DeskbookError:
+            for rest, rest_key in todo[i:]:
+                ctx.progress(len(ids), len(transcripts), f"scoring {rest.id}")
+                try:
+                    save(scorer.score(rest), rest, rest_key)
+                except DeskbookError as exc:
+                    failures.append(f"{rest.id}: {exc}")
+            break
+        try:
+            save(card, t, key)
+        except DeskbookError as exc:
+            failures.append(f"{t.id}: {exc}")
+        ctx.progress(len(ids), len(transcripts), f"scored {t.id} ({i + 1} of {len(todo)})")
     ctx.progress(len(transcripts), len(transcripts), "done")
     summary = (f"{len(ids)} transcript(s) scored with {p.get('rubric_id', '')} v{p.get('rubric_version', '')}: "
                f"{verdicts['pass']} pass, {verdicts['fail']} fail, {verdicts['na']} n/a"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,7 +32,7 @@ from qa_rubrics.transcripts import LoadFailure, Transcript
 
 VERDICTS = ("pass", "fail", "na")
 SEMANTIC_METHODS = ("semantic", "llm")  # methods that compare sentences with the rubric's examples
-BATCH = 16  # transcripts whose sentences are embedded together by `score_many`
+BATCH = 8  # transcripts whose sentences are embedded together by `score_many` (and parsed ahead)
 SENTENCE_CACHE = 20000  # sentence vectors a scorer keeps (~30 MB): repeated lines are embedded once
 
 
@@ -211,28 +212,36 @@ class Scorer(CriterionServices):
         return self.scorecard(conv, self.outcomes(conv))
 
     def score_many(self, items: Iterable[Transcript | LoadFailure], *, progress: bool = False,
-                   total: int | None = None) -> Iterator[Scorecard | LoadFailure]:
-        """Scorecards in input order; LoadFailures are passed through for the caller to report."""
-        it = items
+                   total: int | None = None, batch: int = BATCH) -> Iterator[Scorecard | LoadFailure]:
+        """Scorecards in input order; LoadFailures are passed through for the caller to report.
+
+        Transcripts go in batches of `batch`: a batch's sentences are embedded in one call, and the
+        next batch is parsed (spaCy: sentences, lemmas, names for redaction; it holds Python's lock)
+        on a side thread meanwhile (the model's encode and its matrix work run outside the lock)."""
         bar = None
         if progress:
             from tqdm import tqdm
 
             bar = tqdm(total=total, unit="transcript", desc="scoring", leave=False, dynamic_ncols=True)
         try:
-            chunk: list[Transcript | LoadFailure] = []
-            for item in it:
-                chunk.append(item)
-                if len(chunk) >= BATCH:
-                    yield from self._score_chunk(chunk, bar)
-                    chunk = []
-            yield from self._score_chunk(chunk, bar)
+            with ThreadPoolExecutor(1, thread_name_prefix="deskbook-qa-parse") as ahead:
+                pending = None
+                for chunk in _batches(items, max(1, batch)):
+                    parsing = ahead.submit(self._prepare_chunk, chunk)
+                    if pending is not None:
+                        yield from self._score_chunk(*pending, bar)
+                    pending = (chunk, parsing)
+                if pending is not None:
+                    yield from self._score_chunk(*pending, bar)
         finally:
             if bar is not None:
                 bar.close()
 
-    def _score_chunk(self, chunk, bar) -> Iterator[Scorecard | LoadFailure]:
-        convs = {id(t): self.conversation(t, embed=False) for t in chunk if not isinstance(t, LoadFailure)}
+    def _prepare_chunk(self, chunk: list[Transcript | LoadFailure]) -> dict[int, Conversation]:
+        return {id(t): self.conversation(t, embed=False) for t in chunk if not isinstance(t, LoadFailure)}
+
+    def _score_chunk(self, chunk, parsing: Future, bar) -> Iterator[Scorecard | LoadFailure]:
+        convs = parsing.result()
         self.embed_many(list(convs.values()))
         for item in chunk:
             if isinstance(item, LoadFailure):
@@ -293,6 +302,17 @@ class Scorer(CriterionServices):
                          available=available, sections=sections, criteria=results, agent=t.agent,
                          channel=t.channel, started_at=t.started_at, turns=turns, original_turns=original,
                          redacted=bool(self.config.redact_pii))
+
+
+def _batches(items: Iterable, size: int) -> Iterator[list]:
+    chunk: list = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
 
 
 def _pipeline_for(rubric: Rubric, config):

@@ -309,3 +309,26 @@ def test_sop_steps_without_a_knowledge_base_is_na(scorer):
     s = Scorer(scorer.rubric, scorer.config, scorer.embedder, store=None, nlp=scorer.nlp)
     card = s.score(load_transcript(QA / "transcripts" / "good.json"))
     assert card.criterion("refund_steps").result == "na"
+
+
+def test_batches_score_as_one_at_a_time_in_input_order(scorer, cards):
+    """`score_many` parses the next batch on a side thread while it embeds and judges this one: the
+    scorecards are those of `score`, in input order, with unreadable files passed through in place."""
+    from qa_rubrics.transcripts import LoadFailure
+
+    names = ["good.json", "rude.txt", "call.vtt"] * 3
+    items = [load_transcript(QA / "transcripts" / n) for n in names]
+    items.insert(4, LoadFailure("broken.json", "not JSON"))
+    fresh = Scorer(scorer.rubric, scorer.config, scorer.embedder, store=scorer.store, nlp=scorer.nlp)
+    got = list(fresh.score_many(items, batch=2))
+    assert got[4] == items[4]
+    got = got[:4] + got[5:]
+    assert [c.transcript_id for c in got] == [cards[n].transcript_id for n in names]
+    for n, card in zip(names, got, strict=True):
+        want = cards[n]
+        assert (card.score, card.verdict, card.results()) == (want.score, want.verdict, want.results())
+        # the same evidence; its similarity within what batching changes (padding, bfloat16 sums)
+        strip = [[{k: v for k, v in e.items() if k != "similarity"} for e in r.evidence] for r in card.criteria]
+        assert strip == [[{k: v for k, v in e.items() if k != "similarity"} for e in r.evidence] for r in want.criteria]
+        sims = [e.get("similarity") or 0 for r in card.criteria for e in r.evidence]
+        assert sims == pytest.approx([e.get("similarity") or 0 for r in want.criteria for e in r.evidence], abs=0.02)
