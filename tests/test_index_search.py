@@ -183,6 +183,21 @@ def test_each_mode_finds_the_procedure(tiny_kb_shared, embedder, mode):
     assert len({h.id for h in hits}) == len(hits)  # grouped per document
 
 
+def test_a_search_leaves_the_thread_count_of_later_encodes_alone(tiny_kb_shared, embedder):
+    """FAISS and torch share the OpenMP runtime: a search that left it at one thread made every later
+    document encode on that thread (QA scoring after its SOP search) run on one core."""
+    import torch
+
+    config, store, _ = tiny_kb_shared
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        Searcher(store, config, embedder).search("put the caller on hold", k=3, mode="dense")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_filters_type_and_tag(tiny_kb_shared, embedder):
     config, store, _ = tiny_kb_shared
     s = Searcher(store, config, embedder)

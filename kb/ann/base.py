@@ -2,10 +2,28 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+
+
+@contextmanager
+def omp_threads(faiss, n: int) -> Iterator[None]:
+    """FAISS on `n` OpenMP threads for the block, then the calling thread's count as it was. torch shares
+    the OpenMP runtime: a count left at 1 by a search made every later torch encode on that thread run on
+    one core (QA scoring after its SOP search: 1.4x slower on 2 cores)."""
+    before = faiss.omp_get_max_threads()
+    if before == n:
+        yield
+        return
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 class AnnBackend(Protocol):
@@ -108,13 +126,16 @@ class FaissBackend:
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         import os
 
-        self.faiss.omp_set_num_threads(os.cpu_count() or 1)
-        self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
+        with omp_threads(self.faiss, os.cpu_count() or 1):
+            self.index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids.astype(np.int64))
 
     def search(self, query, k, allowed=None):
-        faiss = self.faiss
         # One query at a time is faster on one thread (OpenMP start-up dominates otherwise).
-        faiss.omp_set_num_threads(1)
+        with omp_threads(self.faiss, 1):
+            return self._search(query, k, allowed)
+
+    def _search(self, query, k, allowed):
+        faiss = self.faiss
         q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
         k = max(1, min(k, len(self)))
         if allowed is None:
