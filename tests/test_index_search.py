@@ -384,6 +384,49 @@ def test_hybrid_search_in_a_forked_child(corpus_searcher):
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_torch_encodes_in_a_forked_child_after_the_parent_used_two_threads(corpus_kb):
+    """GNU OpenMP (torch's and FAISS's) does not survive a fork once the parent has used its threads: a
+    child encoding on two threads waited forever. A forked child runs them on one (kb.sidework.forked)."""
+    import os
+    import threading
+
+    import torch
+
+    from kb.embed import SentenceTransformerEmbedder
+    from kb.search import Searcher
+
+    config, store = corpus_kb
+    torch_queries = SentenceTransformerEmbedder(config.model, query_encoder="torch")
+    searcher = Searcher(store, config, torch_queries)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        torch_queries.encode_documents(["the parent starts OpenMP's threads " * 8] * 32)
+        searcher.search("refund to the original card", k=3)
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the child
+            code = 1
+            try:
+                import signal
+
+                signal.alarm(60)
+                hits = searcher.search("refund to the original card", k=3)
+                found = []  # a thread started in the child (a request thread) starts from OpenMP's default
+                t = threading.Thread(target=lambda: found.append(searcher.search("where is my parcel", k=3)))
+                t.start()
+                t.join()
+                torch_queries.encode_documents(["and the child encodes documents too"] * 8)
+                code = 0 if hits and found and found[0] else 2
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+        assert torch.get_num_threads() == 2  # the parent keeps its threads
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_a_preloaded_cold_searcher_finds_the_same_as_a_warm_one(corpus_kb, corpus_searcher, embedder):
     """`kb.coldstart.preload` (a cold `deskbook search`) loads on side threads what the search then uses:
     the same hits and scores, with agents' filter (drafts left out) and with every status."""

@@ -83,6 +83,33 @@ def test_batches_give_the_same_vectors_as_one_by_one(ml_embedder):
     assert np.allclose(together, alone, atol=1e-4)
 
 
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_the_engine_encodes_in_a_forked_child_after_the_parent_used_its_threads(ml_embedder):
+    """The engine's OpenMP runtime does not survive a fork once its threads ran in the parent: the child
+    (a pre-forking server's worker) waited forever. There it runs on one thread, in any thread."""
+    import os
+    import threading
+
+    texts = ["Wo ist mein Paket?", "Siparişim nerede?", "where is my parcel"]
+    want = ml_embedder.encode_documents(texts * 8)[:3]
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the child
+        code = 1
+        try:
+            import signal
+
+            signal.alarm(60)
+            got = [ml_embedder.encode_documents(texts)]
+            t = threading.Thread(target=lambda: got.append(ml_embedder.encode_documents(texts)))
+            t.start()
+            t.join()
+            code = 0 if len(got) == 2 and all(np.allclose(g, want, atol=1e-4) for g in got) else 2
+        finally:
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+
+
 def test_the_index_records_the_multilingual_model(ml_kb, ml_embedder):
     _, store, _ = ml_kb
     assert store.get_meta("model") == ml_embedder.name
