@@ -85,11 +85,9 @@ def one_openmp_thread_if_forked() -> None:
 def _one_openmp_thread_after_fork() -> None:
     global _FORKED
     _FORKED = True
+    one_openmp_thread_if_forked()
     import sys
 
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        torch.set_num_threads(1)
     faiss = sys.modules.get("faiss")
     if faiss is not None:
         faiss.omp_set_num_threads(1)
