@@ -1,15 +1,17 @@
 """QA benchmarks: agreement with human labels (zero-shot and learned), and speed.
 
     python bench/bench_qa.py zeroshot [--sets sgd,social,phone,chat] [--text written|lower|unpunctuated|speech]
+                                      [--versions plain,v1,v2,v3,v4,v5,v6]
         Mean Cohen's kappa of the semantic criteria, rubric as written (no thresholds, nothing learned),
-        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 ... v5.
-        Also the agreement of v5's verdicts by confidence band (needs review < 0.7). Sets: sgd,
+        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 ... v6;
+        each criterion's kappa with the last version asked for, and the agreement of that version's
+        verdicts by confidence band (needs review < 0.7). Sets: sgd,
         social, phone, chat (the sample calls and chats, dev and test), phone-dev, phone-test, chat-dev,
         chat-test, de, tr (the German and Turkish sample calls). `--text lower` lowercases every turn,
         `--text unpunctuated` removes . , ! ? ; : and `--text speech` does both (what a speech
         recogniser without punctuation or capitals gives).
 
-    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v5]
+    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v6]
         Learning curve: for each size n, n labelled conversations drawn at random (repeats with other
         seeds), a classifier learned per semantic criterion (`qa_rubrics.learning`, kept unless
         cross-validation on the n says it is worse by more than 0.2), kappa measured on all the other
@@ -100,7 +102,7 @@ def kappas(cards, labels, ids) -> dict[str, float]:
 
 
 def as_version(rubric, method: str):
-    """The rubric with every semantic criterion pinned to `method` (semantic.v1 ... v5)."""
+    """The rubric with every semantic criterion pinned to `method` (semantic.v1 ... v6)."""
     import re
 
     text = re.sub(r"(method:\s*)semantic(?:\.v\d)?\b", rf"\g<1>{method}", rubric.text)
@@ -122,22 +124,27 @@ def as_text(ts: list[Transcript], form: str) -> list[Transcript]:
 def zeroshot(args) -> None:
     config = load_config(data_dir=tempfile.mkdtemp(prefix="bench-qa-"))
     embedder = get_embedder(config)
-    print("| data set | conversations | semantic criteria | plain cosine (0.55) | semantic.v1 | "
-          "semantic.v2 | semantic.v3 | semantic.v4 | semantic.v5 |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    variants = args.versions.split(",")
+    latest = variants[-1]
+    print("| data set | conversations | semantic criteria | " + " | ".join(
+        "plain cosine (0.55)" if v == "plain" else f"semantic.{v}" for v in variants) + " |")
+    print("|---|---:|---:|" + "---:|" * len(variants))
     bands: dict[str, list] = {}
+    per_criterion: list[str] = []
     for name in args.sets.split(","):
         rubric, ts, labels = load_set(name)
         ts = as_text(ts, args.text)
         ids = semantic_ids(rubric)
         row = []
-        for variant in ("plain", "v1", "v2", "v3", "v4", "v5"):
+        for variant in variants:
             r = as_version(rubric, "semantic.v1" if variant == "plain" else f"semantic.{variant}")
             opts = BASELINE if variant == "plain" else None
             scorer = Scorer(r, config, embedder, semantic_options=opts) if opts else Scorer(r, config, embedder)
             cards = list(scorer.score_many(ts))
-            row.append(float(np.mean(list(kappas(cards, labels, ids).values()))))
-            if variant == "v5":
+            ks = kappas(cards, labels, ids)
+            row.append(float(np.mean(list(ks.values()))))
+            if variant == latest:
+                per_criterion.append(f"{name} ({latest}): " + ", ".join(f"{c} {k:.2f}" for c, k in ks.items()))
                 for c in cards:
                     for res in c.criteria:
                         if res.id in ids and res.id in labels[c.transcript_id]:
@@ -146,7 +153,9 @@ def zeroshot(args) -> None:
                             bands.setdefault(band, []).append(res.result == labels[c.transcript_id][res.id])
         print(f"| {name} | {len(ts)} | {len(ids)} | " + " | ".join(f"{x:.3f}" for x in row) + " |", flush=True)
     print()
-    print("| v5 confidence | verdicts | agree with the label |")
+    print("\n".join(per_criterion))
+    print()
+    print(f"| {latest} confidence | verdicts | agree with the label |")
     print("|---|---:|---:|")
     for band in (">= 0.9", "0.7-0.9", "< 0.7 (needs review)"):
         if band in bands:
@@ -309,7 +318,9 @@ def main() -> None:
                     help="the transcripts as written or changed (zeroshot, speed)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--method", default="semantic.v5", help="the semantic method version (curve, speed)")
+    ap.add_argument("--method", default="semantic.v6", help="the semantic method version (curve, speed)")
+    ap.add_argument("--versions", default="plain,v1,v2,v3,v4,v5,v6",
+                    help="zeroshot: the columns, comma-separated (plain = cosine to the examples at 0.55)")
     ap.add_argument("--db", default=None, help="a knowledge base with corpus/sops indexed (speed)")
     ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)

@@ -16,7 +16,7 @@ name the agent says to the customer ("Thanks, Tomasz!") is not an introduction.
 give their own name or introduce themselves requires it (`semantic.v4`), unless the rubric says
 otherwise (`requires: []`). `asks_for_signature(question)`: a question that counts a name or
 initials signature as a sign-off ("close with a sign-off, such as a name or initials signature or a
-friendly goodbye") is passed by one (`semantic.v5`), unless the rubric says `accepts: []`.
+friendly goodbye") is passed by one (`semantic.v5` and later), unless the rubric says `accepts: []`.
 """
 
 from __future__ import annotations

@@ -43,6 +43,7 @@ def _load_builtin() -> None:
         semantic_v3,
         semantic_v4,
         semantic_v5,
+        semantic_v6,
         sop_steps,
         timing,
     )
