@@ -105,6 +105,7 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
     # one parse, redaction and embedding per conversation
     vectors: dict[str, dict[str, Sentences]] = {c.id: {} for c, _, _ in targets}
     ruled: dict[str, dict[str, str | None]] = {c.id: {} for c, _, _ in targets}
+    taught: dict[str, dict[str, bool]] = {c.id: {} for c, _, _ in targets}
     for n, t in enumerate(labelled, 1):
         conv = scorer.conversation(t)
         for c, ch, inverted in targets:
@@ -112,6 +113,7 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
             vectors[c.id][t.id] = conv.sentences_of(scorer.embedder, units) if units else \
                 Sentences(np.zeros((0, scorer.embedder.dim), np.float32), char_grams([]))
             ruled[c.id][t.id] = None if inverted else _rule_verdict(ch, conv)
+            taught[c.id][t.id] = ruled[c.id][t.id] is None or _rule_teaches(ch, conv)
         if progress:
             progress("embedding", n, len(labelled))
     result = LearningResult(LearnedModels(meta={
@@ -121,7 +123,7 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
         "trained_on": len(labelled), "source": source}), transcripts=len(labelled))
     for i, (crit, check, inverted) in enumerate(targets, 1):
         result.criteria.append(_learn_one(scorer, crit, check, inverted, labelled, labels, vectors[crit.id],
-                                          folds, result.learned, ruled[crit.id]))
+                                          folds, result.learned, ruled[crit.id], taught[crit.id]))
         if progress:
             progress("learning", i, len(targets))
     result.seconds = time.perf_counter() - t0
@@ -143,6 +145,14 @@ def _rule_verdict(check: Check, conv) -> str | None:
     return rule(check, conv) if rule is not None else None
 
 
+def _rule_teaches(check: Check, conv) -> bool:
+    """Whether a conversation a rule decides still teaches the classifier (the method's `rule_teaches`:
+    semantic.v6's read-back is a sentence that says what the examples say; a signature or a missing name
+    is not)."""
+    teaches = check.spec().rule_teaches
+    return bool(teaches(check, conv)) if teaches is not None else False
+
+
 def _verdicts(model: CriterionModel, Xs: Sequence[Sentences], threshold: float | None = None,
               ruled: Sequence[str | None] | None = None) -> list[str]:
     """Verdict per conversation: its most convincing sentence reaches the threshold (a probability),
@@ -156,18 +166,22 @@ def _verdicts(model: CriterionModel, Xs: Sequence[Sentences], threshold: float |
 
 def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: Sequence[Transcript],
                labels: dict[str, dict[str, str]], vecs: dict[str, Sentences], folds: int,
-               out: LearnedModels, ruled: dict[str, str | None]) -> CriterionLearning:
-    rows = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted), ruled[t.id]) for t in labelled]
+               out: LearnedModels, ruled: dict[str, str | None], taught: dict[str, bool] | None = None
+               ) -> CriterionLearning:
+    taught = taught or {}
+    rows = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted), ruled[t.id],
+             taught.get(t.id, ruled[t.id] is None)) for t in labelled]
     rows = [r for r in rows if r[1] is not None]
-    ys = [y for _, y, _ in rows]
-    rules = [r for _, _, r in rows]
+    ys = [y for _, y, _, _ in rows]
+    rules = [r for _, _, r, _ in rows]
     # the classifier learns from the conversations its verdict decides: one that fails a requirement
     # (no agent name) is failed by it, one with what the check accepts (a signature) is passed by it,
-    # and their sentences say nothing about what the examples say
-    items = [(X, y) for X, y, r in rows if r is None]
+    # and their sentences say nothing about what the examples say; a read-back (semantic.v6) does, and
+    # is taught although the rule passes it
+    items = [(X, y) for X, y, _, t in rows if t]
     n_pass, n_fail = ys.count("pass"), ys.count("fail")
     current = scorer.criterion_model(check)
-    before = _verdicts(current, [X for X, _, _ in rows], check.threshold, rules)
+    before = _verdicts(current, [X for X, _, _, _ in rows], check.threshold, rules)
     k_before, a_before = _kappa(before, ys), _accuracy(before, ys)
     base = dict(id=crit.id, support=len(rows), passes=n_pass, fails=n_fail, kappa_before=k_before,
                 accuracy_before=a_before)
@@ -181,9 +195,9 @@ def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: 
     k = max(2, min(folds, len(rows)))
     oof = [""] * len(rows)
     for f in range(k):
-        train = [(X, y) for j, (X, y, r) in enumerate(rows) if j % k != f and r is None]
+        train = [(X, y) for j, (X, y, _, t) in enumerate(rows) if j % k != f and t]
         model = learn(prior, train, prior_model=prior_model)
-        for j, (X, _, r) in enumerate(rows):
+        for j, (X, _, r, _) in enumerate(rows):
             if j % k == f:
                 oof[j] = _verdicts(model, [X], check.threshold, [r])[0]
     k_after, a_after = _kappa(oof, ys), _accuracy(oof, ys)

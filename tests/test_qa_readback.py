@@ -125,3 +125,32 @@ def test_a_read_back_can_be_the_rubrics_choice_and_is_checked(config, embedder):
     with pytest.raises(RubricError) as exc:
         rubric_of(text.replace("[read_back]", "[read_forward]"))
     assert "read_back" in str(exc.value) and "agent_signature" in str(exc.value)
+
+
+def test_learning_is_taught_the_read_backs_it_passes(config, embedder):
+    """A conversation passed by its read-back is still taught to the classifier (its read-back is what the
+    examples say, unlike a signature), and the agreement before and after counts the rule's verdicts."""
+    from qa_rubrics.learning import learn_rubric
+
+    scorer = Scorer(rubric_of(CONFIRM.format(method="semantic")), config, embedder)
+    terse = [booking(line, "Yes.", f"r{i}") for i, line in enumerate((
+        "Booking a table for 3 at Fort McKinley Restaurant on March 6th at 12:30 pm.",
+        "A table for 3 at Fort McKinley Restaurant, March 6th, 12:30 pm?",
+        "Reserving Fort McKinley Restaurant for 3 on March 6th at 12:30 pm.",
+        "Fort McKinley Restaurant, 3 people, March 6th at 12:30 pm, yes?"))]
+    worded = [booking(line, "Yes, that's right.", f"w{i}") for i, line in enumerate((
+        "Just to check, that's a table for three on the 6th at half twelve, correct?",
+        "Let me read that back: three people, the 6th of March, half past twelve. Is that right?",
+        "So you'd like me to book three seats for lunch on the sixth, shall I go ahead?"))]
+    none = [booking(line, "Great.", f"n{i}") for i, line in enumerate((
+        "They have live music on Fridays.", "The restaurant is very popular at lunchtime.",
+        "Parking is available behind the building."))]
+    labels = {t.id: {"confirm_details": "pass"} for t in terse + worded} | {t.id: {"confirm_details": "fail"}
+                                                                              for t in none}
+    check = scorer.rubric.criterion("confirm_details").check
+    assert [_rule_verdict(check, scorer.conversation(t)) for t in (terse[0], worded[0], none[0])] == \
+        ["pass", None, None]
+    res = learn_rubric(scorer, terse + worded + none, labels)
+    (c,) = res.criteria
+    assert (c.support, c.passes, c.fails) == (10, 7, 3)
+    assert c.adopted and res.learned.models["confirm_details"].info["support"] == 10  # every one taught

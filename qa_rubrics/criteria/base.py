@@ -102,8 +102,10 @@ class Method:
     one_of: tuple[str, ...] = ()  # at least one of these fields is required
     help: str = ""
     # learning: the verdict a rule beside the method's classifier gives a conversation ("pass" / "fail"),
-    # None when the classifier decides; such conversations are not taught to the classifier
+    # None when the classifier decides; such conversations are not taught to the classifier ...
     rule_verdict: Callable[[Check, Any], str | None] | None = None
+    # ... unless this says that one still is (its sentences say what the examples say: a read-back is one)
+    rule_teaches: Callable[[Check, Any], bool] | None = None
 
     @property
     def key(self) -> str:

@@ -14,7 +14,9 @@ makes them read-backs is that they repeat details already given and the customer
   `accepts: []` turns that off. A question that counts a signature still accepts a signature (v5).
 
 A verdict passed by a read-back says so in its reason and in `detail.accepts`, with the read-back
-as its evidence. What v4 requires (the agent's own name) still applies.
+as its evidence. What v4 requires (the agent's own name) still applies. Learning is taught the
+conversations a read-back passes (`rule_teaches`), unlike signed ones: a read-back is what the
+examples say, and leaving them out cost sgd-qa's `confirm_details` 0.13 of kappa (docs/qa.md).
 """
 
 from __future__ import annotations
@@ -100,4 +102,5 @@ METHOD = register(Method(
                       "'-Mia'), read_back (the agent repeats details already given and the customer answers "
                       "yes or no); [] for nothing (a question that counts a signature or asks for a read-back "
                       "accepts one otherwise)", choices=ACCEPTS)),
-    help="v5, and a read-back where the criterion asks for one", rule_verdict=rule_verdict))
+    help="v5, and a read-back where the criterion asks for one", rule_verdict=rule_verdict,
+    rule_teaches=lambda check, conv: v5_rule(check, conv) is None))
