@@ -66,18 +66,23 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
     if found is None or (out.detail.get("requires") or {}).get("agent_name") is False:
         return out
     turn, start, end = found
+    return passed_also(out, Evidence(turn, "agent", start, end, "the agent's signature"),
+                       f"turn {turn + 1} ends with the agent's signature", source, SIGNATURE_CONFIDENCE)
+
+
+def passed_also(out: Outcome, evidence: Evidence, what: str, source: str, confidence: float) -> Outcome:
+    """`out` passed by what the criterion also accepts (`what` the evidence shows): a pass the classifier
+    gave becomes surer and gains the evidence; a fail becomes a pass that says what the classifier thought."""
     who = "the question" if source == "question" else "the rubric"
-    if out.result == "pass":  # the classifier agrees: the signature makes it surer
-        if all(e.turn != turn or e.start != start for e in out.evidence):
-            out.evidence.append(Evidence(turn, "agent", start, end, "the agent's signature"))
+    if out.result == "pass":  # the classifier agrees: the rule makes it surer
+        if all(e.turn != evidence.turn or e.start != evidence.start for e in out.evidence):
+            out.evidence.append(evidence)
             out.evidence.sort(key=lambda e: e.position())
-        out.confidence = max(out.confidence, SIGNATURE_CONFIDENCE)
-        out.reason += f"; turn {turn + 1} ends with the agent's signature, which {who} counts as enough"
+        out.confidence = max(out.confidence, confidence)
+        out.reason += f"; {what}, which {who} counts as enough"
         return out
-    return Outcome("pass", max(out.score, SIGNATURE_CONFIDENCE), SIGNATURE_CONFIDENCE,
-                   [Evidence(turn, "agent", start, end, "the agent's signature")], detail=out.detail, raw=out.raw,
-                   reason=f"turn {turn + 1} ends with the agent's signature, which {who} counts as enough "
-                          f"(besides: {out.reason})")
+    return Outcome("pass", max(out.score, confidence), confidence, [evidence], detail=out.detail, raw=out.raw,
+                   reason=f"{what}, which {who} counts as enough (besides: {out.reason})")
 
 
 METHOD = register(Method(

@@ -27,6 +27,7 @@ from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
 from qa_rubrics.criteria.semantic_v2 import DEFAULT_THRESHOLD
 from qa_rubrics.criteria.semantic_v4 import METHOD as V4
 from qa_rubrics.criteria.semantic_v5 import evaluate as v5_verdict
+from qa_rubrics.criteria.semantic_v5 import passed_also
 from qa_rubrics.criteria.semantic_v5 import rule_verdict as v5_rule
 from qa_rubrics.introductions import AGENT_SIGNATURE, asks_for_signature
 from qa_rubrics.readback import READ_BACK, asks_for_read_back, read_back
@@ -79,19 +80,9 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
     if found is None or (out.detail.get("requires") or {}).get("agent_name") is False:
         return out
     turn, start, end, shared = found
-    who = "the question" if source == "question" else "the rubric"
-    what = f"turn {turn + 1} reads back {shared} details already given for the customer to confirm"
-    if out.result == "pass":
-        if all(e.turn != turn or e.start != start for e in out.evidence):
-            out.evidence.append(Evidence(turn, "agent", start, end, "a read-back of details already given"))
-            out.evidence.sort(key=lambda e: e.position())
-        out.confidence = max(out.confidence, READ_BACK_CONFIDENCE)
-        out.reason += f"; {what}, which {who} counts as enough"
-        return out
-    return Outcome("pass", max(out.score, READ_BACK_CONFIDENCE), READ_BACK_CONFIDENCE,
-                   [Evidence(turn, "agent", start, end, "a read-back of details already given")],
-                   detail=out.detail, raw=out.raw,
-                   reason=f"{what}, which {who} counts as enough (besides: {out.reason})")
+    return passed_also(out, Evidence(turn, "agent", start, end, "a read-back of details already given"),
+                       f"turn {turn + 1} reads back {shared} details already given for the customer to confirm",
+                       source, READ_BACK_CONFIDENCE)
 
 
 METHOD = register(Method(
