@@ -137,12 +137,17 @@ def tune_rubric(result: EvalResult, scorer: Scorer, labelled: list[Transcript], 
 
         bar = tqdm(total=len(labelled), desc="learning", unit="transcript", leave=False, dynamic_ncols=True)
 
+    shown = {"stage": ""}
+
     def step(stage: str, n: int, total: int) -> None:
-        if bar is not None:
-            bar.set_description(stage)
-            bar.total = total
-            bar.n = n
-            bar.refresh()
+        if bar is None:
+            return
+        if shown["stage"] != stage:  # a new stage: a bar of its own length
+            shown["stage"] = stage
+            bar.set_description(stage, refresh=False)
+            bar.unit = "criterion" if stage == "learning" else "transcript"
+            bar.reset(total=total)
+        bar.update(n - bar.n)  # tqdm draws at most every few tenths of a second (a log is not flooded)
 
     try:
         result.learning = learn_rubric(scorer, labelled, labels, progress=step, source=str(labels_path))
