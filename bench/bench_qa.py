@@ -325,6 +325,10 @@ def main() -> None:
     ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
+    known = ("plain", *(f"v{i}" for i in range(1, 7)))
+    unknown = [v for v in args.versions.split(",") if v not in known]
+    if unknown:
+        ap.error(f"--versions: unknown {', '.join(unknown)}; use any of {','.join(known)}")
     {"zeroshot": zeroshot, "curve": curve, "speed": speed, "speakers": speakers}[args.what](args)
 
 

@@ -137,13 +137,14 @@ def tune_rubric(result: EvalResult, scorer: Scorer, labelled: list[Transcript], 
 
         bar = tqdm(total=len(labelled), desc="learning", unit="transcript", leave=False, dynamic_ncols=True)
 
-    shown = {"stage": ""}
+    shown = ""  # the stage the bar shows
 
     def step(stage: str, n: int, total: int) -> None:
+        nonlocal shown
         if bar is None:
             return
-        if shown["stage"] != stage:  # a new stage: a bar of its own length
-            shown["stage"] = stage
+        if shown != stage:  # a new stage: a bar of its own length
+            shown = stage
             bar.set_description(stage, refresh=False)
             bar.unit = "criterion" if stage == "learning" else "transcript"
             bar.reset(total=total)

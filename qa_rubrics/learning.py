@@ -166,11 +166,9 @@ def _verdicts(model: CriterionModel, Xs: Sequence[Sentences], threshold: float |
 
 def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: Sequence[Transcript],
                labels: dict[str, dict[str, str]], vecs: dict[str, Sentences], folds: int,
-               out: LearnedModels, ruled: dict[str, str | None], taught: dict[str, bool] | None = None
-               ) -> CriterionLearning:
-    taught = taught or {}
-    rows = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted), ruled[t.id],
-             taught.get(t.id, ruled[t.id] is None)) for t in labelled]
+               out: LearnedModels, ruled: dict[str, str | None], taught: dict[str, bool]) -> CriterionLearning:
+    rows = [(vecs[t.id], _presence(labels[t.id].get(crit.id, ""), inverted), ruled[t.id], taught[t.id])
+            for t in labelled]
     rows = [r for r in rows if r[1] is not None]
     ys = [y for _, y, _, _ in rows]
     rules = [r for _, _, r, _ in rows]
