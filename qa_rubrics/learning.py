@@ -147,8 +147,8 @@ def _rule_verdict(check: Check, conv) -> str | None:
 
 def _rule_teaches(check: Check, conv) -> bool:
     """Whether a conversation a rule decides still teaches the classifier (the method's `rule_teaches`:
-    semantic.v6's read-back is a sentence that says what the examples say; a signature or a missing name
-    is not)."""
+    semantic.v6's read-back and v7's completion are sentences that say what the examples say; a signature
+    or a missing name is not)."""
     teaches = check.spec().rule_teaches
     return bool(teaches(check, conv)) if teaches is not None else False
 
@@ -174,8 +174,8 @@ def _learn_one(scorer, crit: Criterion, check: Check, inverted: bool, labelled: 
     rules = [r for _, _, r, _ in rows]
     # the classifier learns from the conversations its verdict decides: one that fails a requirement
     # (no agent name) is failed by it, one with what the check accepts (a signature) is passed by it,
-    # and their sentences say nothing about what the examples say; a read-back (semantic.v6) does, and
-    # is taught although the rule passes it
+    # and their sentences say nothing about what the examples say; a read-back (semantic.v6) or a
+    # completion (v7) does, and is taught although the rule passes it
     items = [(X, y) for X, y, _, t in rows if t]
     n_pass, n_fail = ys.count("pass"), ys.count("fail")
     current = scorer.criterion_model(check)

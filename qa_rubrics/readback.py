@@ -35,7 +35,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,8 +108,8 @@ def answers_yes_or_no(text: str) -> bool:
     return _ANSWER.search(text) is not None
 
 
-def read_back(conv: Conversation, turns: Sequence[int]) -> tuple[int, int, int, int] | None:
-    """(turn, start, end, specific details repeated) of the first read-back among the agent `turns`, or None."""
+def read_backs(conv: Conversation, turns: Sequence[int]) -> Iterator[tuple[int, int, int, int]]:
+    """(turn, start, end, specific details repeated) of each read-back among the agent `turns`, in order."""
     allowed = set(turns)
     common = common_words(conv.docs[0].lang_ if conv.docs else "en")
     said: set[str] = set()  # every content word so far
@@ -126,6 +126,10 @@ def read_back(conv: Conversation, turns: Sequence[int]) -> tuple[int, int, int, 
                 shared = sum(1 for w in words & said if w.isdigit() or w not in common)
                 if (shared >= MIN_SHARED and len(words - said) <= MAX_NEW * len(words)
                         and (answered or sentence.rstrip().endswith("?"))):
-                    return i, a, b, shared
+                    yield i, a, b, shared
         said |= content_words(turn.text, doc.vocab)
-    return None
+
+
+def read_back(conv: Conversation, turns: Sequence[int]) -> tuple[int, int, int, int] | None:
+    """(turn, start, end, specific details repeated) of the first read-back among the agent `turns`, or None."""
+    return next(read_backs(conv, turns), None)

@@ -44,6 +44,7 @@ def _load_builtin() -> None:
         semantic_v4,
         semantic_v5,
         semantic_v6,
+        semantic_v7,
         sop_steps,
         timing,
     )
