@@ -18,7 +18,8 @@ as its evidence. What v4 requires (the agent's own name) still applies after it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
 from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
 from qa_rubrics.criteria.semantic_v2 import DEFAULT_THRESHOLD
@@ -31,6 +32,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from qa_rubrics.conversation import Conversation
     from qa_rubrics.rubric import Check
     from qa_rubrics.score import EvalContext
+
+T = TypeVar("T")
 
 # How sure a pass by a signature is: the pattern is strict (a dash or caret, then two or three capitals
 # or one capitalised word, at the very end of a reply), but a reply can end "... -Apple" too.
@@ -57,17 +60,30 @@ def rule_verdict(check: Check, conv: Conversation) -> str | None:
 
 
 def evaluate(check: Check, ctx: EvalContext) -> Outcome:
-    out = v4_verdict(check, ctx)
-    accepts, source = accepted(check)
-    if AGENT_SIGNATURE not in accepts or out.result == "na":
+    def shown(found: tuple[int, int, int]) -> tuple[Evidence, str]:
+        turn, start, end = found
+        return (Evidence(turn, "agent", start, end, "the agent's signature"),
+                f"turn {turn + 1} ends with the agent's signature")
+
+    return also_accepted(v4_verdict(check, ctx), AGENT_SIGNATURE, accepted(check),
+                         lambda: signed(check, ctx.conv), shown, SIGNATURE_CONFIDENCE)
+
+
+def also_accepted(out: Outcome, what: str, accepts: tuple[tuple[str, ...], str], find: Callable[[], T | None],
+                  shown: Callable[[T], tuple[Evidence, str]], confidence: float) -> Outcome:
+    """`out`, passed also by `what` (agent_signature, read_back ...) where the criterion accepts it
+    (`accepts`: what it accepts and where that comes from): `find()` looks for it (None: not there), and
+    `shown(found)` gives its evidence and what it shows. `detail.accepts` says whether it was found. A
+    conversation without the agent's own name where that is required still fails."""
+    names, source = accepts
+    if what not in names or out.result == "na":
         return out
-    found = signed(check, ctx.conv)
-    out.detail["accepts"] = {AGENT_SIGNATURE: found is not None, "from": source}
+    found = find()
+    out.detail.setdefault("accepts", {"from": source})[what] = found is not None
     if found is None or (out.detail.get("requires") or {}).get("agent_name") is False:
         return out
-    turn, start, end = found
-    return passed_also(out, Evidence(turn, "agent", start, end, "the agent's signature"),
-                       f"turn {turn + 1} ends with the agent's signature", source, SIGNATURE_CONFIDENCE)
+    evidence, shows = shown(found)
+    return passed_also(out, evidence, shows, source, confidence)
 
 
 def passed_also(out: Outcome, evidence: Evidence, what: str, source: str, confidence: float) -> Outcome:

@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING
 from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
 from qa_rubrics.criteria.semantic_v2 import DEFAULT_THRESHOLD
 from qa_rubrics.criteria.semantic_v4 import METHOD as V4
+from qa_rubrics.criteria.semantic_v5 import also_accepted
 from qa_rubrics.criteria.semantic_v5 import evaluate as v5_verdict
-from qa_rubrics.criteria.semantic_v5 import passed_also
 from qa_rubrics.criteria.semantic_v5 import rule_verdict as v5_rule
 from qa_rubrics.introductions import AGENT_SIGNATURE, asks_for_signature
 from qa_rubrics.readback import READ_BACK, asks_for_read_back, read_back
@@ -71,18 +71,14 @@ def rule_verdict(check: Check, conv: Conversation) -> str | None:
 
 
 def evaluate(check: Check, ctx: EvalContext) -> Outcome:
-    out = v5_verdict(check, ctx)
-    accepts, source = accepted(check)
-    if READ_BACK not in accepts or out.result == "na":
-        return out
-    found = read_back(ctx.conv, ctx.conv.turn_indices("agent", check.window))
-    out.detail.setdefault("accepts", {"from": source})[READ_BACK] = found is not None
-    if found is None or (out.detail.get("requires") or {}).get("agent_name") is False:
-        return out
-    turn, start, end, shared = found
-    return passed_also(out, Evidence(turn, "agent", start, end, "a read-back of details already given"),
-                       f"turn {turn + 1} reads back {shared} details already given for the customer to confirm",
-                       source, READ_BACK_CONFIDENCE)
+    def shown(found: tuple[int, int, int, int]) -> tuple[Evidence, str]:
+        turn, start, end, shared = found
+        return (Evidence(turn, "agent", start, end, "a read-back of details already given"),
+                f"turn {turn + 1} reads back {shared} details already given for the customer to confirm")
+
+    return also_accepted(v5_verdict(check, ctx), READ_BACK, accepted(check),
+                         lambda: read_back(ctx.conv, ctx.conv.turn_indices("agent", check.window)), shown,
+                         READ_BACK_CONFIDENCE)
 
 
 METHOD = register(Method(

@@ -27,7 +27,7 @@ from qa_rubrics.completion import COMPLETION, asks_for_completion, completion
 from qa_rubrics.criteria import Evidence, FieldSpec, Method, Outcome, register
 from qa_rubrics.criteria.semantic_v2 import DEFAULT_THRESHOLD
 from qa_rubrics.criteria.semantic_v4 import METHOD as V4
-from qa_rubrics.criteria.semantic_v5 import passed_also
+from qa_rubrics.criteria.semantic_v5 import also_accepted
 from qa_rubrics.criteria.semantic_v5 import rule_verdict as v5_rule
 from qa_rubrics.criteria.semantic_v6 import ACCEPTS as V6_ACCEPTS
 from qa_rubrics.criteria.semantic_v6 import accepted as v6_accepted
@@ -72,18 +72,15 @@ def rule_verdict(check: Check, conv: Conversation) -> str | None:
 
 
 def evaluate(check: Check, ctx: EvalContext) -> Outcome:
-    out = v6_verdict(check, ctx)
-    accepts, source = accepted(check)
-    if COMPLETION not in accepts or out.result == "na":
-        return out
-    found = completion(ctx.conv, ctx.conv.turn_indices("agent", check.window))
-    out.detail.setdefault("accepts", {"from": source})[COMPLETION] = found is not None
-    if found is None or (out.detail.get("requires") or {}).get("agent_name") is False:
-        return out
-    turn, start, end, read_back_turn = found
-    return passed_also(out, Evidence(turn, "agent", start, end, "the outcome of a request the customer confirmed"),
-                       f"turn {turn + 1} reports the outcome of the request read back in turn {read_back_turn + 1} "
-                       f"and confirmed by the customer", source, COMPLETION_CONFIDENCE)
+    def shown(found: tuple[int, int, int, int]) -> tuple[Evidence, str]:
+        turn, start, end, read_back_turn = found
+        return (Evidence(turn, "agent", start, end, "the outcome of a request the customer confirmed"),
+                f"turn {turn + 1} reports the outcome of the request read back in turn {read_back_turn + 1} "
+                f"and confirmed by the customer")
+
+    return also_accepted(v6_verdict(check, ctx), COMPLETION, accepted(check),
+                         lambda: completion(ctx.conv, ctx.conv.turn_indices("agent", check.window)), shown,
+                         COMPLETION_CONFIDENCE)
 
 
 METHOD = register(Method(
