@@ -99,6 +99,34 @@ _STOPS = re.compile(r"[.!?。？！]")
 WINDOW_WORDS = 10  # about the length of a rubric example
 
 
+# How a question starts when nobody wrote its question mark (a speech recogniser without punctuation):
+# a question word (after a preposition: "for how many people", "on what date"), or a verb before its
+# subject ("can I have", "is there", "do you"; not "have a good day", "will do"). German: a question word, or a modal or "haben/sein" before "Sie/ich/es ...". Turkish:
+# a question word, or the question particle (mi, mı, mu, mü, with its endings), written apart.
+_SPOKEN_QUESTION = {
+    "en": re.compile(
+        r"^\W*(?:(?:so|and|ok|okay|right|great|thanks|thank\s+you|perfect|lovely|also|just|sorry|um|uh|erm)\s+)*"
+        r"(?:(?:(?:for|on|at|in|to|from|with|by|about)\s+)?(?:what|which|when|where|who|whose|why|how)\b|"
+        r"anything\s+else\b|"
+        r"(?:can|could|would|will|do|does|did|is|are|was|were|have|has|shall|should|may|might)\s+"
+        r"(?:you|i|we|it|there|that|this|they|he|she|your|the|my|our|anyone|anything)\b)", re.I),
+    "de": re.compile(
+        r"^\W*(?:(?:also|und|ok|okay|gut|danke|prima|super|noch)\s+)*"
+        r"(?:(?:was|wie|wann|wo|woher|wohin|wer|wen|wem|welche[rsmn]?|warum|weshalb|wieso)\b|"
+        r"(?:können|könnten|würden|möchten|wollen|dürfen|darf|kann|haben|hätten|sind|ist|gibt|brauchen)\s+"
+        r"(?:sie|ich|wir|es|das|du|ihr)\b)", re.I),
+    "tr": re.compile(
+        r"(?:^\W*(?:ne|neden|niçin|nasıl|hangi|kaç|nerede|nereye|kim|ne\s+zaman)\b|"
+        r"\bm[iıuü](?:yim|yız|yiz|sin|sın|sun|sün|siniz|sınız|sunuz|sünüz|dir|dır|dur|dür)?\b)", re.I),
+}
+
+
+def spoken_question(text: str, language: str = "en") -> bool:
+    """Whether an unpunctuated span starts (in Turkish: holds the particle) like a question."""
+    pattern = _SPOKEN_QUESTION.get((language or "en")[:2])
+    return pattern is not None and not text.rstrip().endswith("?") and pattern.search(text) is not None
+
+
 def is_unpunctuated(texts: Sequence[str]) -> bool:
     """Whether a transcript comes without sentence punctuation (a speech recogniser that gives none):
     fewer than one full stop, question or exclamation mark per 30 words, over at least 30 words."""
@@ -181,7 +209,8 @@ class Conversation:
             [Token(t.idx, t.idx + len(t.text), t.lower_, (t.lemma_ if has_lemma else t.text).lower())
              for t in d if not t.is_space] for d in self.docs]
         self.sentences: list[list[tuple[int, int]]] = [self._sentences(d) for d in self.docs]
-        if is_unpunctuated(texts):
+        self.unpunctuated = is_unpunctuated(texts)
+        if self.unpunctuated:
             self.sentences = [_with_windows(t, s) for t, s in zip(texts, self.sentences, strict=True)]
         self.clean = clean
         self.units: list[Unit] = self._units()
@@ -224,6 +253,7 @@ class Conversation:
         """Each sentence of a turn (a one-sentence turn is one unit, of kind "turn"); with `whole_turns`
         (semantic.v1 compares them), each multi-sentence turn as a whole too."""
         units: list[Unit] = []
+        lang = self.docs[0].lang_ if self.docs else "en"
         for i, turn in enumerate(self.turns):
             sents = self.sentences[i]
             a, b = (sents[0][0], sents[-1][1]) if sents else (0, len(turn.text))
@@ -232,8 +262,11 @@ class Conversation:
             for x, y, kind in spans:
                 raw = turn.text[x:y]
                 text = self._model_text(i, x, y)
+                ask = is_ask(raw)
+                if self.unpunctuated and spoken_question(raw, lang):  # the question mark a recogniser left out
+                    text, ask = text.rstrip(" .,;:") + "?", True
                 if re.search(r"\w", text):
-                    units.append(Unit(i, x, y, text, kind, is_ask(raw), self._negated(i, x, y)))
+                    units.append(Unit(i, x, y, text, kind, ask, self._negated(i, x, y)))
         return units
 
     def _model_text(self, turn: int, start: int, end: int) -> str:

@@ -12,7 +12,7 @@ import pytest
 from kb.config import load_config
 from kb.redact import is_caseless, redact_many
 from kb.transcript import Transcript, Turn
-from qa_rubrics.conversation import WINDOW_WORDS, Conversation, clean_text, is_unpunctuated
+from qa_rubrics.conversation import WINDOW_WORDS, Conversation, clean_text, is_unpunctuated, spoken_question
 from qa_rubrics.score import Scorer
 from tests.conftest import rubric_of
 
@@ -99,6 +99,48 @@ def test_long_unpunctuated_turns_are_read_in_windows(nlp_full):
     ordinary = Conversation(transcript(False), nlp_full)  # punctuated: sentences only, as before
     assert [(u.start, u.end) for u in ordinary.units if u.turn == last and u.kind == "sentence"] == \
         [(a, b) for a, b in ordinary.sentences[last]]
+
+
+@pytest.mark.parametrize("text,language,question", [
+    ("what city would you like the weather for", "en", True),
+    ("for how many people", "en", True),
+    ("so can i take your order number please", "en", True),
+    ("i'll need you to hold while it is there", "en", False),
+    ("is there anything else i can help with", "en", True),
+    ("anything else today", "en", True),
+    ("have a good day bye", "en", False),
+    ("will do thanks", "en", False),
+    ("the song has started", "en", False),
+    ("thanks i've booked it for you", "en", False),
+    ("können sie mir die bestellnummer sagen", "de", True),
+    ("welche adresse ist hinterlegt", "de", True),
+    ("vielen dank ich habe es storniert", "de", False),
+    ("sipariş numaranızı alabilir miyim", "tr", True),
+    ("hangi adrese gönderelim", "tr", True),
+    ("siparişiniz yarın teslim edilecek", "tr", False),
+    ("what city would you like?", "en", False),  # it has its question mark already
+])
+def test_a_spoken_question_without_its_mark(text, language, question):
+    assert spoken_question(text, language) is question
+
+
+def test_unpunctuated_questions_get_their_mark_back(nlp_full):
+    """A speech recogniser drops the question mark the classifier reads ("for how many people" scored as a
+    statement): in an unpunctuated transcript a span that starts like a question is shown with one, and
+    counts as asking. A written transcript is left as it is."""
+    speech = Conversation(Transcript(id="asr", channel="phone", turns=[
+        Turn("customer", asr("I need a cab to the airport, it's fine if it's shared.")),
+        Turn("agent", asr("For how many people?")),
+        Turn("customer", asr("Just me, to Terminal 2 please, I'm in a bit of a rush this morning.")),
+        Turn("agent", asr("Booking a shared ride for 1 person to Terminal 2. Have a good trip, bye.")),
+    ]), nlp_full)
+    assert speech.unpunctuated
+    asked = [u for u in speech.units if u.turn == 1]
+    assert [(u.text, u.ask) for u in asked] == [("for how many people?", True)]
+    assert not any(u.text.endswith("?") for u in speech.units if u.turn != 1)  # "have a good trip" asks nothing
+    written = Conversation(transcript(False), nlp_full)
+    assert not written.unpunctuated
+    assert all(u.text.endswith("?") == written.turns[u.turn].text[u.start:u.end].endswith("?") for u in written.units)
 
 
 CRITERIA = """\
