@@ -1,9 +1,9 @@
 """QA benchmarks: agreement with human labels (zero-shot and learned), and speed.
 
     python bench/bench_qa.py zeroshot [--sets sgd,social,phone,chat] [--text written|lower|unpunctuated|speech]
-                                      [--versions plain,v1,v2,v3,v4,v5,v6,v7]
+                                      [--versions plain,v1,v2,v3,v4,v5,v6,v7,v8]
         Mean Cohen's kappa of the semantic criteria, rubric as written (no thresholds, nothing learned),
-        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 ... v7;
+        per data set: plain cosine to the examples (threshold 0.55, the old default), semantic.v1 ... v8;
         each criterion's kappa with the last version asked for, and the agreement of that version's
         verdicts by confidence band (needs review < 0.7). Sets: sgd,
         social, phone, chat (the sample calls and chats, dev and test), phone-dev, phone-test, chat-dev,
@@ -11,7 +11,7 @@
         `--text unpunctuated` removes . , ! ? ; : and `--text speech` does both (what a speech
         recogniser without punctuation or capitals gives).
 
-    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v7]
+    python bench/bench_qa.py curve [--sets sgd,social] [--sizes 10 20 40 80] [--repeats 5] [--method semantic.v8]
         Learning curve: for each size n, n labelled conversations drawn at random (repeats with other
         seeds), a classifier learned per semantic criterion (`qa_rubrics.learning`, kept unless
         cross-validation on the n says it is worse by more than 0.2), kappa measured on all the other
@@ -102,7 +102,7 @@ def kappas(cards, labels, ids) -> dict[str, float]:
 
 
 def as_version(rubric, method: str):
-    """The rubric with every semantic criterion pinned to `method` (semantic.v1 ... v7)."""
+    """The rubric with every semantic criterion pinned to `method` (semantic.v1 ... v8)."""
     import re
 
     text = re.sub(r"(method:\s*)semantic(?:\.v\d)?\b", rf"\g<1>{method}", rubric.text)
@@ -318,14 +318,14 @@ def main() -> None:
                     help="the transcripts as written or changed (zeroshot, speed)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--method", default="semantic.v7", help="the semantic method version (curve, speed)")
-    ap.add_argument("--versions", default="plain,v1,v2,v3,v4,v5,v6,v7",
+    ap.add_argument("--method", default="semantic.v8", help="the semantic method version (curve, speed)")
+    ap.add_argument("--versions", default="plain,v1,v2,v3,v4,v5,v6,v7,v8",
                     help="zeroshot: the columns, comma-separated (plain = cosine to the examples at 0.55)")
     ap.add_argument("--db", default=None, help="a knowledge base with corpus/sops indexed (speed)")
     ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    known = ("plain", *(f"v{i}" for i in range(1, 8)))
+    known = ("plain", *(f"v{i}" for i in range(1, 9)))
     unknown = [v for v in args.versions.split(",") if v not in known]
     if unknown:
         ap.error(f"--versions: unknown {', '.join(unknown)}; use any of {','.join(known)}")

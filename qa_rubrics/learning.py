@@ -33,6 +33,7 @@ import numpy as np
 
 from qa_rubrics.calibrate import cohen_kappa
 from qa_rubrics.classifier import CriterionModel, Sentences, char_grams, learn
+from qa_rubrics.criteria.semantic_v2 import set_aside
 from qa_rubrics.learned import LearnedModels
 from qa_rubrics.rubric import Check, Criterion
 from qa_rubrics.transcripts import Transcript
@@ -110,6 +111,9 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
         conv = scorer.conversation(t)
         for c, ch, inverted in targets:
             units = conv.unit_indices(conv.turn_indices(ch.speaker, ch.window))
+            aside = set_aside(ch, conv, units)  # semantic.v8: answers to the customer's questions do not count
+            if aside is not None:
+                units = [u for u, a in zip(units, aside, strict=True) if not a]
             vectors[c.id][t.id] = conv.sentences_of(scorer.embedder, units) if units else \
                 Sentences(np.zeros((0, scorer.embedder.dim), np.float32), char_grams([]))
             ruled[c.id][t.id] = None if inverted else _rule_verdict(ch, conv)

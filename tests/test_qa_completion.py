@@ -80,13 +80,13 @@ def test_the_reply_to_a_confirmed_read_back_passes(config, embedder):
     scorer = Scorer(rubric_of(NOTICE.format(method="semantic")), config, embedder)
     card = scorer.score(song("The song has started. Enjoy!"))
     ok = card.criteria[0]
-    assert ok.method == resolve("semantic").key == "semantic.v7" and ok.result == "pass", ok.reason
+    assert ok.method == resolve("semantic").key == "semantic.v8" and ok.result == "pass", ok.reason
     assert "turn 6 reports the outcome of the request read back in turn 4" in ok.reason
     assert "which the question counts as enough" in ok.reason
     assert ok.detail["accepts"] == {"from": "question", "completion": True}
     assert [(e["turn"], e["text"]) for e in ok.evidence] == [(5, "The song has started.")]
     assert ok.confidence >= 0.75
-    # v6, pinned, does not read completions, nor does v7 with `accepts: []`
+    # v6, pinned, does not read completions, nor does the latest version with `accepts: []`
     v6 = Scorer(rubric_of(NOTICE.format(method="semantic.v6")), config, embedder)
     off = Scorer(rubric_of(NOTICE.format(method="semantic").replace("  examples:", "  accepts: []\n  examples:")),
                  config, embedder)

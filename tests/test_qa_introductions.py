@@ -117,7 +117,7 @@ def test_a_greeting_without_the_agents_name_fails_when_the_question_asks_for_it(
     named, unnamed = scorer.score_many([call("Hello, Brightcart customer service, Amara speaking, how can I help?"),
                                         call("Hello, Brightcart customer service, how can I help?")])
     ok, missing = named.criteria[0], unnamed.criteria[0]
-    assert ok.method == "semantic.v7" and ok.result == "pass", ok.reason
+    assert ok.method == "semantic.v8" and ok.result == "pass", ok.reason
     assert ok.detail["requires"] == {"agent_name": True, "from": "question"}
     assert missing.result == "fail" and "did not give their own name" in missing.reason
     assert "the question asks for it" in missing.reason and missing.detail["requires"]["agent_name"] is False

@@ -82,7 +82,7 @@ def test_a_terse_read_back_passes_and_an_offer_does_not(config, embedder):
         booking("How about Bella Napoli on Castro Street instead, they have a table at 1 pm?", "Sure.", "b"),
         booking("The restaurant is at 101 Brentwood Drive and their phone number is 650-871-2222.", "Thanks.", "c")])
     ok = terse.criteria[0]
-    assert ok.method == resolve("semantic").key == "semantic.v7" and ok.result == "pass", ok.reason
+    assert ok.method == resolve("semantic").key == "semantic.v8" and ok.result == "pass", ok.reason
     assert "turn 4 reads back" in ok.reason and "which the question counts as enough" in ok.reason
     assert ok.detail["accepts"] == {"from": "question", "read_back": True}
     assert [(e["turn"], e["text"]) for e in ok.evidence] == [

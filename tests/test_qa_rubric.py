@@ -68,12 +68,12 @@ def test_good_rubric_and_defaults():
     r = parse_rubric(GOOD, "good.yaml")
     assert r.id == "r1" and r.version == 1 and r.pass_mark == 80
     c = r.criterion("hello")
-    assert c.check.method == "semantic.v7" and c.speaker == "agent" and not c.critical and c.check.threshold is None
+    assert c.check.method == "semantic.v8" and c.speaker == "agent" and not c.critical and c.check.threshold is None
     assert [c.id for c in order_of_evaluation(r)][-1] == "hello_first"
 
 
 def test_method_names_are_versioned():
-    assert resolve("semantic").key == "semantic.v7"  # the latest
+    assert resolve("semantic").key == "semantic.v8"  # the latest
     assert resolve("semantic.v4").key == "semantic.v4"
     assert resolve("semantic.v5").key == "semantic.v5"
     assert resolve("semantic.v2").key == "semantic.v2"

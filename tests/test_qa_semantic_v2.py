@@ -23,7 +23,7 @@ from qa_rubrics.score import Scorer
 from qa_rubrics.transcripts import Transcript, Turn, load_inputs
 from tests.conftest import CORPUS, rubric_of
 
-LATEST = resolve("semantic").key  # semantic.v7: v3's classifier and the rules where asked (name, signature, read-back, completion)
+LATEST = resolve("semantic").key  # semantic.v8: v3's classifier and the rules where asked (name, signature, read-back, completion, answers)
 
 SOCIAL = CORPUS / "transcripts" / "social"
 

@@ -74,7 +74,7 @@ def test_a_signed_reply_passes_a_sign_off_that_counts_signatures(config, embedde
         thread("Thanks, we've found it and a replacement is being sent today.", "b"),
         thread("Thanks, a replacement is being sent today. Have a lovely weekend!", "c")])
     ok, no, bye = signed.criteria[0], unsigned.criteria[0], goodbye.criteria[0]
-    assert ok.method == "semantic.v7" and ok.result == "pass", ok.reason
+    assert ok.method == "semantic.v8" and ok.result == "pass", ok.reason
     assert "ends with the agent's signature, which the question counts as enough" in ok.reason
     assert ok.detail["accepts"] == {"agent_signature": True, "from": "question"}
     assert (3, "KM") in [(e["turn"], e["text"]) for e in ok.evidence] and ok.confidence >= 0.85 and not ok.needs_review

@@ -45,6 +45,7 @@ def _load_builtin() -> None:
         semantic_v5,
         semantic_v6,
         semantic_v7,
+        semantic_v8,
         sop_steps,
         timing,
     )

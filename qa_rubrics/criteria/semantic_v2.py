@@ -67,8 +67,25 @@ def unit_probabilities(check: Check, ctx: EvalContext) -> dict | None:
     else:
         closer = np.zeros(len(units), dtype=bool)
     prob = np.where((ex_sim >= SAME_AS_EXAMPLE) & ~closer, np.maximum(prob, PASS_FLOOR), prob)
+    aside = set_aside(check, conv, units)
+    if aside is not None:  # semantic.v8: answers to the customer's own questions, where the check says so
+        out["aside"] = [(int(u), float(p)) for u, p, a in zip(units, prob, aside, strict=True) if a]
+        prob = np.where(aside, np.minimum(prob, COUNTER_CAP), prob)
     out["prob"] = prob
     return out
+
+
+def set_aside(check: Check, conv, units) -> np.ndarray | None:
+    """Which units the check sets aside as answers to the customer's own questions (semantic.v8, where the
+    question asks for a failure notice or the rubric says `ignores: [answers]`); None when it sets none."""
+    if check.spec().version < 8:
+        return None
+    from qa_rubrics.answers_asked import ANSWERS, answers_asked, asks_for_failure
+    from qa_rubrics.criteria.semantic_v4 import rule_setting
+
+    if ANSWERS not in rule_setting(check, "ignores", asks_for_failure, ANSWERS)[0]:
+        return None
+    return np.array([answers_asked(conv, int(u)) for u in units], dtype=bool)
 
 
 def evaluate(check: Check, ctx: EvalContext) -> Outcome:
@@ -114,9 +131,16 @@ def evaluate(check: Check, ctx: EvalContext) -> Outcome:
                          "matched": examples[int(nearest_example[order[0]])], "similarity": round(best, 4)}
     if got["counter"] is not None and got["counter"][order[0]]:
         detail["nearest"]["closer_to_counter_example"] = got["counter"][order[0]]
-    return Outcome("fail", best, confidence, [], detail=detail, raw=raw,
-                   reason=f"no sentence says what the examples say (closest: turn {u.turn + 1}, probability "
-                          f"{best:.2f} < {threshold:.2f})")
+    reason = (f"no sentence says what the examples say (closest: turn {u.turn + 1}, probability {best:.2f} < "
+              f"{threshold:.2f})")
+    aside = [(k, p) for k, p in got.get("aside", []) if p >= threshold]
+    if aside:
+        detail["set_aside"] = [{"turn": conv.units[k].turn, "start": conv.units[k].start, "end": conv.units[k].end,
+                                "probability": round(p, 4), "why": "answers the customer's question"} for k, p in aside]
+        turns = sorted({conv.units[k].turn + 1 for k, _ in aside})
+        reason += (f"; set aside: turn{'s' if len(turns) > 1 else ''} {', '.join(map(str, turns))} "
+                   f"{'answer' if len(turns) > 1 else 'answers'} the customer's own question")
+    return Outcome("fail", best, confidence, [], detail=detail, raw=raw, reason=reason)
 
 
 METHOD = register(Method(
