@@ -109,11 +109,13 @@ class Validator:
             return default
         return v
 
-    def unknown(self, data: dict, allowed: set[str], path: tuple, what: str) -> None:
+    def unknown(self, data: dict, allowed: set[str], path: tuple, what: str, hints: dict[str, str] | None = None) -> None:
+        """Flag fields not in `allowed`; `hints` adds a word of advice for some (a later method version)."""
         for k in data:
             if k not in allowed:
                 close = _closest(str(k), allowed)
-                self.err((*path, k), f"unknown field '{k}' in {what}" + (f" (did you mean '{close}'?)" if close else ""))
+                hint = (hints or {}).get(k) or (f"did you mean '{close}'?" if close else "")
+                self.err((*path, k), f"unknown field '{k}' in {what}" + (f" ({hint})" if hint else ""))
 
 
 def _closest(word: str, options: set[str]) -> str | None:
@@ -264,7 +266,13 @@ def _check(data: dict, path: tuple, v: Validator, *, allowed_extra: set[str], de
     if method is None:  # cannot check the method's own fields: only flag what no method has
         method_names()  # loads the built-in methods
         fields = {f.name: f for m in REGISTRY.values() for f in m.fields}
-    v.unknown(data, allowed_extra | set(fields), path, what)
+    hints = {}
+    if method is not None:  # a field of a later version of the method the criterion pins
+        for m in sorted(REGISTRY.values(), key=lambda m: m.version):
+            if m.name == method.name and m.version > method.version:
+                for f in m.fields:
+                    hints.setdefault(f.name, f"{method.key} does not take it; {m.key} and later do")
+    v.unknown(data, allowed_extra | set(fields), path, what, hints)
     threshold = slope = None
     if method is not None:
         if "threshold" in data and method.default_threshold is None:

@@ -111,3 +111,10 @@ def test_setting_aside_can_be_the_rubrics_choice_and_is_checked(config, embedder
     with pytest.raises(RubricError) as exc:
         rubric_of(text.replace("[answers]", "[questions]"))
     assert "answers" in str(exc.value)
+
+
+def test_a_field_of_a_later_version_says_which_version_takes_it():
+    text = FAILURE.format(method="semantic.v7").replace("  examples:", "  ignores: [answers]\n  examples:")
+    with pytest.raises(RubricError) as exc:
+        rubric_of(text)
+    assert "unknown field 'ignores'" in str(exc.value) and "semantic.v8 and later do" in str(exc.value)
