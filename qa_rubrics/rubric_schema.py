@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 
 from kb.saferegex import backtracking_risk
-from qa_rubrics.criteria import REGISTRY, FieldSpec, Method, method_names, resolve
+from qa_rubrics.criteria import REGISTRY, FieldSpec, Method, later_fields, method_names, resolve
 from qa_rubrics.rubric import (
     REGEX_FLAGS,
     SPEAKERS,
@@ -266,13 +266,7 @@ def _check(data: dict, path: tuple, v: Validator, *, allowed_extra: set[str], de
     if method is None:  # cannot check the method's own fields: only flag what no method has
         method_names()  # loads the built-in methods
         fields = {f.name: f for m in REGISTRY.values() for f in m.fields}
-    hints = {}
-    if method is not None:  # a field of a later version of the method the criterion pins
-        for m in sorted(REGISTRY.values(), key=lambda m: m.version):
-            if m.name == method.name and m.version > method.version:
-                for f in m.fields:
-                    hints.setdefault(f.name, f"{method.key} does not take it; {m.key} and later do")
-    v.unknown(data, allowed_extra | set(fields), path, what, hints)
+    v.unknown(data, allowed_extra | set(fields), path, what, later_fields(method) if method else None)
     threshold = slope = None
     if method is not None:
         if "threshold" in data and method.default_threshold is None:

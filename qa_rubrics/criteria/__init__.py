@@ -11,7 +11,7 @@ import re
 from qa_rubrics.criteria.base import RESULTS, Evidence, FieldSpec, Method, Outcome, calibrated
 
 __all__ = ["RESULTS", "Evidence", "FieldSpec", "Method", "Outcome", "calibrated", "register", "resolve",
-           "method_names", "REGISTRY"]
+           "method_names", "later_fields", "REGISTRY"]
 
 REGISTRY: dict[str, Method] = {}
 _VERSIONED = re.compile(r"^([a-z_]+)\.v(\d+)$")
@@ -49,6 +49,17 @@ def _load_builtin() -> None:
         sop_steps,
         timing,
     )
+
+
+def later_fields(method: Method) -> dict[str, str]:
+    """Fields that only later versions of `method` take, each with a word for a rubric that pins it."""
+    _load_builtin()
+    out: dict[str, str] = {}
+    for m in sorted(REGISTRY.values(), key=lambda m: m.version):
+        if m.name == method.name and m.version > method.version:
+            for f in m.fields:
+                out.setdefault(f.name, f"{method.key} does not take it; {m.key} and later do")
+    return out
 
 
 def resolve(name: str) -> Method | None:
