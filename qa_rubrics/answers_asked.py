@@ -58,7 +58,7 @@ _REQUEST = re.compile(
 # An attempt that failed: that is a failure notice, whatever was asked before
 _FAILED = re.compile(
     r"\b(?:could\s*n[o']t|could\s+not|unable|was\s*n[o']t\s+able|were\s*n[o']t\s+able|not\s+able|failed|"
-    r"declined|unsuccessful\w*|did\s*n[o']t\s+go\s+through|konnte\w*\s+nicht|nicht\s+möglich|"
+    r"declined|unsuccessful\w*|did\s*n[o']t\s+go\s+through|konnte\w*\s+(?:\w+\s+){0,2}?nicht|nicht\s+möglich|"
     r"fehlgeschlagen|abgelehnt|yapılamadı|yapamadım|gerçekleştirilemedi|başarısız|reddedildi)\b",
     re.I)
 _GLUED = re.compile(r"(?<=[.!])(?=[^\W\d_])")  # "Yes is good.Wifi is available in the hotel?"

@@ -118,3 +118,24 @@ def test_a_field_of_a_later_version_says_which_version_takes_it():
     with pytest.raises(RubricError) as exc:
         rubric_of(text)
     assert "unknown field 'ignores'" in str(exc.value) and "semantic.v8 and later do" in str(exc.value)
+
+
+@pytest.mark.parametrize("language,question,answer,aside", [
+    ("de", "Hat das Hotel WLAN?", "Nein, das Hotel hat leider kein WLAN.", True),
+    ("de", "Können Sie mir ein Zimmer mit WLAN buchen?", "Nein, das Hotel hat leider kein WLAN.", False),  # a request
+    ("de", "Ist der Tisch um 19 Uhr noch frei?", "Nein, der Tisch war weg, die Buchung konnte ich nicht machen.", False),
+    ("tr", "Otelde kablosuz internet var mı?", "Maalesef otelde kablosuz internet yok.", True),
+    ("tr", "Kablosuz internetli bir oda ayırabilir misiniz?", "Maalesef otelde kablosuz internet yok.", False),
+])
+def test_answers_in_german_and_turkish(config, embedder, language, question, answer, aside):
+    import textwrap
+
+    from qa_rubrics.answers_asked import answers_asked
+    from qa_rubrics.rubric import parse_rubric
+
+    rubric = parse_rubric(f"id: r\nversion: 1\nlanguage: {language}\npass_mark: 80\nsections:\n  - id: s\n"
+                          "    criteria:\n" + textwrap.indent(FAILURE.format(method="semantic"), " " * 6), "x.yaml")
+    conv = Scorer(rubric, config, embedder).conversation(
+        Transcript(id=language, channel="phone", turns=[Turn("customer", question), Turn("agent", answer)]))
+    units = conv.unit_indices([1])
+    assert units and any(answers_asked(conv, u) for u in units) is aside

@@ -140,3 +140,36 @@ def test_a_completion_can_be_the_rubrics_choice_and_is_checked(config, embedder)
     with pytest.raises(RubricError) as exc:
         rubric_of(text.replace("[completion]", "[completed]"))
     assert "completion" in str(exc.value) and "read_back" in str(exc.value)
+
+
+def language_rubric(criterion: str, language: str):
+    import textwrap
+
+    from qa_rubrics.rubric import parse_rubric
+
+    return parse_rubric(f"id: r\nversion: 1\nlanguage: {language}\npass_mark: 80\nsections:\n  - id: s\n"
+                        "    criteria:\n" + textwrap.indent(textwrap.dedent(criterion), " " * 6), "inline.yaml")
+
+
+@pytest.mark.parametrize("language,question,examples,turns", [
+    ("de", "Hat der Agent dem Kunden mitgeteilt, dass die Anfrage erfolgreich abgeschlossen wurde?",
+     '["Alles erledigt, Ihre Buchung ist bestätigt.", "Die Zahlung ist erfolgreich durchgegangen."]',
+     ["Ich brauche einen Tisch im Ristorante Bellavista für 4 Personen am Freitag um 19 Uhr.",
+      "Gerne. Auf welchen Namen?", "Auf Brandt, bitte.",
+      "Ristorante Bellavista, 4 Personen, Freitag 19 Uhr, auf den Namen Brandt?", "Ja, genau.",
+      "Steht, Sie sind eingetragen.", "Danke schön.", "Gern geschehen, schönen Abend."]),
+    ("tr", "Temsilci müşteriye talebin başarıyla tamamlandığını söyledi mi?",
+     '["Tamamdır, rezervasyonunuz onaylandı.", "Ödemeniz sorunsuz gerçekleşti."]',
+     ["Cuma akşamı saat 19'da Bellavista restoranında 4 kişilik masa istiyorum.", "Tabii. Hangi isimle?",
+      "Yılmaz adına lütfen.", "Bellavista restoranı, 4 kişi, cuma 19, Yılmaz adına, doğru mu?", "Evet, doğru.",
+      "Yerinizi ayırdım, iyi eğlenceler.", "Teşekkürler.", "Rica ederim, iyi akşamlar."]),
+])
+def test_a_completion_in_german_and_turkish(config, embedder, language, question, examples, turns):
+    """The read-back, the customer's yes and the cue in the question work in the rubric's language."""
+    rubric = language_rubric(f"- id: done\n  question: {question}\n  points: 1\n  method: semantic\n"
+                             f"  examples: {examples}\n", language)
+    t = Transcript(id=language, channel="phone",
+                   turns=[Turn("customer" if i % 2 == 0 else "agent", text) for i, text in enumerate(turns)])
+    c = Scorer(rubric, config, embedder).score(t).criteria[0]
+    assert c.result == "pass" and c.detail["accepts"] == {"from": "question", "completion": True}, c.reason
+    assert "turn 6 reports the outcome of the request read back in turn 4" in c.reason
