@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from qa_rubrics.completion import FAILED
 from qa_rubrics.readback import content_words
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,11 +57,7 @@ _REQUEST = re.compile(
     r"\blütfen\b|\w+(?:ebilir|abilir)\s+m[iı]\w*|\bistiyorum\b",
     re.I)
 # An attempt that failed: that is a failure notice, whatever was asked before
-_FAILED = re.compile(
-    r"\b(?:could\s*n[o']t|could\s+not|unable|was\s*n[o']t\s+able|were\s*n[o']t\s+able|not\s+able|failed|"
-    r"declined|unsuccessful\w*|did\s*n[o']t\s+go\s+through|konnte\w*\s+(?:\w+\s+){0,2}?nicht|nicht\s+möglich|"
-    r"fehlgeschlagen|abgelehnt|yapılamadı|yapamadım|gerçekleştirilemedi|başarısız|reddedildi)\b",
-    re.I)
+_FAILED = re.compile(FAILED, re.I)
 _GLUED = re.compile(r"(?<=[.!])(?=[^\W\d_])")  # "Yes is good.Wifi is available in the hotel?"
 
 

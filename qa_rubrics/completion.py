@@ -73,8 +73,13 @@ _CONSENT = re.compile(
 # ... and changes nothing
 _CHANGE = re.compile(r"\?|\b(?:but|actually|instead|change|rather|aber|eigentlich|stattdessen|lieber|ama|"
                      r"aslında|yerine|değiştir\w*)\b", re.I)
-# A reply that is no outcome: a failure or an apology, or a hold.
+# An attempt that failed (English, German, Turkish): also what `qa_rubrics.answers_asked` keeps as a failure
+FAILED = (r"\b(?:could\s*n[o']t|could\s+not|unable|was\s*n[o']t\s+able|were\s*n[o']t\s+able|not\s+able|failed|"
+          r"declined|unsuccessful\w*|did\s*n[o']t\s+go\s+through|konnte\w*\s+(?:\w+\s+){0,2}?nicht|nicht\s+möglich|"
+          r"fehlgeschlagen|abgelehnt|yapılamadı|yapamadım|gerçekleştirilemedi|başarısız|reddedildi)\b")
+# A reply that is no outcome: a failed attempt, an apology, or a hold.
 _NOT_DONE = re.compile(
+    FAILED + "|"
     r"\b(?:sorry|unfortunately|unable|couldn'?t|could\s+not|can'?t|cannot|wasn'?t\s+able|weren'?t\s+able|"
     r"not\s+able|fail(?:ed|s|ure)?|declined|rejected|not\s+(?:possible|available|go\s+through|been)|"
     r"no\s+longer|error|problem|moment|bear\s+with|let\s+me|hold\s+on|one\s+sec(?:ond)?|"

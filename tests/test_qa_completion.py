@@ -98,6 +98,8 @@ def test_the_reply_to_a_confirmed_read_back_passes(config, embedder):
 @pytest.mark.parametrize("report,reply", [
     ("I'm sorry, I was unable to play the song on that speaker.", "Yes, please go ahead."),  # a failure
     ("Unfortunately that speaker is offline.", "Yes, please go ahead."),
+    ("The request didn't go through.", "Yes, please go ahead."),  # failures said without an apology
+    ("Playing the song was unsuccessful.", "Yes, please go ahead."),
     ("One moment, let me connect to the speaker.", "Yes, please go ahead."),  # a hold
     ("Which volume would you like?", "Yes, please go ahead."),  # a question
     ("It is a pop song from 2008.", "Yes. What genre is it?"),  # answers the customer's question
