@@ -101,8 +101,9 @@ WINDOW_WORDS = 10  # about the length of a rubric example
 
 # How a question starts when nobody wrote its question mark (a speech recogniser without punctuation):
 # a question word (after a preposition: "for how many people", "on what date"), or a verb before its
-# subject ("can I have", "is there", "do you"; not "have a good day", "will do"). German: a question word, or a modal or "haben/sein" before "Sie/ich/es ...". Turkish:
-# a question word, or the question particle (mi, mı, mu, mü, with its endings), written apart.
+# subject ("can I have", "is there", "do you"; not "have a good day", "will do"). German: a question
+# word, or a modal or "haben/sein" before "Sie/ich/es ...". Turkish: a question word, or the question
+# particle (mi, mı, mu, mü, with its endings), written apart.
 _SPOKEN_QUESTION = {
     "en": re.compile(
         r"^\W*(?:(?:so|and|ok|okay|right|great|thanks|thank\s+you|perfect|lovely|also|just|sorry|um|uh|erm)\s+)*"

@@ -38,7 +38,6 @@ import numpy as np
 
 from qa_rubrics.calibrate import cohen_kappa
 from qa_rubrics.classifier import CriterionModel, Sentences, char_grams, learn
-from qa_rubrics.criteria.semantic_v2 import set_aside
 from qa_rubrics.learned import LearnedModels
 from qa_rubrics.rubric import Check, Criterion
 from qa_rubrics.transcripts import Transcript
@@ -116,7 +115,7 @@ def learn_rubric(scorer, transcripts: Sequence[Transcript], labels: dict[str, di
         conv = scorer.conversation(t)
         for c, ch, inverted in targets:
             units = conv.unit_indices(conv.turn_indices(ch.speaker, ch.window))
-            aside = set_aside(ch, conv, units)  # semantic.v8: answers to the customer's questions do not count
+            aside = _set_aside(ch, conv, units)  # semantic.v8: answers to the customer's questions do not count
             if aside is not None:
                 units = [u for u, a in zip(units, aside, strict=True) if not a]
             vectors[c.id][t.id] = conv.sentences_of(scorer.embedder, units) if units else \
@@ -160,6 +159,13 @@ def _rule_teaches(check: Check, conv) -> bool:
     or a missing name is not)."""
     teaches = check.spec().rule_teaches
     return bool(teaches(check, conv)) if teaches is not None else False
+
+
+def _set_aside(check: Check, conv, units):
+    """Which units do not count however they read (the method's `sets_aside`: semantic.v8's answers to the
+    customer's own questions), None when all do."""
+    hook = check.spec().sets_aside
+    return hook(check, conv, units) if hook is not None else None
 
 
 def _verdicts(model: CriterionModel, Xs: Sequence[Sentences], threshold: float | None = None,

@@ -106,6 +106,9 @@ class Method:
     rule_verdict: Callable[[Check, Any], str | None] | None = None
     # ... unless this says that one still is (its sentences say what the examples say: a read-back is one)
     rule_teaches: Callable[[Check, Any], bool] | None = None
+    # scoring and learning: which of a conversation's units (check, conversation, unit indices) do not count
+    # however they read (a boolean array; None: all count), e.g. answers to the customer's own questions
+    sets_aside: Callable[[Check, Any, Any], Any] | None = None
 
     @property
     def key(self) -> str:

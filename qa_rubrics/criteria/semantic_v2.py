@@ -67,25 +67,13 @@ def unit_probabilities(check: Check, ctx: EvalContext) -> dict | None:
     else:
         closer = np.zeros(len(units), dtype=bool)
     prob = np.where((ex_sim >= SAME_AS_EXAMPLE) & ~closer, np.maximum(prob, PASS_FLOOR), prob)
-    aside = set_aside(check, conv, units)
+    hook = check.spec().sets_aside
+    aside = hook(check, conv, units) if hook is not None else None
     if aside is not None:  # semantic.v8: answers to the customer's own questions, where the check says so
         out["aside"] = [(int(u), float(p)) for u, p, a in zip(units, prob, aside, strict=True) if a]
         prob = np.where(aside, np.minimum(prob, COUNTER_CAP), prob)
     out["prob"] = prob
     return out
-
-
-def set_aside(check: Check, conv, units) -> np.ndarray | None:
-    """Which units the check sets aside as answers to the customer's own questions (semantic.v8, where the
-    question asks for a failure notice or the rubric says `ignores: [answers]`); None when it sets none."""
-    if check.spec().version < 8:
-        return None
-    from qa_rubrics.answers_asked import ANSWERS, answers_asked, asks_for_failure
-    from qa_rubrics.criteria.semantic_v4 import rule_setting
-
-    if ANSWERS not in rule_setting(check, "ignores", asks_for_failure, ANSWERS)[0]:
-        return None
-    return np.array([answers_asked(conv, int(u)) for u in units], dtype=bool)
 
 
 def evaluate(check: Check, ctx: EvalContext) -> Outcome:

@@ -20,10 +20,30 @@ question") and in `detail.set_aside`, with each sentence's probability before.
 
 from __future__ import annotations
 
-from qa_rubrics.answers_asked import ANSWERS
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa_rubrics.answers_asked import ANSWERS, answers_asked, asks_for_failure
 from qa_rubrics.criteria import FieldSpec, Method, register
 from qa_rubrics.criteria.semantic_v2 import DEFAULT_THRESHOLD
+from qa_rubrics.criteria.semantic_v4 import rule_setting
 from qa_rubrics.criteria.semantic_v7 import METHOD as V7
+
+if TYPE_CHECKING:  # pragma: no cover
+    from collections.abc import Sequence
+
+    from qa_rubrics.conversation import Conversation
+    from qa_rubrics.rubric import Check
+
+
+def answers_set_aside(check: Check, conv: Conversation, units: Sequence[int]) -> np.ndarray | None:
+    """Which units are answers to the customer's own questions, where the question asks for a failure
+    notice or the rubric says `ignores: [answers]`; None when the check sets none aside."""
+    if ANSWERS not in rule_setting(check, "ignores", asks_for_failure, ANSWERS)[0]:
+        return None
+    return np.array([answers_asked(conv, int(u)) for u in units], dtype=bool)
+
 
 METHOD = register(Method(
     name="semantic", version=8, evaluate=V7.evaluate, default_threshold=DEFAULT_THRESHOLD,
@@ -33,4 +53,4 @@ METHOD = register(Method(
                       "in it); [] for nothing (a question that asks whether the agent said the request could not "
                       "be completed ignores answers otherwise)", choices=(ANSWERS,))),
     help="v7, and answers to the customer's own questions set aside where the criterion asks for a failure "
-         "notice", rule_verdict=V7.rule_verdict, rule_teaches=V7.rule_teaches))
+         "notice", rule_verdict=V7.rule_verdict, rule_teaches=V7.rule_teaches, sets_aside=answers_set_aside))
