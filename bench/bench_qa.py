@@ -53,6 +53,7 @@ from kb.config import load_config  # noqa: E402
 from kb.embed import get_embedder  # noqa: E402
 from kb.storage import open_store  # noqa: E402
 from qa_rubrics.calibrate import cohen_kappa, load_labels  # noqa: E402
+from qa_rubrics.criteria import REGISTRY, resolve  # noqa: E402
 from qa_rubrics.criteria.semantic import BASELINE  # noqa: E402
 from qa_rubrics.learned import LearnedModels  # noqa: E402
 from qa_rubrics.learning import learn_rubric  # noqa: E402
@@ -310,6 +311,12 @@ def speakers(args) -> None:
         print(f"{name:<11}{len(ts):>14}{told:>11}{wrong:>6}  {common}")
 
 
+def semantic_versions() -> list[str]:
+    """"v1", "v2" ... of every registered semantic method version, oldest first."""
+    resolve("semantic")  # loads the built-in methods
+    return [f"v{m.version}" for m in sorted(REGISTRY.values(), key=lambda m: m.version) if m.name == "semantic"]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("what", choices=["zeroshot", "curve", "speed", "speakers"])
@@ -318,14 +325,14 @@ def main() -> None:
                     help="the transcripts as written or changed (zeroshot, speed)")
     ap.add_argument("--sizes", type=int, nargs="+", default=[10, 20, 40, 80])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--method", default="semantic.v8", help="the semantic method version (curve, speed)")
-    ap.add_argument("--versions", default="plain,v1,v2,v3,v4,v5,v6,v7,v8",
+    ap.add_argument("--method", default=resolve("semantic").key, help="the semantic method version (curve, speed)")
+    ap.add_argument("--versions", default=",".join(["plain", *semantic_versions()]),
                     help="zeroshot: the columns, comma-separated (plain = cosine to the examples at 0.55)")
     ap.add_argument("--db", default=None, help="a knowledge base with corpus/sops indexed (speed)")
     ap.add_argument("--transcripts", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
-    known = ("plain", *(f"v{i}" for i in range(1, 9)))
+    known = ("plain", *semantic_versions())
     unknown = [v for v in args.versions.split(",") if v not in known]
     if unknown:
         ap.error(f"--versions: unknown {', '.join(unknown)}; use any of {','.join(known)}")
