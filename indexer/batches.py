@@ -50,7 +50,7 @@ def prepare(store, embedder, chunker, batch: list[Document], embed_pool: Executo
                     before=before if shared else None, shared=list(shared))
 
 
-def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, redacted_before: dict, report) -> int:
+def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, report) -> int:
     """Wait for the batch's vectors and store it in one transaction; returns how many documents were written.
     The batch it shares vectors with was stored first."""
     vectors = batch.vectors
@@ -68,7 +68,7 @@ def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, reda
             saved = store.save_document(d, chs, mat, by="indexer", note="indexed from " + d.source_path)
             if d.id in existing:
                 report.updated += 1
-                if redactor is not None and d.type == "ticket" and d.id not in redacted_before:
+                if redactor is not None and d.type == "ticket":  # changed, or redacted by an older rule set
                     _redact_history(store, redactor, d.id, saved.version)
             else:
                 report.added += 1
@@ -78,7 +78,8 @@ def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, reda
 
 
 def _redact_history(store, redactor, doc_id: str, current: int) -> None:
-    """Earlier versions of a ticket stored before redaction was on: redacted in place."""
+    """Earlier versions of a ticket stored before redaction was on, or before its current rules (new kinds of
+    personal data): redacted in place; a version with nothing left to redact is not rewritten."""
     for v in store.document_versions(doc_id):
         if int(v["version"]) >= current:
             continue

@@ -45,6 +45,8 @@ def index_command(paths, maps, reembed, keep_missing, quiet, db, as_json):
         return
     for err in report.errors:
         click.echo(f"skipped: {err}", err=True)
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     for rid in report.removed_ids:
         click.echo(f"removed: {rid} (its file is gone)", err=True)
     click.echo(report.summary())

@@ -21,7 +21,7 @@ import numpy as np
 
 from indexer.batches import prepare, store_batch
 from indexer.chunk import CHUNKER_VERSION, Chunker
-from indexer.privacy import TicketRedactor
+from indexer.privacy import TicketRedactor, mark_redacted, stored_to_redact_again
 from indexer.readers import READERS, discover, read_tickets
 from kb.analysis import ANALYZER_VERSION
 from kb.errors import DeskbookError, InputError
@@ -225,6 +225,12 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
         else:
             changed.append(d)
 
+    if redactor is not None:  # stored tickets that newer redaction rules have not seen yet
+        again = stored_to_redact_again(store, redactor, seen_ids)
+        changed.extend(again)
+        if again:
+            report.notes.append(f"{len(again)} stored tickets redacted again: the redaction rules are newer than "
+                                "they are (addresses, postcodes ...)")
     # Batches of documents: redact, chunk, embed what is new (vectors are reused by content hash) and
     # commit, so an interrupted run keeps every batch it finished and the next run embeds only the rest.
     # Redaction (the name model) of the next batch runs on a side thread while this one is chunked,
@@ -253,13 +259,15 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 cur = prepare(store, embedder, chunker, batch, embed_pool, n, before=prev)
             finally:  # the batch before is stored even when this one fails (or is interrupted) here
                 if prev is not None:
-                    indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)
+                    indexed += store_batch(store, embedder, prev, existing, redactor, report)
                     bar.update(prev.docs)
             prev = cur
         if prev is not None:
-            indexed += store_batch(store, embedder, prev, existing, redactor, redacted_before, report)
+            indexed += store_batch(store, embedder, prev, existing, redactor, report)
             bar.update(prev.docs)
 
+    if redactor is not None:
+        mark_redacted(store)
     if remove_missing:
         for doc_id, (_, _, source, _) in existing.items():
             if doc_id in seen_ids or not source:

@@ -13,6 +13,10 @@ index and the vectors only ever see `[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[
   every ticket again on the next run.
 - Tickets stored before redaction was on (or by an older version) have their earlier versions
   redacted in place too (`DocumentStore.rewrite_version`): the history keeps its shape, not the data.
+- New rules reach tickets that no run reads again (an upload's raw file is removed once indexed):
+  the store remembers which `VERSION` redacted it (meta `ticket_redaction`), and the first run under a
+  newer one redacts every stored ticket's current text again (`stored_to_redact_again`; redacted
+  text stays as it is, so this is safe to interrupt and re-run) and stores it as a new version.
 - SOPs are not redacted: they are the company's own procedures, written by its staff, and carry the
   company's phone numbers and addresses on purpose.
 """
@@ -27,7 +31,7 @@ from kb.lang import document_language
 from kb.models import Document, content_hash
 from kb.redact import NER_LANGUAGES, redact_many
 
-VERSION = "1"
+VERSION = "2"  # 2: full UK postcodes and street addresses
 FIELDS = ("subject", "question", "answer")
 
 
@@ -109,3 +113,26 @@ class TicketRedactor:
         if (red.title, red.body, red.metadata) == (version.title, version.body, version.metadata):
             return None
         return red
+
+
+META_KEY = "ticket_redaction"  # store meta: the VERSION that redacted every stored ticket
+
+
+def stored_to_redact_again(store, redactor: TicketRedactor, skip: set[str]) -> list[Document]:
+    """Stored tickets whose current text the current rules redact further, as documents to index again
+    (their earlier versions follow in `indexer.batches`); [] once the store's tickets are all redacted by
+    this `VERSION`. `skip`: tickets this run reads from their source anyway."""
+    if store.get_meta(META_KEY) == VERSION:
+        return []
+    out = []
+    for doc_id, (_, kind, _, _) in store.document_hashes().items():
+        if kind == "ticket" and doc_id not in skip:
+            red = redactor.redact_version(store.get_document(doc_id))
+            if red is not None:
+                out.append(red)
+    return out
+
+
+def mark_redacted(store) -> None:
+    """Every stored ticket is now redacted by this `VERSION` (after a run that redacted those it had not)."""
+    store.set_meta(META_KEY, VERSION)

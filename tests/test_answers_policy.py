@@ -36,6 +36,9 @@ SPECIFIC = [
      "an e-mail address"),
     ("The order is still Processing, though, so I could cancel it for free.", "this case's state (now, still, already)"),
     ("Public reply: only one promo code can be used per order.", "internal shorthand"),
+    ("Parcels for 14 Albion Street go to the depot.", "an address"),
+    ("Parcels are left at [POSTCODE] depots.", "a redacted detail"),  # the stored, redacted ticket text
+    ("The courier must hand it to [NAME] in person.", "a redacted detail"),
 ]
 GENERIC = [
     "Reset links are only valid for 30 minutes.",

@@ -26,9 +26,9 @@ from tests.web_fixtures import bearer
 CARD, EMAIL, PHONE, IBAN, NAME = ("4111111111111111", "zanzi.planted@example.org", "+44 7700 900123",
                                   "GB82WEST12345698765432", "Elena Zanzibarova")
 NEEDLES = [b"4111111111111111", b"4111 1111 1111 1111", b"zanzi.planted", b"planted@example", b"7700 900123",
-           b"7700900123", b"gb82west", b"zanzibarova"]
+           b"7700900123", b"gb82west", b"zanzibarova", b"quillerby", b"ze2 9qp"]
 PII = (f"My card number is {CARD} and my e-mail is {EMAIL}, call me on {PHONE}. "
-       f"Please refund to IBAN {IBAN}. Thanks, {NAME}")
+       f"Please refund to IBAN {IBAN}. I moved to 27 Quillerby Gardens, Lerwick ZE2 9QP. Thanks, {NAME}")
 
 
 _GREP = """
@@ -149,3 +149,47 @@ def test_qa_score_store_on_the_command_line(app, data_dir, tmp_path):
                                    "--db", db, "--store"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert_clean(app, data_dir)
+
+
+# -- newer redaction rules reach tickets already stored ---------------------------------------------
+def test_newer_redaction_rules_reach_stored_tickets_and_their_history(tmp_path, embedder, monkeypatch):
+    """A ticket stored under rules that missed addresses (and edited once, so it has history) is redacted
+    again by the next index run, though its file is gone; the run after that changes nothing."""
+    import indexer.privacy
+    import kb.redact
+    from indexer.pipeline import index_paths
+    from kb.config import load_config
+    from kb.storage import open_store
+
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.database)
+    src, other = tmp_path / "upload", tmp_path / "later"
+    src.mkdir()
+    other.mkdir()
+    f = src / "t.csv"
+    row = "T-9,Parcel not delivered,Please send it to 27 Quillerby Gardens ZE2 9QP instead. {},Rerouted to the new address."
+    with monkeypatch.context() as old_rules:  # version 1 of the rules: no addresses, labelled postcodes only
+        old_rules.setattr(indexer.privacy, "VERSION", "1")
+        old_rules.setattr(kb.redact, "street_addresses", lambda text: iter(()))
+        old_rules.setattr(kb.redact, "uk_postcodes", lambda text: iter(()))
+        for text in ("", "Thanks."):
+            f.write_text("id,subject,question,answer\n" + row.format(text) + "\n", encoding="utf-8")
+            index_paths(store, embedder, config, [src], progress=False)
+    assert "Quillerby" in store.get_document("T-9").body and len(store.document_versions("T-9")) == 2
+    f.unlink()  # as an upload's raw file is, once indexed
+
+    (other / "s.md").write_text("# Delivery\n\nWe reroute parcels on request.\n", encoding="utf-8")
+    report = index_paths(store, embedder, config, [other], progress=False)
+    assert any("1 stored tickets redacted again" in n for n in report.notes)
+    versions = store.document_versions("T-9")
+    for v in versions:
+        doc = store.get_version("T-9", int(v["version"]))
+        text = doc.title + doc.body + json.dumps(doc.metadata)
+        assert "Quillerby" not in text and "ZE2 9QP" not in text and "[ADDRESS]" in text
+    assert not any("quillerby" in c.text.lower() for c in store.get_chunks("T-9"))
+    assert store.checkpoint()
+    assert [x for x in leaks(tmp_path) if "quillerby" in x or "ze2 9qp" in x] == []  # no copy left in any file
+
+    again = index_paths(store, embedder, config, [other], progress=False)
+    assert not again.notes and again.updated == again.added == 0
+    assert len(store.document_versions("T-9")) == len(versions)

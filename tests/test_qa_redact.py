@@ -75,3 +75,29 @@ def test_offset_map_points_into_the_redacted_text():
 
 def test_find_pii_types_filter():
     assert [f.type for f in find_pii("a@b.co 4111111111111111", types=["email"])] == ["email"]
+
+
+def test_full_uk_postcodes_are_redacted_labelled_or_not():
+    text = "It's BR7 3QT. Old one was SW1A 1AA, and before that postcode LS62AB."
+    out, found = redact(text)
+    assert out == "It's [POSTCODE]. Old one was [POSTCODE], and before that postcode [POSTCODE]."
+    assert {f.type for f in found} == {"postcode"}
+
+
+def test_codes_that_break_the_postcode_rules_stay():
+    # inward letters C I K M O V never occur; Q V X never start an area; lower case is not a written postcode
+    text = "SKU AB12 3CD, model HD1 4KG, ref QA1 2BB, item A1 2BC, ls6 2ab"
+    assert redact(text)[0] == text
+
+
+def test_street_addresses_with_a_house_number_are_redacted():
+    cases = {
+        "yep, 14 Albion Street, LS2 8JF, that's validated.": "yep, [ADDRESS], [POSTCODE], that's validated.",
+        "7 Kelvin Drive, Glasgow, G20 8QG": "[ADDRESS], Glasgow, [POSTCODE]",
+        "Send it to Flat 3, 27b Kelvin Drive please": "Send it to [ADDRESS] please",
+        "221B Baker St. London NW1 6XE": "[ADDRESS] London [POSTCODE]",
+    }
+    for text, want in cases.items():
+        assert redact(text)[0] == want
+    for text in ("I waited 3 days for the Royal Mail", "We have 24 Hour Support Lines", "the courier left it on Albion Street"):
+        assert redact(text)[0] == text

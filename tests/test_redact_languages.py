@@ -87,9 +87,40 @@ def test_labelled_postcodes_and_dates_of_birth():
     assert redact("Geburtsdatum: 1985-04-03", language="de")[0] == "Geburtsdatum: [DATE_OF_BIRTH]"
 
 
-def test_unlabelled_dates_and_postcodes_stay():
+def test_unlabelled_dates_and_area_postcodes_stay():
     text = "Lieferung am 03.04.2025 nach 10115 Berlin"
     assert redact(text, language="de")[0] == text
+    text = "Kargo 34710 Kadıköy şubesinde bekliyor"
+    assert redact(text, language="tr")[0] == text
+
+
+# -- street addresses with a house number, and the postcode after them ----------------------------
+def test_german_street_addresses_with_their_postcode():
+    cases = {
+        "Bitte an die Hauptstraße 5 liefern.": "Bitte an die [ADDRESS] liefern.",
+        "Lieferung an Berliner Str. 12a, 10115 Berlin bitte": "Lieferung an [ADDRESS] Berlin bitte",
+        "Ich wohne Am Lindenweg 3/1, D-70173 Stuttgart.": "Ich wohne [ADDRESS] Stuttgart.",
+        "Meine PLZ ist 10115, Adresse Kastanienallee 77": "Meine PLZ ist [POSTCODE], Adresse [ADDRESS]",
+    }
+    for text, want in cases.items():
+        assert redact(text, language="de")[0] == want
+
+
+def test_turkish_street_addresses_need_a_number():
+    cases = {
+        "Adresim Bağdat Caddesi No: 45 Daire 3 Kadıköy": "Adresim [ADDRESS] Kadıköy",
+        "Gül Sokak No 7/3, 34710 Kadıköy adresine": "[ADDRESS] Kadıköy adresine",
+        "Atatürk Cad. No:12 şubemize gelin": "[ADDRESS] şubemize gelin",
+    }
+    for text, want in cases.items():
+        assert redact(text, language="tr")[0] == want
+    text = "Atatürk Caddesi üzerindeki şubemiz açık"  # a street, no house: nobody's address
+    assert redact(text, language="tr")[0] == text
+
+
+def test_german_words_with_numbers_are_not_addresses():
+    for text in ("Platz 2 in der Warteschlange", "Seite 3 der Rechnung", "Ring 5 Euro zurück? Nein, 5 Stück."):
+        assert redact(text, language="de")[0] == text
 
 
 # -- names ----------------------------------------------------------------------------------------
