@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from kb.errors import InputError
+from kb.redact import PLACEHOLDERS
 from kb.text import content_terms, fold, normalize_ws
 from kb.transcript import SpeakerMap, Turn, norm_label
 
@@ -51,7 +52,9 @@ için ile gibi daha en çok az var yok olarak oldu olur hanım bey
 _SMALL_TALK = frozenset(fold(w) for words in SMALL_TALK.values() for w in words.split())
 # e-mail addresses and links say nothing of the need (an address is matched from the start of its word:
 # a long run without "@" is then read once, not once per character)
-_REFERENCE = re.compile(r"(?<!\S)\S+@\S+|https?://\S+|www\.\S+")
+# e-mail addresses, links, and the placeholders redaction leaves ("[NAME]", "[POSTCODE]", "[ADDRESS]" ...)
+_REFERENCE = re.compile(r"(?<!\S)\S+@\S+|https?://\S+|www\.\S+|" +
+                        "|".join(re.escape(p) for p in PLACEHOLDERS.values()))
 _LINE = re.compile(r"^\s*([^\W\d_][\w .'/*-]{0,40}?)\s*:\s*(.*)$")
 # Turns that are not speech: a system's or transcriber's notes, and lines that are only a bracketed note.
 NOTE_LABELS = frozenset({"note", "notes", "system", "hold", "music", "ivr", "bot", "transcriber", "annotation",

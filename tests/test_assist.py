@@ -99,9 +99,12 @@ def test_replay_of_a_transcript_follows_the_topic_change(assistant):
 
 def test_small_talk():
     for text in ("Hi there!", "Thanks so much, bye", "Yeah, that's right.", "Okay, cheers.", "BC-40388126",
-                 "It's jo.pritchard@example.co.uk", "Um, one moment"):
+                 "It's jo.pritchard@example.co.uk", "Um, one moment",
+                 # details the customer gives, as stored: redacted
+                 "It's [ADDRESS], [POSTCODE]", "yes it's [NAME], [EMAIL]", "[ADDRESS], Glasgow, [POSTCODE]"):
         assert is_small_talk(text), text
-    for text in ("my refund hasn't arrived", "the password reset email never comes"):
+    for text in ("my refund hasn't arrived", "the password reset email never comes",
+                 "my parcel never arrived at [ADDRESS]"):
         assert not is_small_talk(text), text
 
 
