@@ -31,7 +31,8 @@ from kb.lang import document_language
 from kb.models import Document, content_hash
 from kb.redact import NER_LANGUAGES, redact_many
 
-VERSION = "2"  # 2: full UK postcodes and street addresses
+VERSION = "3"  # 2: full UK postcodes and street addresses; 3: security codes, PINs, passwords, bank details,
+# National Insurance, Social Security and passport numbers
 FIELDS = ("subject", "question", "answer")
 
 

@@ -1,15 +1,18 @@
 """PII redaction: payment cards, e-mail addresses, phone numbers, IBANs, national and tax
-numbers, postcodes, street addresses, labelled dates of birth, and person names.
+numbers, postcodes, street addresses, labelled dates of birth, card security codes, PINs and passwords,
+bank details, and person names.
 
 `redact(text, nlp)` returns the text with each finding replaced by a typed placeholder
 (`[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[NATIONAL_ID]`, `[TAX_ID]`, `[POSTCODE]`,
-`[ADDRESS]`, `[DATE_OF_BIRTH]`, `[NAME]`) and the list of findings with their offsets in the original text.
+`[ADDRESS]`, `[DATE_OF_BIRTH]`, `[SECRET]`, `[BANK_ACCOUNT]`, `[NAME]`) and the list of findings with their offsets in the original text.
 Numbers are checked before they are replaced: a card number must pass the Luhn check, an IBAN the
 mod-97 check, a Turkish identity number and a German tax id their check digits (see
 `kb.redact_locale`), so order numbers and references are left alone. Phone numbers include the
 German and Turkish formats (+49 30 1234567, 0171/2345678, +90 532 123 45 67, 0 (532) 123 45 67).
 Full UK postcodes and street addresses with a house number are redacted wherever they appear
-(`kb.redact_address`); German and Turkish postcodes when labelled or part of an address.
+(`kb.redact_address`); German and Turkish postcodes when labelled or part of an address. Card
+security codes, PINs and passwords, sort codes and bank account numbers, National Insurance, Social
+Security and passport numbers too (`kb.redact_secrets`).
 
 Names need a spaCy pipeline with NER (`kb.text.load_spacy(name, full=True)`); without one
 (`nlp=None`) only the pattern-based types are redacted, which is much faster. The NER model is
@@ -34,10 +37,12 @@ from dataclasses import dataclass
 
 from kb.redact_address import street_addresses, uk_postcodes
 from kb.redact_locale import dates_of_birth, intro_names, labelled_postcodes, national_ids
+from kb.redact_secrets import bank_accounts, identity_numbers, secrets
 
 PLACEHOLDERS = {"card": "[CARD]", "email": "[EMAIL]", "phone": "[PHONE]", "iban": "[IBAN]",
                 "national_id": "[NATIONAL_ID]", "tax_id": "[TAX_ID]", "postcode": "[POSTCODE]",
-                "address": "[ADDRESS]", "dob": "[DATE_OF_BIRTH]", "name": "[NAME]"}
+                "address": "[ADDRESS]", "dob": "[DATE_OF_BIRTH]", "secret": "[SECRET]",
+                "bank_account": "[BANK_ACCOUNT]", "name": "[NAME]"}
 NER_LANGUAGES = frozenset({"en"})  # languages the NER model (en_core_web_sm) is trained on
 
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
@@ -66,7 +71,7 @@ _BARE_MOBILE = re.compile(r"^(?:07\d{9}|01[5-7]\d{8,9}|05\d{9})$")
 class Redaction:
     """One finding: its type and its offsets in the original text."""
 
-    type: str  # card | email | phone | iban | national_id | tax_id | postcode | address | dob | name
+    type: str  # card | email | phone | iban | national_id | tax_id | postcode | address | dob | secret | bank_account | name
     start: int
     end: int
 
@@ -227,6 +232,12 @@ def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = Non
             found.extend(finder(text))
     if wanted & {"national_id", "tax_id"}:
         found.extend(r for r in _locale_ids(text, language or "") if r.type in wanted)
+    if "national_id" in wanted:
+        found.extend(Redaction("national_id", a, b) for a, b in identity_numbers(text))
+    if "secret" in wanted:
+        found.extend(Redaction("secret", a, b) for a, b in secrets(text))
+    if "bank_account" in wanted:
+        found.extend(Redaction("bank_account", a, b) for a, b in bank_accounts(text))
     if "dob" in wanted:
         found.extend(Redaction("dob", a, b) for a, b in dates_of_birth(text))
     if "postcode" in wanted:

@@ -165,9 +165,11 @@ SETTINGS: tuple[Setting, ...] = (
     *_section(
         "qa",
         Setting("redact_pii", True,
-                "Replace card numbers, e-mail addresses, phone numbers, IBANs, national and tax ids, postcodes, street "
-                "addresses, dates of birth and person names with [CARD], [EMAIL], [PHONE], [IBAN], [NATIONAL_ID], "
-                "[TAX_ID], [POSTCODE], [ADDRESS], [DATE_OF_BIRTH], [NAME] before anything is stored or shown: in QA transcripts, past tickets (from "
+                "Replace card numbers, e-mail addresses, phone numbers, IBANs, national, tax, passport and National "
+                "Insurance numbers, postcodes, street addresses, dates of birth, card security codes, PINs and "
+                "passwords, bank details and person names with [CARD], [EMAIL], [PHONE], [IBAN], [NATIONAL_ID], "
+                "[TAX_ID], [POSTCODE], [ADDRESS], [DATE_OF_BIRTH], [SECRET], [BANK_ACCOUNT], [NAME] before anything "
+                "is stored or shown: in QA transcripts, past tickets (from "
                 "`deskbook index` and uploads), live-assist turns and the query log (SOPs, the company's own text, "
                 "are not redacted)."),
         Setting("store_original_text", False,

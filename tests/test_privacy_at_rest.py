@@ -26,9 +26,11 @@ from tests.web_fixtures import bearer
 CARD, EMAIL, PHONE, IBAN, NAME = ("4111111111111111", "zanzi.planted@example.org", "+44 7700 900123",
                                   "GB82WEST12345698765432", "Elena Zanzibarova")
 NEEDLES = [b"4111111111111111", b"4111 1111 1111 1111", b"zanzi.planted", b"planted@example", b"7700 900123",
-           b"7700900123", b"gb82west", b"zanzibarova", b"quillerby", b"ze2 9qp"]
+           b"7700900123", b"gb82west", b"zanzibarova", b"quillerby", b"ze2 9qp",
+           b"zq7xwv93", b"71938264"]
 PII = (f"My card number is {CARD} and my e-mail is {EMAIL}, call me on {PHONE}. "
-       f"Please refund to IBAN {IBAN}. I moved to 27 Quillerby Gardens, Lerwick ZE2 9QP. Thanks, {NAME}")
+       f"Please refund to IBAN {IBAN}. I moved to 27 Quillerby Gardens, Lerwick ZE2 9QP. "
+       f"My password is Zq7xWv93! and it's sort code 20-93-47, account 71938264. Thanks, {NAME}")
 
 
 _GREP = """

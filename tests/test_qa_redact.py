@@ -101,3 +101,28 @@ def test_street_addresses_with_a_house_number_are_redacted():
         assert redact(text)[0] == want
     for text in ("I waited 3 days for the Royal Mail", "We have 24 Hour Support Lines", "the courier left it on Albion Street"):
         assert redact(text)[0] == text
+
+
+def test_what_must_never_be_kept_is_redacted_where_it_is_labelled():
+    cases = {
+        "the CVV is 123, and the expiry 04/27": "the CVV is [SECRET], and the expiry 04/27",
+        "PIN code: 4821.": "PIN code: [SECRET].",
+        "security code 987 on the back": "security code [SECRET] on the back",
+        "Please can you put new password Summer2025 for him": "Please can you put new password [SECRET] for him",
+        "sort code 20-00-00, account number 12345678": "sort code [BANK_ACCOUNT], account number [BANK_ACCOUNT]",
+        "bank account number 12345678": "bank account number [BANK_ACCOUNT]",
+        "NI number JT 12 34 56 B": "NI number [NATIONAL_ID]",
+        "SSN 123-45-6789": "SSN [NATIONAL_ID]",
+        "passport number 123456789": "passport number [NATIONAL_ID]",
+    }
+    for text, want in cases.items():
+        assert redact(text)[0] == want, text
+    assert {f.type for f in redact("CVV 123, sort code 20-00-00")[1]} == {"secret", "bank_account"}
+
+
+def test_words_about_secrets_and_references_stay():
+    for text in ("my password is expired", "the password reset link never arrived", "I need a new PIN",
+                 "password-reset;sign-in,chat,2026-11-13T07:44:09Z", "account number 40388126 (no sort code: a "
+                 "reference with us)", "order number 40388126", "the security code was 12.50 cheaper",
+                 "your case number is AB123456"):
+        assert redact(text)[0] == text

@@ -163,3 +163,13 @@ def test_english_redaction_is_unchanged(ner):
     out, _ = redact("Call me on 07700 900123 or email kieran@example.com, card 4539 1488 0343 6467.", ner,
                     language="en")
     assert out == "Call me on [PHONE] or email [EMAIL], card [CARD]."
+
+
+def test_german_and_turkish_secrets_and_bank_details():
+    assert redact("Die Geheimzahl lautet 1234, Passwort: Sommer#2024", language="de")[0] == \
+        "Die Geheimzahl lautet [SECRET], Passwort: [SECRET]"
+    assert redact("Kontonummer 1234567890, BLZ 37040044, Passnummer C01X00T47", language="de")[0] == \
+        "Kontonummer [BANK_ACCOUNT], BLZ [BANK_ACCOUNT], Passnummer [NATIONAL_ID]"
+    assert redact("şifrem 482915, güvenlik kodu 987", language="tr")[0] == "şifrem [SECRET], güvenlik kodu [SECRET]"
+    text = "Auf der Anmeldeseite auf „Passwort vergessen?“ klicken. **Passwort vergessen**: bitte"
+    assert redact(text, language="de")[0] == text

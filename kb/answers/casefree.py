@@ -112,6 +112,7 @@ def case_details(text: str, doc=None, *, language: str = "en", keep: Iterable[st
     for r in find_pii(s, doc=doc, keep=keep, language=language or "en", known_names=known):
         add({"name": "a name", "email": "an e-mail address", "phone": "a phone number", "card": "a card number",
              "iban": "an IBAN", "postcode": "a postcode", "address": "an address",
+             "secret": "a security code or password", "bank_account": "bank details",
              "dob": "a date of birth"}.get(r.type, "personal data"))
     if _REDACTED.search(s):  # stored tickets are redacted: "[NAME]", "[ADDRESS]" stood for someone's data
         add("a redacted detail")
