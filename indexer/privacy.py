@@ -32,7 +32,7 @@ from kb.models import Document, content_hash
 from kb.redact import NER_LANGUAGES, redact_many
 
 VERSION = "3"  # 2: full UK postcodes and street addresses; 3: security codes, PINs, passwords, bank details,
-# National Insurance, Social Security and passport numbers
+# National Insurance, Social Security and passport numbers, numbers read out digit by digit
 FIELDS = ("subject", "question", "answer")
 
 

@@ -12,7 +12,9 @@ German and Turkish formats (+49 30 1234567, 0171/2345678, +90 532 123 45 67, 0 (
 Full UK postcodes and street addresses with a house number are redacted wherever they appear
 (`kb.redact_address`); German and Turkish postcodes when labelled or part of an address. Card
 security codes, PINs and passwords, sort codes and bank account numbers, National Insurance, Social
-Security and passport numbers too (`kb.redact_secrets`).
+Security and passport numbers too (`kb.redact_secrets`). Card and phone numbers and security codes read
+out digit by digit, as call transcripts write them ("four one one one ...", "oh seven seven double oh
+...") are read as numbers and checked the same way (`kb.redact_spoken`).
 
 Names need a spaCy pipeline with NER (`kb.text.load_spacy(name, full=True)`); without one
 (`nlp=None`) only the pattern-based types are redacted, which is much faster. The NER model is
@@ -38,6 +40,7 @@ from dataclasses import dataclass
 from kb.redact_address import street_addresses, uk_postcodes
 from kb.redact_locale import dates_of_birth, intro_names, labelled_postcodes, national_ids
 from kb.redact_secrets import bank_accounts, identity_numbers, secrets
+from kb.redact_spoken import spoken_numbers
 
 PLACEHOLDERS = {"card": "[CARD]", "email": "[EMAIL]", "phone": "[PHONE]", "iban": "[IBAN]",
                 "national_id": "[NATIONAL_ID]", "tax_id": "[TAX_ID]", "postcode": "[POSTCODE]",
@@ -232,6 +235,8 @@ def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = Non
             found.extend(finder(text))
     if wanted & {"national_id", "tax_id"}:
         found.extend(r for r in _locale_ids(text, language or "") if r.type in wanted)
+    if wanted & {"card", "phone", "secret"}:  # read out digit by digit ("four one one one ...")
+        found.extend(Redaction(kind, a, b) for kind, a, b in spoken_numbers(text) if kind in wanted)
     if "national_id" in wanted:
         found.extend(Redaction("national_id", a, b) for a, b in identity_numbers(text))
     if "secret" in wanted:

@@ -24,10 +24,11 @@ from collections.abc import Iterator
 _SEP = r"\s*(?:[:=#-]|\bis\b|\bwas\b|\bist\b|\blautet\b|\bof\b)?\s*(?:[:=]\s*)?"
 
 _CODE_LABEL = (r"(?:cvv2?|cvc2?|cv2|csc|security\s+code|card\s+verification\s+(?:code|value|number)|"
+               r"(?:three|3)[\s-]+digits?\s+(?:security\s+)?code|(?:three|3)[\s-]+digits?(?:\s+code)?\s+on\s+the\s+back|"
                r"pin(?:\s+(?:code|number))?|passcode|"
                r"prüfnummer|kartenprüfnummer|sicherheitscode|geheimzahl|pin-?nummer|pin-?code|"
                r"güvenlik\s+kodu(?:m|nuz)?|cvv\s+kodu|pin\s+kodu|şifre(?:m|niz|si)?)")
-_CODE = re.compile(rf"\b{_CODE_LABEL}(?:\s+(?:number|numarası|nummer))?{_SEP}(\d{{3,8}})(?![\d/-]|[.,]\d)", re.I)
+_CODE = re.compile(rf"\b{_CODE_LABEL}(?:\s+(?:number|numarası|nummer))?(?:\s+(?:are|were))?{_SEP}(\d{{3,8}})(?![\d/-]|[.,]\d)", re.I)
 
 _PASSWORD_LABEL = r"(?:password|pass\s*word|passwort|kennwort|parola(?:m|nız)?)"
 _PASSWORD = re.compile(

@@ -126,3 +126,29 @@ def test_words_about_secrets_and_references_stay():
                  "reference with us)", "order number 40388126", "the security code was 12.50 cheaper",
                  "your case number is AB123456"):
         assert redact(text)[0] == text
+
+
+def test_numbers_read_out_digit_by_digit_are_checked_like_written_ones():
+    cases = {
+        "my card number is four one one one one one one one one one one one one one one one": "my card number is [CARD]",
+        "four one one one, one one one one, one one one one, one one one one": "[CARD]",
+        "my number is oh seven seven double oh nine double oh one two three": "my number is [PHONE]",
+        "the three digits on the back are seven three seven": "the three digits on the back are [SECRET]",
+        "and the three digits on the back are 7 3 7": "and the three digits on the back are [SECRET]",
+        "PIN is four eight two one": "PIN is [SECRET]",
+    }
+    for text, want in cases.items():
+        assert redact(text)[0] == want, text
+    assert redact("meine Nummer ist null eins sieben eins zwei drei vier fünf sechs sieben acht",
+                  language="de")[0] == "meine Nummer ist [PHONE]"
+    assert redact("kart numaram dört bir bir bir bir bir bir bir bir bir bir bir bir bir bir bir",
+                  language="tr")[0] == "kart numaram [CARD]"
+
+
+def test_counting_words_and_read_out_references_stay():
+    for text, lang in (("I have one or two questions about order one two three four five six", "en"),
+                       ("it is seven o clock and I called three times", "en"),
+                       ("four one one one one one one one one one one one one one one two", "en"),  # fails Luhn
+                       ("the last four digits are 4 2 4 2", "en"),
+                       ("bir iki üç dört beş altı numaralı sipariş", "tr")):
+        assert redact(text, language=lang)[0] == text
