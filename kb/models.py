@@ -119,3 +119,15 @@ class Hit:
         out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["tags"] = list(self.tags)
         return out
+
+
+@dataclass
+class SearchResult:
+    hits: list[Hit]
+    weak_match: bool | None = None  # None: unknown (lexical mode, or no threshold for the model)
+    best_score: float | None = None  # best cosine similarity of any chunk (dense or hybrid mode)
+    languages: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"results": [h.to_dict() for h in self.hits], "weak_match": self.weak_match,
+                "best_score": self.best_score, "languages": self.languages}

@@ -350,6 +350,20 @@ def test_search_caches_follow_status_and_tag_changes(tiny_kb, embedder):
                                               sop_statuses=["published"])]
 
 
+def test_a_long_lived_searcher_shows_an_edited_chunk_s_new_text(tiny_kb, embedder):
+    """The searcher keeps the chunks of the hits it showed; an SOP edited and indexed again by another
+    process shows its new text in the next search (the cache lives as long as the store's generation)."""
+    config, store, src = tiny_kb
+    s = Searcher(store, config, embedder, resident=True)
+    hit = next(h for h in s.search("refunds over 100 pounds escalation", k=5) if h.id == "sop-test-refunds")
+    assert "£100" in hit.chunk_text and s._state()["rows"]  # read once, kept
+    p = src / "sops" / "refunds.md"
+    p.write_text(p.read_text().replace("over £100", "over £150"))
+    run(open_store(config.database), embedder, config, [src])  # another connection, as another process
+    hit = next(h for h in s.search("refunds over 150 pounds escalation", k=5) if h.id == "sop-test-refunds")
+    assert "£150" in hit.chunk_text and "£100" not in hit.chunk_text
+
+
 def test_overlapped_lexical_search_gives_the_same_hits(corpus_kb, embedder):
     """With `search_overlap` the lexical side runs on a side thread (its own store connection) while the
     query is encoded: the hits are those of running one after the other."""
