@@ -16,7 +16,9 @@ A street address needs a house number, which is what makes it a person's:
   word, a number), with the postcode after it;
 - Turkish: "Bağdat Caddesi No: 45", "Gül Sokak No 7/3", "Atatürk Cad. No:12" (a street word and "No").
 
-Speech-to-text in lower case ("fourteen albion street") is not recognised: its numbers are words.
+In lower case, as chat is typed and speech-to-text writes it, the house number may be a word ("14 albion
+street", "twenty seven kelvin drive"), the street word one of the common ones, and no word of the street's
+name a function word or a measure ("three miles down the road", "two doors up the street" stay).
 """
 
 from __future__ import annotations
@@ -35,6 +37,22 @@ _EN_STREET_WORD = (r"(?:Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Close|Way|
 _EN_ADDRESS = re.compile(
     r"(?<![\w/-])(?:(?:Flat|Apartment|Apt\.?|Unit)\s+\d{1,4}[A-Za-z]?,?\s+)?"
     r"\d{1,4}[A-Za-z]?(?:-\d{1,4})?,?\s+(?:[A-Z][a-z'’]+\s+){1,3}" + _EN_STREET_WORD + r"\b\.?")
+
+# The same in lower case, as chat is typed and speech-to-text writes it, the house number in digits or words
+# ("14 albion street", "twenty seven kelvin drive"): the street name's words must not be function words, so
+# "three miles down the road" or "two doors up the street" stay.
+_NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+                r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|hundred)")
+_SPOKEN_STREET = re.compile(
+    r"(?<![\w/-])(?:(?:flat|apartment|unit)\s+(?:\d{1,4}|" + _NUMBER_WORD + r")[a-z]?,?\s+)?"
+    r"((?:\d{1,4}[a-z]?|" + _NUMBER_WORD + r"(?:[\s-]+(?:and\s+)?" + _NUMBER_WORD + r"){0,3}),?\s+)"
+    r"((?:[a-z'’]+\s+){1,3})(?:street|road|avenue|lane|drive|close|crescent|terrace|gardens|grove|square|mews|"
+    r"parade|boulevard)\b", re.I)
+_FUNCTION_WORDS = frozenset("""a an the my your our his her their its this that these those of to in on at up down
+along by near past from off over round around across just about miles mile minutes minute doors door houses
+yards metres meters blocks streets roads more less way ways times lane lanes one two three four five six seven
+eight nine ten and or but is are was be me you we they it been very same other next last first main high
+""".split())
 
 _DE_UPPER, _DE_LOWER = "A-ZÄÖÜ", "a-zäöüß"
 _DE_STREET = (rf"(?:[{_DE_UPPER}][{_DE_LOWER}-]*(?:straße|strasse|str\.|weg|allee|platz|gasse|ring|damm|ufer|"
@@ -64,4 +82,7 @@ def street_addresses(text: str) -> Iterator[tuple[int, int]]:
     """(start, end) of each street address with a house number (English, German or Turkish form)."""
     for pattern in (_EN_ADDRESS, _DE_ADDRESS, _TR_ADDRESS):
         for m in pattern.finditer(text):
+            yield m.start(), m.end()
+    for m in _SPOKEN_STREET.finditer(text):
+        if not any(w.lower() in _FUNCTION_WORDS for w in m.group(2).split()):
             yield m.start(), m.end()

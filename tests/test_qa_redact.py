@@ -152,3 +152,17 @@ def test_counting_words_and_read_out_references_stay():
                        ("the last four digits are 4 2 4 2", "en"),
                        ("bir iki üç dört beş altı numaralı sipariş", "tr")):
         assert redact(text, language=lang)[0] == text
+
+
+def test_addresses_in_lower_case_with_the_house_number_in_words():
+    cases = {
+        "it's fourteen albion street leeds": "it's [ADDRESS] leeds",
+        "flat two, twenty seven kelvin drive": "[ADDRESS]",
+        "yes it's one hundred and twelve church lane": "yes it's [ADDRESS]",
+        "14 albion street": "[ADDRESS]",
+    }
+    for text, want in cases.items():
+        assert redact(text)[0] == want, text
+    for text in ("three miles down the road", "two doors up the street", "the depot is five minutes up the road",
+                 "I live on a one way street", "it was two main road junctions"):
+        assert redact(text)[0] == text
