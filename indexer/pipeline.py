@@ -226,7 +226,8 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
             changed.append(d)
 
     if redactor is not None:  # stored tickets that newer redaction rules have not seen yet
-        again = stored_to_redact_again(store, redactor, seen_ids)
+        again = stored_to_redact_again(store, redactor, seen_ids,
+                                       bar=lambda n: prog.bar(n, "stored tickets, newer redaction rules", "ticket"))
         changed.extend(again)
         if again:
             report.notes.append(f"{len(again)} stored tickets redacted again: the redaction rules are newer than "

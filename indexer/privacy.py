@@ -23,6 +23,7 @@ index and the vectors only ever see `[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Sequence
 
@@ -119,18 +120,22 @@ class TicketRedactor:
 META_KEY = "ticket_redaction"  # store meta: the VERSION that redacted every stored ticket
 
 
-def stored_to_redact_again(store, redactor: TicketRedactor, skip: set[str]) -> list[Document]:
+def stored_to_redact_again(store, redactor: TicketRedactor, skip: set[str], bar=None) -> list[Document]:
     """Stored tickets whose current text the current rules redact further, as documents to index again
     (their earlier versions follow in `indexer.batches`); [] once the store's tickets are all redacted by
-    this `VERSION`. `skip`: tickets this run reads from their source anyway."""
+    this `VERSION`. `skip`: tickets this run reads from their source anyway. `bar(total)`: a progress bar
+    (a context manager with `update`), for the once-per-upgrade pass over every stored ticket."""
     if store.get_meta(META_KEY) == VERSION:
         return []
+    ids = [i for i, (_, kind, _, _) in store.document_hashes().items() if kind == "ticket" and i not in skip]
     out = []
-    for doc_id, (_, kind, _, _) in store.document_hashes().items():
-        if kind == "ticket" and doc_id not in skip:
+    with (bar(len(ids)) if bar is not None and ids else contextlib.nullcontext()) as progress:
+        for doc_id in ids:
             red = redactor.redact_version(store.get_document(doc_id))
             if red is not None:
                 out.append(red)
+            if progress is not None:
+                progress.update(1)
     return out
 
 
