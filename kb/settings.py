@@ -175,6 +175,10 @@ SETTINGS: tuple[Setting, ...] = (
         Setting("store_original_text", False,
                 "Also store the unredacted QA transcript text in the database (off: only the redacted text is kept); "
                 "tickets, live-assist turns and queries are never stored unredacted."),
+        Setting("qa_retention_days", 0,
+                "QA transcripts, their scorecards and reviews for calls older than this many days are removed by "
+                "`deskbook report purge` (0 = keep everything). `deskbook qa delete ID` removes one customer's "
+                "transcripts at once (an erasure request)."),
         Setting("redact_keep", [],
                 "Words never redacted as person names (brand and product names the NER model mistakes for people), "
                 "e.g. your company's name (the sample corpus keeps 'Brightcart', see corpus/deskbook.toml)."),
@@ -268,7 +272,7 @@ RANGES: dict[str, tuple[float, float]] = {
     "llm_timeout": (0.1, 600), "assist_decay": (0, 1), "assist_agent_weight": (0, 10),
     "assist_retention_hours": (1, 8760), "qa_semantic_threshold": (-1, 1),
     "qa_semantic_slope": (0, 1000),
-    "querylog_retention_days": (0, 36500), "querylog_results": (0, 100), "gap_days": (1, 36500),
+    "querylog_retention_days": (0, 36500), "qa_retention_days": (0, 36500), "querylog_results": (0, 100), "gap_days": (1, 36500),
     "gap_min_cluster_size": (1, 10000), "cluster_similarity": (-1, 1),
     "stale_days": (1, 36500),
     "kappa_flag_threshold": (-1, 1), "kappa_min_reviews": (1, 100000), "qa_dashboard_days": (1, 36500),

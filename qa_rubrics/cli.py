@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli_base import config_for, db_option, echo_json, json_option, open_existing
+from kb.cli_base import config_for, db_option, echo_json, json_option, open_existing, open_kb
 
 RUBRIC_HELP = "The rubric (YAML)."
 
@@ -211,3 +211,26 @@ def validate_command(rubrics, as_json):
                     click.echo(f"{r['file']}{loc}: {e['field'] + ': ' if e['field'] else ''}{e['message']}")
     if bad:
         sys.exit(2)
+
+
+@qa_group.command("delete")
+@click.argument("transcript_ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@json_option
+def delete_command(transcript_ids, yes, db, as_json):
+    """Remove these transcripts (every stored content), their scorecards, results and reviews: a customer's
+    erasure request. Transcript ids are those shown in the review queue and the exports."""
+    _, store = open_kb(db)
+    if not yes:
+        click.confirm(f"Remove {len(transcript_ids)} transcript id(s) with all their scorecards and reviews?",
+                      abort=True, err=True)
+    out = store.delete_transcripts(list(transcript_ids))
+    if as_json:
+        echo_json(out)
+    else:
+        click.echo(f"removed {out['transcripts']} transcript contents, {out['scorecards']} scorecards and "
+                   f"{out['reviews']} reviews")
+    if not out["transcripts"]:
+        click.echo("no stored transcript has these ids (nothing removed)", err=True)
+        sys.exit(1)

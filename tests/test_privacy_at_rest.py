@@ -196,3 +196,40 @@ def test_newer_redaction_rules_reach_stored_tickets_and_their_history(tmp_path, 
     again = index_paths(store, embedder, config, [other], progress=False)
     assert not again.notes and again.updated == again.added == 0
     assert len(store.document_versions("T-9")) == len(versions)
+
+
+# -- a customer's erasure request, and the QA retention period ---------------------------------------------
+def test_erasure_and_retention_leave_no_copy_of_a_transcript(tmp_path):
+    """`deskbook qa delete` removes a transcript and all scored on it, `deskbook report purge` the calls past
+    `qa_retention_days`; neither leaves its words in any file (SQLite's secure delete, the WAL emptied)."""
+    data = tmp_path / "data"
+    db = str(data / "kb.db")
+    rubric = str(CORPUS / "rubrics" / "phone-support.yaml")
+    for name, date, word in (("erase-me", "2026-11-30", "zorblaxian"), ("old-call", "2024-02-01", "quintaphonic")):
+        f = tmp_path / f"{name}.txt"
+        f.write_text(f"# id: {name}\n# agent: Sam\n# date: {date}\nAgent: Thank you for calling, my name is Sam.\n"
+                     f"Customer: my {word} kettle leaks\nAgent: I'm sorry, let me sort that out.\n", encoding="utf-8")
+        res = CliRunner().invoke(cli, ["qa", "score", "--rubric", rubric, str(f), "--db", db, "--store"],
+                                 catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        f.unlink()
+    words = ["zorblaxian", "quintaphonic"]
+    found = subprocess.run([sys.executable, "-c", _GREP, str(data), *words], capture_output=True, text=True, check=True)
+    assert len(found.stdout.splitlines()) >= 2  # both stored
+
+    res = CliRunner().invoke(cli, ["qa", "delete", "erase-me", "--db", db], input="n\n")
+    assert res.exit_code == 1  # asked, and refused: nothing removed
+    res = CliRunner().invoke(cli, ["qa", "delete", "erase-me", "--db", db, "--yes", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0 and json.loads(res.output)["transcripts"] == 1, res.output
+    res = CliRunner().invoke(cli, ["report", "purge", "--qa-days", "365", "--db", db, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0 and json.loads(res.output)["qa"]["scorecards"] == 1, res.output
+    res = CliRunner().invoke(cli, ["qa", "delete", "erase-me", "--db", db, "--yes"])
+    assert res.exit_code == 1 and "nothing removed" in res.output
+
+    from kb.storage import open_store
+
+    store = open_store(db, create=False)
+    assert store.table_count("qa_scorecards") == 0 and store.checkpoint()
+    store.close()
+    found = subprocess.run([sys.executable, "-c", _GREP, str(data), *words], capture_output=True, text=True, check=True)
+    assert found.stdout == ""

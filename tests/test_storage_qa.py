@@ -130,3 +130,31 @@ def test_list_filters_and_order(store):
         store.list_scorecards(order="bogus")
     with pytest.raises(InputError):
         store.list_scorecards(verdict="maybe")
+
+
+# -- erasure and retention -------------------------------------------------------------------------------
+def test_an_erasure_request_removes_every_content_of_a_transcript_and_what_was_scored_on_it(store):
+    a = store.save_scorecard(card(), transcript=transcript(text="v1"))
+    store.save_scorecard(card(version=2), transcript=transcript(text="v2"))  # re-imported, changed text
+    store.add_review(a, "greeting", reviewer="lee", result="fail")
+    kept = store.save_scorecard(card(tid="t2"), transcript=transcript(tid="t2"))
+    assert store.delete_transcripts(["t1"]) == {"transcripts": 2, "scorecards": 2, "reviews": 1}
+    assert [r["transcript_id"] for r in store.list_scorecards()] == ["t2"]
+    with pytest.raises(NotFoundError):
+        get_scorecard(store, a)
+    assert get_scorecard(store, kept)["turns"][0]["text"] == "Hello [NAME]"
+    for table, n in (("qa_transcripts", 1), ("qa_scorecards", 1), ("qa_criterion_results", 2), ("qa_reviews", 0)):
+        assert store.table_count(table) == n, table
+    assert store.delete_transcripts(["nobody"]) == {"transcripts": 0, "scorecards": 0, "reviews": 0}
+
+
+def test_retention_removes_calls_before_the_cutoff_by_their_date(store):
+    old = store.save_scorecard(card(tid="old", started="2025-01-10T09:00:00Z"), transcript=transcript(tid="old"))
+    store.add_review(old, "no_rude", reviewer="lee", result="pass")
+    store.save_scorecard(card(tid="new", started="2026-10-01T09:00:00Z"), transcript=transcript(tid="new"))
+    # a transcript scored twice, once on an old call date and once on a new one, keeps the content still scored
+    store.save_scorecard(card(tid="both", started="2025-01-10T09:00:00Z"), transcript=transcript(tid="both"))
+    store.save_scorecard(card(tid="both", started="2026-10-01T09:00:00Z"), transcript=transcript(tid="both"))
+    assert store.purge_qa("2026-01-01") == {"transcripts": 1, "scorecards": 2, "reviews": 1}
+    assert sorted(r["transcript_id"] for r in store.list_scorecards()) == ["both", "new"]
+    assert store.table_count("qa_transcripts") == 2

@@ -8,6 +8,8 @@ standard output).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import click
 
 from kb.cli_base import csv_option, db_option, echo_json, json_option, open_kb
@@ -206,20 +208,30 @@ def contradictions_command(threshold, sentence_threshold, csv_out, db, as_json):
 # -- purge ---------------------------------------------------------------------------------------
 @report_group.command("purge")
 @click.option("--days", type=click.IntRange(min=1), default=None,
-              help="Keep this many days (default: the querylog_retention_days setting).")
+              help="Keep this many days of the query log (default: the querylog_retention_days setting).")
+@click.option("--qa-days", type=click.IntRange(min=1), default=None,
+              help="Keep this many days of QA transcripts and scorecards (default: the qa_retention_days setting).")
 @_db_json
-def purge_command(days, db, as_json):
-    """Delete logged requests, feedback and SOP views older than the retention period."""
+def purge_command(days, qa_days, db, as_json):
+    """Delete logged requests, feedback and SOP views, and QA transcripts with their scorecards and reviews,
+    older than their retention periods."""
     from kb.insights.querylog import QueryLog
 
     config, store = _open(db)
     out = QueryLog(store, config).purge(days)
+    keep_qa = int(config.qa_retention_days if qa_days is None else qa_days)
+    qa = {"transcripts": 0, "scorecards": 0, "reviews": 0}
+    if keep_qa > 0:
+        qa_cutoff = (datetime.now(UTC) - timedelta(days=keep_qa)).date().isoformat()
+        qa = {**store.purge_qa(qa_cutoff), "cutoff": qa_cutoff}
     if as_json:
-        echo_json(out)
-    else:
-        click.echo(f"removed {out['queries']} requests, {out['events']} feedback events, {out['views']} views "
-                   f"and {out['vectors']} query vectors" + (f" older than {out['cutoff']}" if "cutoff" in out else
-                                                             " (retention is off)"))
+        echo_json({**out, "qa": qa})
+        return
+    click.echo(f"removed {out['queries']} requests, {out['events']} feedback events, {out['views']} views "
+               f"and {out['vectors']} query vectors" + (f" older than {out['cutoff']}" if "cutoff" in out else
+                                                         " (retention is off)"))
+    click.echo(f"removed {qa['transcripts']} QA transcripts, {qa['scorecards']} scorecards and {qa['reviews']} "
+               "reviews" + (f" of calls before {qa['cutoff']}" if "cutoff" in qa else " (QA retention is off)"))
 
 
 from kb.insights.cli_qa import qa_report  # noqa: E402  (the QA dashboard: `deskbook report qa`)

@@ -119,6 +119,10 @@ class QAStore(BaseStore, Protocol):
     def add_review(self, scorecard_id: int, criterion_id: str, *, reviewer: str, result: str, comment: str = "",
                    reviewed_at: str | None = None) -> dict[str, Any]: ...
     def export_rows(self, **filters: Any) -> list[dict[str, Any]]: ...
+    def delete_transcripts(self, ids: Sequence[str]) -> dict[str, int]:
+        """Every stored content of these transcripts, their scorecards, results and reviews (erasure)."""
+    def purge_qa(self, cutoff: str) -> dict[str, int]:
+        """Scorecards of calls before `cutoff` and what only they kept (retention)."""
     # classifiers learned from reviews (qa_rubrics.learning), candidate -> adopted | discarded
     def save_qa_model(self, *, rubric_id: str, base_hash: str, version: int, rubric_text: str,
                       learned: bytes | None, report: dict[str, Any], trained_on: int, created_by: str) -> int: ...

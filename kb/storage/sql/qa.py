@@ -9,7 +9,9 @@ Rules kept here (and by triggers in the schema):
 - a scorecard saved with an idempotency key (a background job's transcript) is stored once,
   however often the job is retried;
 - transcripts are stored as given (the caller redacts them); the original text only when the
-  caller passes it (the `store_original_text` setting).
+  caller passes it (the `store_original_text` setting);
+- nothing is changed, but transcripts may be removed with everything scored on them: a customer's
+  erasure request (`delete_transcripts`) and the retention period (`purge_qa`).
 """
 
 from __future__ import annotations
@@ -237,3 +239,31 @@ class QaSql:
             d["final_result"] = d["human_result"] or d["auto_result"]
             out.append({k: d.get(k) for k in EXPORT_COLUMNS})
         return out
+
+    # -- erasure and retention -----------------------------------------------------------------
+    def delete_transcripts(self, ids: Sequence[str]) -> dict[str, int]:
+        """Every stored content of these transcripts, with their scorecards, automatic results and reviews
+        (a customer's erasure request). Scorecards are never changed, but they may be removed."""
+        ids = [str(i) for i in ids if str(i).strip()]
+        if not ids:
+            return {"transcripts": 0, "scorecards": 0, "reviews": 0}
+        cards = f"SELECT id FROM qa_scorecards WHERE transcript_id IN ({self._in(ids)})"
+        return self._delete_qa(cards, list(ids), f"DELETE FROM qa_transcripts WHERE id IN ({self._in(ids)})", list(ids))
+
+    def purge_qa(self, cutoff: str) -> dict[str, int]:
+        """Scorecards of calls before `cutoff` (the call's date when known, else the scoring date), their results
+        and reviews, and the transcript contents no scorecard is left for."""
+        day = "substr(coalesce(nullif(started_at, ''), scored_at), 1, 10)"
+        return self._delete_qa(f"SELECT id FROM qa_scorecards WHERE {day} < ?", [str(cutoff)[:10]],
+                               "DELETE FROM qa_transcripts WHERE NOT EXISTS (SELECT 1 FROM qa_scorecards s WHERE "
+                               "s.transcript_id = qa_transcripts.id AND s.transcript_hash = qa_transcripts.content_hash)",
+                               [])
+
+    def _delete_qa(self, cards_sql: str, cards_params: list, transcripts_sql: str, transcripts_params: list
+                   ) -> dict[str, int]:
+        with self.transaction():
+            n_reviews = self._exec(f"DELETE FROM qa_reviews WHERE scorecard_id IN ({cards_sql})", cards_params)
+            self._exec(f"DELETE FROM qa_criterion_results WHERE scorecard_id IN ({cards_sql})", cards_params)
+            n_cards = self._exec(f"DELETE FROM qa_scorecards WHERE id IN ({cards_sql})", cards_params)
+            n_transcripts = self._exec(transcripts_sql, transcripts_params)
+        return {"transcripts": n_transcripts, "scorecards": n_cards, "reviews": n_reviews}
