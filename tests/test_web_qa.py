@@ -135,3 +135,22 @@ def test_import_refuses_other_file_types(clients):
     r = clients["analyst"].post("/qa/import", data={"files": [(io.BytesIO(b"x"), "a.exe")], "rubric": "phone-support"},
                                 content_type="multipart/form-data")
     assert r.status_code == 400 and "not a transcript file" in r.get_data(as_text=True)
+
+
+def test_an_admin_removes_a_transcript_on_an_erasure_request(app, clients):
+    """The review screen offers admins (only) to remove the transcript with everything scored on it."""
+    a, admin = clients["analyst"], clients["admin"]
+    t = {"id": "erase-web", "agent": "Test Agent", "channel": "phone", "turns": [
+        {"speaker": "agent", "text": "Thank you for calling Brightcart, my name is Sam."},
+        {"speaker": "customer", "text": "My parcel never arrived."}]}
+    r = a.api("POST", "/api/v1/qa/score", json={"rubric": "phone-support", "transcripts": [t]})
+    job = app.extensions["deskbook"].jobs.wait(r.get_json()["id"], timeout=300)
+    sid = job.result["scorecard_ids"][0]
+    assert "erase-transcript" not in a.get(f"/qa/reviews/{sid}").get_data(as_text=True)
+    assert 'id="erase-transcript"' in admin.get(f"/qa/reviews/{sid}").get_data(as_text=True)
+    assert a.post("/qa/transcripts/erase-web/delete").status_code == 403
+    r = admin.post("/qa/transcripts/erase-web/delete")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/qa/")
+    assert "Removed transcript erase-web with 1 scorecard(s)" in admin.get("/qa/").get_data(as_text=True)
+    assert admin.get(f"/qa/reviews/{sid}").status_code == 404
+    assert admin.post("/qa/transcripts/erase-web/delete").status_code == 404  # nothing left: a clear 404

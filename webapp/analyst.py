@@ -4,11 +4,11 @@ and the CSV export. For analysts (and admins)."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kb.errors import InputError
+from kb.errors import InputError, NotFoundError
 from kb.storage.records import SCORECARD_ORDERS
 from qa_rubrics.scorecards import get_scorecard
 from webapp.apispec import int_arg
@@ -101,6 +101,19 @@ def review_criterion(scorecard_id: int, criterion_id: str):
                comment=request.form.get("comment", "").strip())
     flash(_("Saved your review of %(criterion)s: %(result)s.", criterion=criterion_id, result=_(result)))
     return redirect(url_for("analyst.review", scorecard_id=scorecard_id) + f"#crit-{criterion_id}")
+
+
+@bp.route("/transcripts/<path:transcript_id>/delete", methods=["POST"])
+def delete_transcript(transcript_id: str):
+    """A customer's erasure request (admins only): the transcript, every scorecard scored on it, its reviews."""
+    if current_user.role != "admin":
+        abort(403, description=_("Only an admin may remove a transcript."))
+    out = services().store.delete_transcripts([transcript_id])
+    if not out["transcripts"]:
+        raise NotFoundError(f"No stored transcript {transcript_id!r}", field="transcript")
+    flash(_("Removed transcript %(id)s with %(cards)s scorecard(s) and %(reviews)s review(s).", id=transcript_id,
+            cards=out["scorecards"], reviews=out["reviews"]))
+    return redirect(url_for("analyst.queue"))
 
 
 @bp.route("/export.csv")

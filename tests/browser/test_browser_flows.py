@@ -252,3 +252,28 @@ def test_scripts_in_content_never_run(new_page, live_app):
     assert "<script>" in page.inner_text("#transcript")
     clean()
     assert page.errors == []
+
+
+def test_an_admin_confirms_an_erasure_request_in_the_browser(new_page, live_app):
+    """The remove button asks once more (a script, not an inline handler: the CSP forbids those)."""
+    from webapp.qa import start_scoring_json
+
+    svc = live_app.extensions["deskbook"]
+    job = start_scoring_json(svc, [{"id": "erase-me-browser", "agent": "Test", "turns": [
+        {"speaker": "agent", "text": "Thanks for calling Brightcart, my name is Sam."},
+        {"speaker": "customer", "text": "my parcel is late"}]}], "phone-support", by="analyst")
+    done = svc.jobs.wait(job.id, timeout=240)
+    assert done.status == "done"
+    page = new_page("admin")
+    page.goto(f"/qa/reviews/{done.result['scorecard_ids'][0]}")
+    asked = []
+    page.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+    page.click("#erase-transcript")
+    assert asked and "cannot be undone" in asked[0]
+    assert "/qa/reviews/" in page.url  # dismissed: nothing sent
+    page.once("dialog", lambda d: d.accept())
+    page.click("#erase-transcript")
+    page.wait_for_url("**/qa/")
+    assert "Removed transcript erase-me-browser" in page.inner_text("body")
+    assert svc.store.list_scorecards(transcript="erase-me-browser") == []
+    assert page.errors == []

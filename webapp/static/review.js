@@ -24,4 +24,8 @@
     var item = document.getElementById(hash.slice(1));
     if (item) { show(item.getAttribute("data-index"), false); item.scrollIntoView({ block: "center" }); }
   }
+  var erase = document.querySelector("form.erase");  // an erasure request: asked once more (no inline script)
+  if (erase) erase.addEventListener("submit", function (ev) {
+    if (!window.confirm(erase.getAttribute("data-confirm"))) ev.preventDefault();
+  });
 })();
