@@ -154,3 +154,19 @@ def test_an_admin_removes_a_transcript_on_an_erasure_request(app, clients):
     assert "Removed transcript erase-web with 1 scorecard(s)" in admin.get("/qa/").get_data(as_text=True)
     assert admin.get(f"/qa/reviews/{sid}").status_code == 404
     assert admin.post("/qa/transcripts/erase-web/delete").status_code == 404  # nothing left: a clear 404
+
+
+def test_the_api_takes_an_erasure_request_from_admins_only(app, clients):
+    a, admin = clients["analyst"], clients["admin"]
+    t = {"id": "erase-api", "agent": "Test Agent", "turns": [{"speaker": "agent", "text": "Hello, Sam speaking."},
+                                                             {"speaker": "customer", "text": "Hi."}]}
+    job = app.extensions["deskbook"].jobs.wait(
+        a.api("POST", "/api/v1/qa/score", json={"rubric": "phone-support", "transcripts": [t]}).get_json()["id"],
+        timeout=300)
+    assert job.status == "done"
+    r = a.api("DELETE", "/api/v1/qa/transcripts/erase-api")
+    assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
+    r = admin.api("DELETE", "/api/v1/qa/transcripts/erase-api")
+    assert r.status_code == 200 and r.get_json() == {"transcripts": 1, "scorecards": 1, "reviews": 0}
+    r = admin.api("DELETE", "/api/v1/qa/transcripts/erase-api")
+    assert r.status_code == 404 and r.get_json()["error"]["field"] == "transcript_id"

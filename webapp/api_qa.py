@@ -53,6 +53,9 @@ SCHEMAS.update({
             "id": {"type": "string"}, "result": {"type": "string", "description": "the automatic result (never changed)"},
             "confidence": {"type": "number"}, "evidence": array(ref("Evidence")),
             "human_result": {"type": "string", "nullable": True}, "reviews": array(ref("HumanReview"))}})}},
+    "Erasure": {"type": "object", "properties": {
+        "transcripts": {"type": "integer", "description": "stored contents removed (a re-import adds one)"},
+        "scorecards": {"type": "integer"}, "reviews": {"type": "integer"}}},
     "ReviewRequest": {"type": "object", "required": ["criterion_id", "result"], "properties": {
         "criterion_id": {"type": "string"}, "result": {"type": "string", "enum": ["pass", "fail", "na"]},
         "comment": {"type": "string", "maxLength": 5000}}},
@@ -118,6 +121,20 @@ def qa_review(scorecard_id: int):
     b = g.body
     return created(services().store.add_review(scorecard_id, b["criterion_id"], reviewer=current_user.username,
                               result=b["result"], comment=b.get("comment", "")))
+
+
+@api.route("/qa/transcripts/<path:transcript_id>", "DELETE",
+           summary="Remove a transcript with every scorecard scored on it and their reviews (an erasure request)",
+           roles=("admin",), tag="qa", response=ref("Erasure"), errors=(404,))
+def qa_erase(transcript_id: str):
+    """Every stored content of the transcript goes, with its scorecards, automatic results and reviews; as
+    `deskbook qa delete ID`. Admins only."""
+    from kb.errors import NotFoundError
+
+    out = services().store.delete_transcripts([transcript_id])
+    if not out["transcripts"]:
+        raise NotFoundError(f"No stored transcript {transcript_id!r}", field="transcript_id")
+    return jsonify(out)
 
 
 @api.route("/qa/export.csv", summary="Auto and human results per criterion, as CSV", roles=ANALYSTS, tag="qa",
