@@ -100,6 +100,39 @@ def migrate_command(db):
     click.echo(f"{store.backend} database {_redact_url(store.url)}: {len(store.schema_migrations())} migrations applied")
 
 
+@store_group.command("erase")
+@click.argument("doc_ids", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@db_option
+@json_option
+def erase_command(doc_ids, yes, db, as_json):
+    """Remove tickets and every stored version of them (a customer's erasure request): their text, chunks,
+    vectors and lexical entries, then rebuild the vector index. SOPs are never erased (archive them)."""
+    from kb.ann import VectorIndex
+    from kb.errors import InputError
+    from kb.storage import open_store
+
+    config = config_for(db)
+    store = open_store(config.database, create=False, pool_size=config.pg_pool_size)
+    kinds = store.document_hashes()
+    sops = [d for d in doc_ids if d in kinds and kinds[d][1] != "ticket"]
+    if sops:
+        raise InputError(f"{', '.join(sops)}: not a ticket", hint="SOPs are the company's own text and keep their "
+                         "history: archive one instead of erasing it", field="doc_ids")
+    if not yes:
+        click.confirm(f"Erase {len(doc_ids)} ticket(s) and every stored version of them?", abort=True, err=True)
+    out = {d: store.erase_document(d) for d in doc_ids}
+    if any(out.values()):
+        VectorIndex(store, config).rebuild()
+    if as_json:
+        echo_json({"erased": {d: n for d, n in out.items() if n}, "not_found": [d for d, n in out.items() if not n]})
+    else:
+        for d, n in out.items():
+            click.echo(f"{d}: {n} version(s) erased" if n else f"{d}: nothing stored under this id")
+    if not any(out.values()):
+        sys.exit(1)
+
+
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Run the queued jobs, then exit (instead of waiting for more).")
 @click.option("--kind", "kinds", multiple=True, help="Only jobs of this kind (repeatable; default: every kind known).")

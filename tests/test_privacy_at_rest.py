@@ -233,3 +233,60 @@ def test_erasure_and_retention_leave_no_copy_of_a_transcript(tmp_path):
     store.close()
     found = subprocess.run([sys.executable, "-c", _GREP, str(data), *words], capture_output=True, text=True, check=True)
     assert found.stdout == ""
+
+
+def test_erasing_a_ticket_leaves_no_version_chunk_or_vector_of_it(tmp_path, embedder, backend_store):
+    """`erase_document` (both backends) removes every version, unlike `delete_document`'s tombstone."""
+    from indexer.pipeline import index_paths
+    from kb.config import load_config
+    from kb.search import Searcher
+
+    store = backend_store
+    config = load_config(data_dir=str(tmp_path), db=store.url)
+    src = tmp_path / "tickets"
+    src.mkdir()
+    f = src / "t.csv"
+    for text in ("Kettle from the Glimmerwick range leaks.", "Kettle from the Glimmerwick range leaks. Thanks."):
+        f.write_text(f"id,subject,question,answer\nT-1,Leaking kettle,{text},Replaced it.\n"
+                     "T-2,Late parcel,Where is my parcel?,Tracked it.\n", encoding="utf-8")
+        index_paths(store, embedder, config, [src], progress=False)
+    assert len(store.document_versions("T-1")) == 2
+    assert store.erase_document("T-1") == 2
+    assert store.document_versions("T-1") == [] and not store.has_document("T-1")
+    assert store.erase_document("T-1") == 0
+    hits = Searcher(store, config, embedder).search("Glimmerwick kettle leaks", k=5)
+    assert "T-1" not in [h.id for h in hits] and "T-2" in {h.id for h in Searcher(store, config, embedder).search(
+        "where is my parcel", k=5)}
+
+
+def test_the_erase_command_refuses_sops_and_leaves_no_copy_in_any_file(tmp_path, embedder, capsys):
+    from indexer.pipeline import index_paths
+    from kb.config import load_config
+    from kb.storage import open_store
+
+    data = tmp_path / "data"
+    db = str(data / "kb.db")
+    config = load_config(data_dir=str(data), db=db)
+    store = open_store(db)
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "t.csv").write_text("id,subject,question,answer\nT-7,Leaking kettle,My Snorvaldine kettle leaks,"
+                               "Replaced it.\n", encoding="utf-8")
+    (src / "sop-kettles.md").write_text("# Kettles\n\nReplace a leaking kettle.\n", encoding="utf-8")
+    index_paths(store, embedder, config, [src], progress=False)
+    store.close()
+    from kb.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["store", "erase", "sop-kettles", "--db", db, "--yes"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "sop-kettles: not a ticket" in err and "archive" in err
+    res = CliRunner().invoke(cli, ["store", "erase", "T-7", "--db", db, "--yes", "--json"], catch_exceptions=False)
+    assert res.exit_code == 0 and json.loads(res.output)["erased"] == {"T-7": 1}, res.output
+    (src / "t.csv").unlink()  # the source row goes too, or the next index run brings the ticket back
+    store = open_store(db, create=False)
+    assert store.checkpoint()
+    store.close()
+    found = subprocess.run([sys.executable, "-c", _GREP, str(data), "snorvaldine"], capture_output=True, text=True,
+                           check=True)
+    assert found.stdout == ""
