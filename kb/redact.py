@@ -39,8 +39,8 @@ from dataclasses import dataclass
 
 from kb.redact_address import street_addresses, uk_postcodes
 from kb.redact_locale import dates_of_birth, intro_names, labelled_postcodes, national_ids
-from kb.redact_secrets import bank_accounts, identity_numbers, secrets
-from kb.redact_spoken import spoken_numbers
+from kb.redact_secrets import bank_accounts, code_label_before, identity_numbers, secrets
+from kb.redact_spoken import digit_runs, is_dialled
 
 PLACEHOLDERS = {"card": "[CARD]", "email": "[EMAIL]", "phone": "[PHONE]", "iban": "[IBAN]",
                 "national_id": "[NATIONAL_ID]", "tax_id": "[TAX_ID]", "postcode": "[POSTCODE]",
@@ -103,11 +103,26 @@ def iban_ok(compact: str) -> bool:
     return int(number) % 97 == 1
 
 
+def _card_number(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and luhn_ok(digits) and len(set(digits)) > 1
+
+
 def _cards(text: str) -> Iterable[Redaction]:
     for m in _CARD.finditer(text):
-        digits = re.sub(r"\D", "", m.group())
-        if 13 <= len(digits) <= 19 and luhn_ok(digits) and len(set(digits)) > 1:
+        if _card_number(re.sub(r"\D", "", m.group())):
             yield Redaction("card", m.start(), m.end())
+
+
+def _spoken(text: str) -> Iterable[Redaction]:
+    """Card and phone numbers and security codes read out digit by digit ("four one one one ..."),
+    checked as written ones are."""
+    for a, b, digits in digit_runs(text):
+        if _card_number(digits):
+            yield Redaction("card", a, b)
+        elif is_dialled(digits):
+            yield Redaction("phone", a, b)
+        elif 3 <= len(digits) <= 8 and code_label_before(text, a):
+            yield Redaction("secret", a, b)
 
 
 def _ibans(text: str) -> Iterable[Redaction]:
@@ -236,7 +251,7 @@ def find_pii(text: str, nlp=None, *, doc=None, types: Sequence[str] | None = Non
     if wanted & {"national_id", "tax_id"}:
         found.extend(r for r in _locale_ids(text, language or "") if r.type in wanted)
     if wanted & {"card", "phone", "secret"}:  # read out digit by digit ("four one one one ...")
-        found.extend(Redaction(kind, a, b) for kind, a, b in spoken_numbers(text) if kind in wanted)
+        found.extend(r for r in _spoken(text) if r.type in wanted)
     if "national_id" in wanted:
         found.extend(Redaction("national_id", a, b) for a, b in identity_numbers(text))
     if "secret" in wanted:

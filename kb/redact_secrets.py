@@ -28,7 +28,9 @@ _CODE_LABEL = (r"(?:cvv2?|cvc2?|cv2|csc|security\s+code|card\s+verification\s+(?
                r"pin(?:\s+(?:code|number))?|passcode|"
                r"prüfnummer|kartenprüfnummer|sicherheitscode|geheimzahl|pin-?nummer|pin-?code|"
                r"güvenlik\s+kodu(?:m|nuz)?|cvv\s+kodu|pin\s+kodu|şifre(?:m|niz|si)?)")
-_CODE = re.compile(rf"\b{_CODE_LABEL}(?:\s+(?:number|numarası|nummer))?(?:\s+(?:are|were))?{_SEP}(\d{{3,8}})(?![\d/-]|[.,]\d)", re.I)
+_LABELLED = rf"\b{_CODE_LABEL}(?:\s+(?:number|numarası|nummer))?(?:\s+(?:are|were))?{_SEP}"
+_CODE = re.compile(_LABELLED + r"(\d{3,8})(?![\d/-]|[.,]\d)", re.I)
+_CODE_BEFORE = re.compile(_LABELLED + "$", re.I)
 
 _PASSWORD_LABEL = r"(?:password|pass\s*word|passwort|kennwort|parola(?:m|nız)?)"
 _PASSWORD = re.compile(
@@ -55,6 +57,12 @@ def secrets(text: str) -> Iterator[tuple[int, int]]:
     for pattern in (_CODE, _PASSWORD):
         for m in pattern.finditer(text):
             yield m.start(1), m.end(1)
+
+
+def code_label_before(text: str, pos: int) -> bool:
+    """Whether a security code's or PIN's label ends just before `pos` ("the three digits on the back are ",
+    "PIN is "): for codes read out digit by digit (`kb.redact_spoken`)."""
+    return _CODE_BEFORE.search(text, max(0, pos - 80), pos) is not None
 
 
 def bank_accounts(text: str) -> Iterator[tuple[int, int]]:

@@ -1,12 +1,12 @@
 """Numbers read out digit by digit, as speech-to-text writes them in call transcripts: "four one one one
 ...", "oh seven seven double oh nine double oh one two three", "7 3 7", "sieben drei sieben", "dört iki".
 
-Used by `kb.redact`. A run of digits said one by one (number words for 0-9, "oh", "double" and "triple",
-and digits written apart) is read as the number it spells, then checked as a written one would be: a card
-number that passes the Luhn check becomes `[CARD]`, a phone number (a UK, German or Turkish mobile, or a
-number of 10-11 digits starting with 0) `[PHONE]`, and 3-8 digits after a label of a security code or PIN
-("the three digits on the back are", "PIN is", "Geheimzahl", "güvenlik kodu") `[SECRET]`. Other runs
-(an order number read out) stay: they are references, as written ones are.
+`digit_runs` reads a run of digits said one by one (number words for 0-9, "oh", "double" and "triple", and
+digits written apart) as the number it spells. `kb.redact` checks it as a written one: a card number that
+passes the Luhn check becomes `[CARD]`, a phone number (`is_dialled`: a UK, German or Turkish mobile, or a
+number of 10-11 digits starting with 0) `[PHONE]`, and 3-8 digits after a security code's or PIN's label
+(`kb.redact_secrets.code_label_before`) `[SECRET]`. Other runs (an order number read out) stay: they are
+references, as written ones are.
 
 A run needs six digits or more to count on its own, so "one or two", "eins, zwei" or Turkish "bir" (also
 the article "a") never start one; a labelled security code needs three.
@@ -30,12 +30,6 @@ MIN_RUN = 6  # digits a run needs to count without a label
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 _GAP = re.compile(r"^[\s,.\-–/]*$")  # what may stand between two digits of one run
-_SECRET_LABEL = re.compile(
-    r"(?:cvv2?|cvc2?|cv2|security\s+code|(?:three|3)[\s-]+digits?\s+(?:security\s+)?code|"
-    r"(?:three|3)[\s-]+digits?(?:\s+code)?\s+on\s+the\s+back|"
-    r"pin(?:\s+(?:code|number))?|passcode|prüfnummer|sicherheitscode|geheimzahl|pin-?nummer|"
-    r"güvenlik\s+kodu(?:m|nuz)?|şifre(?:m|niz|si)?)"
-    r"(?:\s+(?:on\s+the\s+back|number))?\s*(?:[:=-]|\bis\b|\bare\b|\bwas\b|\bist\b|\blautet\b)?\s*$", re.I)
 _PHONE = re.compile(r"^(?:07\d{9}|01[5-7]\d{8,9}|05\d{9}|0\d{9,10}|44\d{10}|49\d{9,12}|90\d{10})$")
 
 
@@ -73,25 +67,15 @@ def _runs(text: str) -> Iterator[tuple[int, int, str]]:
         yield start, end, digits
 
 
-def _luhn(digits: str) -> bool:
-    total = 0
-    for i, ch in enumerate(reversed(digits)):
-        d = int(ch)
-        if i % 2:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return total % 10 == 0
-
-
-def spoken_numbers(text: str) -> Iterator[tuple[str, int, int]]:
-    """(type, start, end) of card numbers, phone numbers and labelled security codes read out digit by digit."""
+def digit_runs(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, digits) of each run said or written digit by digit; one written number ("40388126") is
+    left to the written patterns."""
     for a, b, digits in _runs(text):
         said = text[a:b]
-        if not any(c.isalpha() for c in said) and " " not in said.strip():
-            continue  # one written number ("40388126"): the written patterns judge it
-        if 13 <= len(digits) <= 19 and _luhn(digits):
-            yield "card", a, b
-        elif len(digits) >= MIN_RUN and _PHONE.match(digits):
-            yield "phone", a, b
-        elif 3 <= len(digits) <= 8 and _SECRET_LABEL.search(text[max(0, a - 60):a]):
-            yield "secret", a, b
+        if any(c.isalpha() for c in said) or " " in said.strip():
+            yield a, b, digits
+
+
+def is_dialled(digits: str) -> bool:
+    """Whether the digits of a run are a phone number: a mobile, or 10-11 digits from 0 or a country code."""
+    return len(digits) >= MIN_RUN and _PHONE.match(digits) is not None
