@@ -158,3 +158,10 @@ def test_retention_removes_calls_before_the_cutoff_by_their_date(store):
     assert store.purge_qa("2026-01-01") == {"transcripts": 1, "scorecards": 2, "reviews": 1}
     assert sorted(r["transcript_id"] for r in store.list_scorecards()) == ["both", "new"]
     assert store.table_count("qa_transcripts") == 2
+
+
+def test_retention_leaves_a_transcript_no_purged_scorecard_used(store):
+    store.save_transcript(transcript(tid="waiting"))  # stored, not scored yet
+    store.save_scorecard(card(tid="old", started="2025-01-10T09:00:00Z"), transcript=transcript(tid="old"))
+    assert store.purge_qa("2026-01-01") == {"transcripts": 1, "scorecards": 1, "reviews": 0}
+    assert store.table_count("qa_transcripts") == 1

@@ -8,13 +8,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from kb.errors import InputError, NotFoundError
+from kb.errors import InputError
 from kb.storage.records import SCORECARD_ORDERS
 from qa_rubrics.scorecards import get_scorecard
 from webapp.apispec import int_arg
 from webapp.auth import guard_blueprint
 from webapp.qa import (
     TRANSCRIPT_SUFFIXES,
+    erase_transcript,
     export_csv,
     import_defaults,
     list_rubrics,
@@ -108,9 +109,7 @@ def delete_transcript(transcript_id: str):
     """A customer's erasure request (admins only): the transcript, every scorecard scored on it, its reviews."""
     if current_user.role != "admin":
         abort(403, description=_("Only an admin may remove a transcript."))
-    out = services().store.delete_transcripts([transcript_id])
-    if not out["transcripts"]:
-        raise NotFoundError(f"No stored transcript {transcript_id!r}", field="transcript")
+    out = erase_transcript(services().store, transcript_id)
     flash(_("Removed transcript %(id)s with %(cards)s scorecard(s) and %(reviews)s review(s).", id=transcript_id,
             cards=out["scorecards"], reviews=out["reviews"]))
     return redirect(url_for("analyst.queue"))

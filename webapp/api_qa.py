@@ -9,7 +9,7 @@ from flask_login import current_user
 
 from webapp.api import api, created
 from webapp.apispec import Param
-from webapp.qa import export_csv, list_rubrics, start_import, start_scoring_json
+from webapp.qa import erase_transcript, export_csv, list_rubrics, start_import, start_scoring_json
 from webapp.schemas import SCHEMAS, array, ref
 from webapp.services import services
 
@@ -129,12 +129,7 @@ def qa_review(scorecard_id: int):
 def qa_erase(transcript_id: str):
     """Every stored content of the transcript goes, with its scorecards, automatic results and reviews; as
     `deskbook qa delete ID`. Admins only."""
-    from kb.errors import NotFoundError
-
-    out = services().store.delete_transcripts([transcript_id])
-    if not out["transcripts"]:
-        raise NotFoundError(f"No stored transcript {transcript_id!r}", field="transcript_id")
-    return jsonify(out)
+    return jsonify(erase_transcript(services().store, transcript_id))
 
 
 @api.route("/qa/export.csv", summary="Auto and human results per criterion, as CSV", roles=ANALYSTS, tag="qa",

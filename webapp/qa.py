@@ -172,6 +172,15 @@ def review_spans(card: dict[str, Any]) -> dict[int, list[tuple[int, int, str]]]:
     return spans
 
 
+def erase_transcript(store, transcript_id: str) -> dict[str, int]:
+    """A customer's erasure request: every stored content of the transcript, its scorecards and reviews
+    (removed counts); a transcript not stored is a NotFoundError (404)."""
+    out = store.delete_transcripts([transcript_id])
+    if not out["transcripts"]:
+        raise NotFoundError(f"No stored transcript {transcript_id!r}", field="transcript_id")
+    return out
+
+
 def export_csv(store, **filters: Any) -> str:
     """The export through the one CSV writer (kb.csvout: formula-like cells neutralised)."""
     return csv_lines(EXPORT_COLUMNS, (["" if row[c] is None else row[c] for c in EXPORT_COLUMNS]

@@ -247,23 +247,29 @@ class QaSql:
         ids = [str(i) for i in ids if str(i).strip()]
         if not ids:
             return {"transcripts": 0, "scorecards": 0, "reviews": 0}
-        cards = f"SELECT id FROM qa_scorecards WHERE transcript_id IN ({self._in(ids)})"
-        return self._delete_qa(cards, list(ids), f"DELETE FROM qa_transcripts WHERE id IN ({self._in(ids)})", list(ids))
+        with self.transaction():
+            out = self._delete_cards(f"SELECT id FROM qa_scorecards WHERE transcript_id IN ({self._in(ids)})", ids)
+            out["transcripts"] = self._exec(f"DELETE FROM qa_transcripts WHERE id IN ({self._in(ids)})", ids)
+        return out
 
     def purge_qa(self, cutoff: str) -> dict[str, int]:
         """Scorecards of calls before `cutoff` (the call's date when known, else the scoring date), their results
-        and reviews, and the transcript contents no scorecard is left for."""
+        and reviews, and the transcript contents they were the last scorecards of."""
         day = "substr(coalesce(nullif(started_at, ''), scored_at), 1, 10)"
-        return self._delete_qa(f"SELECT id FROM qa_scorecards WHERE {day} < ?", [str(cutoff)[:10]],
-                               "DELETE FROM qa_transcripts WHERE NOT EXISTS (SELECT 1 FROM qa_scorecards s WHERE "
-                               "s.transcript_id = qa_transcripts.id AND s.transcript_hash = qa_transcripts.content_hash)",
-                               [])
-
-    def _delete_qa(self, cards_sql: str, cards_params: list, transcripts_sql: str, transcripts_params: list
-                   ) -> dict[str, int]:
+        cards, params = f"SELECT id FROM qa_scorecards WHERE {day} < ?", [str(cutoff)[:10]]
         with self.transaction():
-            n_reviews = self._exec(f"DELETE FROM qa_reviews WHERE scorecard_id IN ({cards_sql})", cards_params)
-            self._exec(f"DELETE FROM qa_criterion_results WHERE scorecard_id IN ({cards_sql})", cards_params)
-            n_cards = self._exec(f"DELETE FROM qa_scorecards WHERE id IN ({cards_sql})", cards_params)
-            n_transcripts = self._exec(transcripts_sql, transcripts_params)
-        return {"transcripts": n_transcripts, "scorecards": n_cards, "reviews": n_reviews}
+            scored = self._rows(f"SELECT DISTINCT transcript_id, transcript_hash FROM qa_scorecards WHERE id IN ({cards})",
+                                params)
+            out = self._delete_cards(cards, params)
+            out["transcripts"] = sum(self._exec(
+                "DELETE FROM qa_transcripts WHERE id = ? AND content_hash = ? AND NOT EXISTS (SELECT 1 FROM "
+                "qa_scorecards s WHERE s.transcript_id = qa_transcripts.id AND s.transcript_hash = "
+                "qa_transcripts.content_hash)", (r["transcript_id"], r["transcript_hash"])) for r in scored)
+        return out
+
+    def _delete_cards(self, cards_sql: str, params: Sequence[Any]) -> dict[str, int]:
+        """The scorecards `cards_sql` selects, with their results and reviews (inside the caller's transaction)."""
+        n_reviews = self._exec(f"DELETE FROM qa_reviews WHERE scorecard_id IN ({cards_sql})", params)
+        self._exec(f"DELETE FROM qa_criterion_results WHERE scorecard_id IN ({cards_sql})", params)
+        return {"transcripts": 0, "scorecards": self._exec(f"DELETE FROM qa_scorecards WHERE id IN ({cards_sql})", params),
+                "reviews": n_reviews}
