@@ -5,6 +5,7 @@ and SQLite writes took a sixth of an indexing run when they waited for it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 
@@ -50,9 +51,11 @@ def prepare(store, embedder, chunker, batch: list[Document], embed_pool: Executo
                     before=before if shared else None, shared=list(shared))
 
 
-def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, report) -> int:
+def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, report,
+                redact_history: Callable[[str], bool] = lambda doc_id: False) -> int:
     """Wait for the batch's vectors and store it in one transaction; returns how many documents were written.
-    The batch it shares vectors with was stored first."""
+    The batch it shares vectors with was stored first. `redact_history(id)`: whether an updated ticket's
+    earlier versions need redacting (stored before redaction was on, or under older rules)."""
     vectors = batch.vectors
     if batch.pending is not None:
         vectors.update(zip(batch.todo, batch.pending.result(), strict=True))
@@ -68,7 +71,7 @@ def store_batch(store, embedder, batch: Prepared, existing: dict, redactor, repo
             saved = store.save_document(d, chs, mat, by="indexer", note="indexed from " + d.source_path)
             if d.id in existing:
                 report.updated += 1
-                if redactor is not None and d.type == "ticket":  # changed, or redacted by an older rule set
+                if redactor is not None and d.type == "ticket" and redact_history(d.id):
                     _redact_history(store, redactor, d.id, saved.version)
             else:
                 report.added += 1

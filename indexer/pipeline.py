@@ -21,7 +21,7 @@ import numpy as np
 
 from indexer.batches import prepare, store_batch
 from indexer.chunk import CHUNKER_VERSION, Chunker
-from indexer.privacy import TicketRedactor, mark_redacted, stored_to_redact_again
+from indexer.privacy import TicketRedactor, mark_redacted, rules_changed, stored_to_redact_again
 from indexer.readers import READERS, discover, read_tickets
 from kb.analysis import ANALYZER_VERSION
 from kb.errors import DeskbookError, InputError
@@ -225,8 +225,15 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
         else:
             changed.append(d)
 
-    if redactor is not None:  # stored tickets that newer redaction rules have not seen yet
-        again = stored_to_redact_again(store, redactor, seen_ids,
+    # earlier versions to redact: tickets stored before redaction was on, or all of them under newer rules
+    newer_rules = redactor is not None and rules_changed(store)
+
+    def redact_history(doc_id: str) -> bool:
+        return newer_rules or doc_id not in redacted_before
+
+    if newer_rules:  # stored tickets this run does not read again (uploads whose file is gone)
+        again = stored_to_redact_again(store, redactor, [i for i, v in existing.items()
+                                                         if v[1] == "ticket" and i not in seen_ids],
                                        bar=lambda n: prog.bar(n, "stored tickets, newer redaction rules", "ticket"))
         changed.extend(again)
         if again:
@@ -260,14 +267,14 @@ def index_paths(store, embedder, config, paths: list[str | Path], *, field_map: 
                 cur = prepare(store, embedder, chunker, batch, embed_pool, n, before=prev)
             finally:  # the batch before is stored even when this one fails (or is interrupted) here
                 if prev is not None:
-                    indexed += store_batch(store, embedder, prev, existing, redactor, report)
+                    indexed += store_batch(store, embedder, prev, existing, redactor, report, redact_history)
                     bar.update(prev.docs)
             prev = cur
         if prev is not None:
-            indexed += store_batch(store, embedder, prev, existing, redactor, report)
+            indexed += store_batch(store, embedder, prev, existing, redactor, report, redact_history)
             bar.update(prev.docs)
 
-    if redactor is not None:
+    if newer_rules:
         mark_redacted(store)
     if remove_missing:
         for doc_id, (_, _, source, _) in existing.items():

@@ -120,14 +120,16 @@ class TicketRedactor:
 META_KEY = "ticket_redaction"  # store meta: the VERSION that redacted every stored ticket
 
 
-def stored_to_redact_again(store, redactor: TicketRedactor, skip: set[str], bar=None) -> list[Document]:
-    """Stored tickets whose current text the current rules redact further, as documents to index again
-    (their earlier versions follow in `indexer.batches`); [] once the store's tickets are all redacted by
-    this `VERSION`. `skip`: tickets this run reads from their source anyway. `bar(total)`: a progress bar
-    (a context manager with `update`), for the once-per-upgrade pass over every stored ticket."""
-    if store.get_meta(META_KEY) == VERSION:
-        return []
-    ids = [i for i, (_, kind, _, _) in store.document_hashes().items() if kind == "ticket" and i not in skip]
+def rules_changed(store) -> bool:
+    """Whether the store's tickets were redacted by another `VERSION` of the rules (or by none yet)."""
+    return store.get_meta(META_KEY) != VERSION
+
+
+def stored_to_redact_again(store, redactor: TicketRedactor, ids: Sequence[str], bar=None) -> list[Document]:
+    """Of the stored tickets `ids` (those this run does not read from their source), those whose current text
+    the current rules redact further, as documents to index again (their earlier versions follow in
+    `indexer.batches`). `bar(total)`: a progress bar (a context manager with `update`), for this
+    once-per-upgrade pass."""
     out = []
     with (bar(len(ids)) if bar is not None and ids else contextlib.nullcontext()) as progress:
         for doc_id in ids:
@@ -140,5 +142,5 @@ def stored_to_redact_again(store, redactor: TicketRedactor, skip: set[str], bar=
 
 
 def mark_redacted(store) -> None:
-    """Every stored ticket is now redacted by this `VERSION` (after a run that redacted those it had not)."""
+    """Every stored ticket is now redacted by this `VERSION` (after the run that redacted them again)."""
     store.set_meta(META_KEY, VERSION)

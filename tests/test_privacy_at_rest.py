@@ -290,3 +290,23 @@ def test_the_erase_command_refuses_sops_and_leaves_no_copy_in_any_file(tmp_path,
     found = subprocess.run([sys.executable, "-c", _GREP, str(data), "snorvaldine"], capture_output=True, text=True,
                            check=True)
     assert found.stdout == ""
+
+
+def test_an_ordinary_edit_does_not_redact_the_history_again(tmp_path, embedder, monkeypatch):
+    """Earlier versions are redacted once (before redaction was on, or under newer rules), not on every edit."""
+    from indexer.pipeline import index_paths
+    from indexer.privacy import TicketRedactor
+    from kb.config import load_config
+    from kb.storage import open_store
+
+    config = load_config(data_dir=str(tmp_path), db=str(tmp_path / "kb.db"))
+    store = open_store(config.database)
+    src = tmp_path / "t"
+    src.mkdir()
+    calls = []
+    real = TicketRedactor.redact_version
+    monkeypatch.setattr(TicketRedactor, "redact_version", lambda self, v: calls.append(v.id) or real(self, v))
+    for text in ("My kettle leaks.", "My kettle leaks. Thanks.", "My kettle leaks. Thanks again."):
+        (src / "t.csv").write_text(f"id,subject,question,answer\nT-1,Kettle,{text},Replaced.\n", encoding="utf-8")
+        index_paths(store, embedder, config, [src], progress=False)
+    assert len(store.document_versions("T-1")) == 3 and calls == []
