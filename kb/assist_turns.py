@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from kb.errors import InputError
-from kb.redact import PLACEHOLDERS
+from kb.redact import PLACEHOLDER_RE
 from kb.text import content_terms, fold, normalize_ws
 from kb.transcript import SpeakerMap, Turn, norm_label
 
@@ -53,8 +53,7 @@ _SMALL_TALK = frozenset(fold(w) for words in SMALL_TALK.values() for w in words.
 # e-mail addresses and links say nothing of the need (an address is matched from the start of its word:
 # a long run without "@" is then read once, not once per character)
 # e-mail addresses, links, and the placeholders redaction leaves ("[NAME]", "[POSTCODE]", "[ADDRESS]" ...)
-_REFERENCE = re.compile(r"(?<!\S)\S+@\S+|https?://\S+|www\.\S+|" +
-                        "|".join(re.escape(p) for p in PLACEHOLDERS.values()))
+_REFERENCE = re.compile(r"(?<!\S)\S+@\S+|https?://\S+|www\.\S+|" + PLACEHOLDER_RE.pattern)
 _LINE = re.compile(r"^\s*([^\W\d_][\w .'/*-]{0,40}?)\s*:\s*(.*)$")
 # Turns that are not speech: a system's or transcriber's notes, and lines that are only a bracketed note.
 NOTE_LABELS = frozenset({"note", "notes", "system", "hold", "music", "ivr", "bot", "transcriber", "annotation",

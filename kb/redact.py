@@ -4,7 +4,8 @@ bank details, and person names.
 
 `redact(text, nlp)` returns the text with each finding replaced by a typed placeholder
 (`[CARD]`, `[EMAIL]`, `[PHONE]`, `[IBAN]`, `[NATIONAL_ID]`, `[TAX_ID]`, `[POSTCODE]`,
-`[ADDRESS]`, `[DATE_OF_BIRTH]`, `[SECRET]`, `[BANK_ACCOUNT]`, `[NAME]`) and the list of findings with their offsets in the original text.
+`[ADDRESS]`, `[DATE_OF_BIRTH]`, `[SECRET]`, `[BANK_ACCOUNT]`, `[NAME]`) and the list of findings with
+their offsets in the original text.
 Numbers are checked before they are replaced: a card number must pass the Luhn check, an IBAN the
 mod-97 check, a Turkish identity number and a German tax id their check digits (see
 `kb.redact_locale`), so order numbers and references are left alone. Phone numbers include the
@@ -46,6 +47,7 @@ PLACEHOLDERS = {"card": "[CARD]", "email": "[EMAIL]", "phone": "[PHONE]", "iban"
                 "national_id": "[NATIONAL_ID]", "tax_id": "[TAX_ID]", "postcode": "[POSTCODE]",
                 "address": "[ADDRESS]", "dob": "[DATE_OF_BIRTH]", "secret": "[SECRET]",
                 "bank_account": "[BANK_ACCOUNT]", "name": "[NAME]"}
+PLACEHOLDER_RE = re.compile("|".join(re.escape(p) for p in PLACEHOLDERS.values()))  # what redaction leaves
 NER_LANGUAGES = frozenset({"en"})  # languages the NER model (en_core_web_sm) is trained on
 
 _CARD = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
@@ -74,7 +76,7 @@ _BARE_MOBILE = re.compile(r"^(?:07\d{9}|01[5-7]\d{8,9}|05\d{9})$")
 class Redaction:
     """One finding: its type and its offsets in the original text."""
 
-    type: str  # card | email | phone | iban | national_id | tax_id | postcode | address | dob | secret | bank_account | name
+    type: str  # a key of PLACEHOLDERS: card, email, phone, iban, national_id, tax_id, postcode, address, dob ...
     start: int
     end: int
 

@@ -169,8 +169,7 @@ SETTINGS: tuple[Setting, ...] = (
                 "Insurance numbers, postcodes, street addresses, dates of birth, card security codes, PINs and "
                 "passwords, bank details and person names with [CARD], [EMAIL], [PHONE], [IBAN], [NATIONAL_ID], "
                 "[TAX_ID], [POSTCODE], [ADDRESS], [DATE_OF_BIRTH], [SECRET], [BANK_ACCOUNT], [NAME] before anything "
-                "is stored or shown: in QA transcripts, past tickets (from "
-                "`deskbook index` and uploads), live-assist turns and the query log (SOPs, the company's own text, "
+                "is stored or shown: in QA transcripts, past tickets (from `deskbook index` and uploads), live-assist turns and the query log (SOPs, the company's own text, "
                 "are not redacted)."),
         Setting("store_original_text", False,
                 "Also store the unredacted QA transcript text in the database (off: only the redacted text is kept); "
@@ -272,7 +271,8 @@ RANGES: dict[str, tuple[float, float]] = {
     "llm_timeout": (0.1, 600), "assist_decay": (0, 1), "assist_agent_weight": (0, 10),
     "assist_retention_hours": (1, 8760), "qa_semantic_threshold": (-1, 1),
     "qa_semantic_slope": (0, 1000),
-    "querylog_retention_days": (0, 36500), "qa_retention_days": (0, 36500), "querylog_results": (0, 100), "gap_days": (1, 36500),
+    "querylog_retention_days": (0, 36500), "qa_retention_days": (0, 36500), "querylog_results": (0, 100),
+    "gap_days": (1, 36500),
     "gap_min_cluster_size": (1, 10000), "cluster_similarity": (-1, 1),
     "stale_days": (1, 36500),
     "kappa_flag_threshold": (-1, 1), "kappa_min_reviews": (1, 100000), "qa_dashboard_days": (1, 36500),

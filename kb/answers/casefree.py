@@ -30,7 +30,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from kb.redact import PLACEHOLDERS, find_pii, known_name_pattern
+from kb.redact import PLACEHOLDER_RE, find_pii, known_name_pattern
 
 # Durations are policy ("within 3 business days", "24 hours", "a 12-month warranty"), not case detail.
 _NUM_WORD = r"(?:\d+(?:[.,]\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fourteen|" \
@@ -42,7 +42,6 @@ _DURATION_ENT = re.compile(rf"^(?:(?:within|up to|after|for|over|in|under|about|
                            rf"{DURATION.pattern}(?:\s+(?:of|from|after)\b.*)?$|^(?:daily|weekly|monthly|yearly)$", re.I)
 # Product and policy terms with digits that are neither references nor amounts.
 _TERMS_WITH_DIGITS = re.compile(r"\b(?:3-?D Secure|2FA|24/7|Wi-?Fi 6|4K|5G|PS5|USB-?C|mp3|mp4)\b", re.I)
-_REDACTED = re.compile(r"\[(?:" + "|".join(re.escape(p[1:-1]) for p in PLACEHOLDERS.values()) + r")\]")
 _REFERENCE = re.compile(r"\b[A-Z]{2,}(?:-[A-Z]{2,})*-?\d{3,}\b|#\d+|\b\d{5,}\b")
 _MONEY = re.compile(r"[£$€¥₺]\s?\d|\d\s?(?:£|€|₺|pounds?|quid|euros?|dollars?|pence|p\b|GBP|EUR|USD|TL|TRY)\b", re.I)
 _DATE = re.compile(
@@ -114,7 +113,7 @@ def case_details(text: str, doc=None, *, language: str = "en", keep: Iterable[st
              "iban": "an IBAN", "postcode": "a postcode", "address": "an address",
              "secret": "a security code or password", "bank_account": "bank details",
              "dob": "a date of birth"}.get(r.type, "personal data"))
-    if _REDACTED.search(s):  # stored tickets are redacted: "[NAME]", "[ADDRESS]" stood for someone's data
+    if PLACEHOLDER_RE.search(s):  # stored tickets are redacted: "[NAME]", "[ADDRESS]" stood for someone's data
         add("a redacted detail")
     if _REFERENCE.search(s):
         add("a reference number")
