@@ -6,8 +6,8 @@ it: what it returns does not depend on the log. So a web server (`querylog_defer
 request as a *pending* row: no query text, no hash, `redactions = PENDING`, every other field as
 usual (its id is returned at once, for clicks and feedback). The query text is held in this
 process's memory only, and a side thread redacts the held queries together, in one pass of the name
-model (a batch of 64 short texts costs about half as much each as one at a time), and fills the rows
-in one transaction:
+model (per query of about 16 words: 2.4 ms in batches of 16, 1.6 ms in 64, 1.3 ms in 256, 1.4 ms in
+1,024: docs/benchmarks.md), and fills the rows in one transaction:
 
 - when searches pause (no new query for `QUIET_S`): a burst of searches is served first and its
   queries are redacted in the quiet after it;
@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 PENDING = -1  # `redactions` of a logged request whose query is not redacted (nor stored) yet
 QUIET_S = 0.5  # no new query for this long: the server is quiet, redact what is held
 MAX_AGE_S = 30.0  # a query held this long is redacted whether the server is quiet or not
-BATCH = 64  # queries redacted in one pass of the name model
+BATCH = 256  # queries redacted in one pass of the name model
 
 
 class DeferredRedaction:
