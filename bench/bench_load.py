@@ -223,7 +223,7 @@ def pending_queries(db: str | None) -> int:
     """Logged searches whose query the server still holds for redaction (`kb.insights.deferred`)."""
     if not db:
         return 0
-    import sqlite3
+    from kb.storage.sqlite.store import sqlite3
 
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30)
     try:
