@@ -122,3 +122,13 @@ class PluginGroup(click.Group):
                     break  # reported with the others below
         self._load_plugins()
         return super().get_command(ctx, name)
+
+
+def cli_actor() -> str:
+    """Who ran a command, for the erasure record: `cli:<system user>` (`cli` when the system has no name for it)."""
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # a container user with no passwd entry and no LOGNAME
+        return "cli"

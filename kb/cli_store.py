@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from kb.cli_base import config_for, db_option, echo_json, json_option
+from kb.cli_base import cli_actor, config_for, db_option, echo_json, json_option
 
 
 @click.group("store")
@@ -121,7 +121,8 @@ def erase_command(doc_ids, yes, db, as_json):
                          "history: archive one instead of erasing it", field="doc_ids")
     if not yes:
         click.confirm(f"Erase {len(doc_ids)} ticket(s) and every stored version of them?", abort=True, err=True)
-    out = {d: store.erase_document(d) for d in doc_ids}
+    actor = cli_actor()
+    out = {d: store.erase_document(d, actor=actor) for d in doc_ids}
     if any(out.values()):
         VectorIndex(store, config).rebuild()
     if as_json:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from kb.cli_base import config_for, db_option, echo_json, json_option, open_existing, open_kb
+from kb.cli_base import cli_actor, config_for, db_option, echo_json, json_option, open_existing, open_kb
 
 RUBRIC_HELP = "The rubric (YAML)."
 
@@ -225,7 +225,7 @@ def delete_command(transcript_ids, yes, db, as_json):
     if not yes:
         click.confirm(f"Remove {len(transcript_ids)} transcript id(s) with all their scorecards and reviews?",
                       abort=True, err=True)
-    out = store.delete_transcripts(list(transcript_ids))
+    out = store.delete_transcripts(list(transcript_ids), actor=cli_actor())
     if as_json:
         echo_json(out)
     else:

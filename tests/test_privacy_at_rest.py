@@ -251,9 +251,11 @@ def test_erasing_a_ticket_leaves_no_version_chunk_or_vector_of_it(tmp_path, embe
                      "T-2,Late parcel,Where is my parcel?,Tracked it.\n", encoding="utf-8")
         index_paths(store, embedder, config, [src], progress=False)
     assert len(store.document_versions("T-1")) == 2
-    assert store.erase_document("T-1") == 2
+    assert store.erase_document("T-1", actor="dpo") == 2
     assert store.document_versions("T-1") == [] and not store.has_document("T-1")
     assert store.erase_document("T-1") == 0
+    [rec] = store.erasures(subject="T-1")  # the second request found nothing: not recorded again
+    assert (rec["kind"], rec["actor"], rec["counts"]["versions"]) == ("document", "dpo", 2)
     hits = Searcher(store, config, embedder).search("Glimmerwick kettle leaks", k=5)
     assert "T-1" not in [h.id for h in hits] and "T-2" in {h.id for h in Searcher(store, config, embedder).search(
         "where is my parcel", k=5)}
@@ -284,6 +286,16 @@ def test_the_erase_command_refuses_sops_and_leaves_no_copy_in_any_file(tmp_path,
     res = CliRunner().invoke(cli, ["store", "erase", "T-7", "--db", db, "--yes", "--json"], catch_exceptions=False)
     assert res.exit_code == 0 and json.loads(res.output)["erased"] == {"T-7": 1}, res.output
     (src / "t.csv").unlink()  # the source row goes too, or the next index run brings the ticket back
+    res = CliRunner().invoke(cli, ["report", "erasures", "--db", db, "--json"], catch_exceptions=False)
+    [rec] = json.loads(res.output)["erasures"]
+    assert (rec["kind"], rec["subject"], rec["counts"]) == ("document", "T-7", {"versions": 1, "chunks": 1})
+    assert rec["actor"].startswith("cli")
+    res = CliRunner().invoke(cli, ["report", "erasures", "--db", db, "--id", "T-8"], catch_exceptions=False)
+    assert res.output.strip() == "no erasures recorded for T-8"
+    with pytest.raises(SystemExit) as exc:
+        main(["report", "erasures", "--db", db, "--since", "last week"])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and "--since 'last week' is not a date" in err and "YYYY-MM-DD" in err
     store = open_store(db, create=False)
     assert store.checkpoint()
     store.close()

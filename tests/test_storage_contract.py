@@ -20,7 +20,7 @@ A = get_analyzer("en")
 EXPECTED_MIGRATIONS = ["accounts.0001_users", "accounts.0002_sessions", "accounts.0003_login_failures", "accounts.0004_user_locale",
                        "assist.0001_conversations", "jobs.0001_queue", "kb.0001_core",
                        "kb.0002_language_analysed_text", "kb.0003_lexical_languages", "kb.0004_fts_secure_delete",
-                       "kb.0005_documents_language", "qa.0001_tables",
+                       "kb.0005_documents_language", "privacy.0001_erasures", "qa.0001_tables",
                        "qa.0002_idempotency", "qa.0003_models", "querylog.0001_tables"]
 
 

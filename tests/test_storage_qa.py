@@ -148,6 +148,23 @@ def test_an_erasure_request_removes_every_content_of_a_transcript_and_what_was_s
     assert store.delete_transcripts(["nobody"]) == {"transcripts": 0, "scorecards": 0, "reviews": 0}
 
 
+def test_every_erasure_and_purge_is_recorded_without_the_erased_text(store):
+    store.save_scorecard(card(tid="t1"), transcript=transcript(text="Glimmerwick"))
+    store.save_scorecard(card(tid="t2"), transcript=transcript(tid="t2"))
+    store.save_scorecard(card(tid="old", started="2025-01-10T09:00:00Z"), transcript=transcript(tid="old"))
+    assert store.delete_transcripts(["t1", "t2", "t1", "nobody"], actor="dpo") == {
+        "transcripts": 2, "scorecards": 2, "reviews": 0}
+    assert store.purge_qa("2026-01-01", actor="cli:ops") == {"transcripts": 1, "scorecards": 1, "reviews": 0}
+    assert store.purge_qa("2026-01-01") == {"transcripts": 0, "scorecards": 0, "reviews": 0}  # nothing went: no row
+    rows = store.erasures()
+    assert [(r["kind"], r["subject"], r["actor"]) for r in rows] == [
+        ("qa_retention", "2026-01-01", "cli:ops"), ("transcript", "t2", "dpo"), ("transcript", "t1", "dpo")]
+    assert rows[2]["counts"] == {"transcripts": 1, "scorecards": 1, "reviews": 0} and rows[2]["ts"].endswith("Z")
+    assert store.erasures(subject="nobody") == [] and [r["subject"] for r in store.erasures(subject="t2")] == ["t2"]
+    assert store.erasures(since="2999-01-01") == [] and len(store.erasures(limit=1)) == 1
+    assert "Glimmerwick" not in repr(rows)
+
+
 def test_retention_removes_calls_before_the_cutoff_by_their_date(store):
     old = store.save_scorecard(card(tid="old", started="2025-01-10T09:00:00Z"), transcript=transcript(tid="old"))
     store.add_review(old, "no_rude", reviewer="lee", result="pass")

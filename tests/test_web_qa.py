@@ -154,6 +154,8 @@ def test_an_admin_removes_a_transcript_on_an_erasure_request(app, clients):
     assert "Removed transcript erase-web with 1 scorecard(s)" in admin.get("/qa/").get_data(as_text=True)
     assert admin.get(f"/qa/reviews/{sid}").status_code == 404
     assert admin.post("/qa/transcripts/erase-web/delete").status_code == 404  # nothing left: a clear 404
+    [rec] = app.extensions["deskbook"].store.erasures(subject="erase-web")
+    assert (rec["kind"], rec["actor"], rec["counts"]["scorecards"]) == ("transcript", "admin", 1)
 
 
 def test_the_api_takes_an_erasure_request_from_admins_only(app, clients):
@@ -168,5 +170,6 @@ def test_the_api_takes_an_erasure_request_from_admins_only(app, clients):
     assert r.status_code == 403 and r.get_json()["error"]["code"] == "forbidden"
     r = admin.api("DELETE", "/api/v1/qa/transcripts/erase-api")
     assert r.status_code == 200 and r.get_json() == {"transcripts": 1, "scorecards": 1, "reviews": 0}
+    assert [e["actor"] for e in app.extensions["deskbook"].store.erasures(subject="erase-api")] == ["admin"]
     r = admin.api("DELETE", "/api/v1/qa/transcripts/erase-api")
     assert r.status_code == 404 and r.get_json()["error"]["field"] == "transcript_id"

@@ -109,7 +109,7 @@ def delete_transcript(transcript_id: str):
     """A customer's erasure request (admins only): the transcript, every scorecard scored on it, its reviews."""
     if current_user.role != "admin":
         abort(403, description=_("Only an admin may remove a transcript."))
-    out = erase_transcript(services().store, transcript_id)
+    out = erase_transcript(services().store, transcript_id, current_user.username)
     flash(_("Removed transcript %(id)s with %(cards)s scorecard(s) and %(reviews)s review(s).", id=transcript_id,
             cards=out["scorecards"], reviews=out["reviews"]))
     return redirect(url_for("analyst.queue"))

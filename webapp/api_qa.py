@@ -129,7 +129,7 @@ def qa_review(scorecard_id: int):
 def qa_erase(transcript_id: str):
     """Every stored content of the transcript goes, with its scorecards, automatic results and reviews; as
     `deskbook qa delete ID`. Admins only."""
-    return jsonify(erase_transcript(services().store, transcript_id))
+    return jsonify(erase_transcript(services().store, transcript_id, current_user.username))
 
 
 @api.route("/qa/export.csv", summary="Auto and human results per criterion, as CSV", roles=ANALYSTS, tag="qa",

@@ -172,10 +172,11 @@ def review_spans(card: dict[str, Any]) -> dict[int, list[tuple[int, int, str]]]:
     return spans
 
 
-def erase_transcript(store, transcript_id: str) -> dict[str, int]:
+def erase_transcript(store, transcript_id: str, actor: str) -> dict[str, int]:
     """A customer's erasure request: every stored content of the transcript, its scorecards and reviews
-    (removed counts); a transcript not stored is a NotFoundError (404)."""
-    out = store.delete_transcripts([transcript_id])
+    (removed counts; `actor`, the user, goes into the erasure record); a transcript not stored is a
+    NotFoundError (404)."""
+    out = store.delete_transcripts([transcript_id], actor=actor)
     if not out["transcripts"]:
         raise NotFoundError(f"No stored transcript {transcript_id!r}", field="transcript_id")
     return out

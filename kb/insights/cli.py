@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 
 import click
 
-from kb.cli_base import csv_option, db_option, echo_json, json_option, open_kb
+from kb.cli_base import cli_actor, csv_option, db_option, echo_json, json_option, open_kb
 from kb.cli_base import write_csv as _write_csv
 from kb.insights.charts import to_csv
 
@@ -218,12 +218,12 @@ def purge_command(days, qa_days, db, as_json):
     from kb.insights.querylog import QueryLog
 
     config, store = _open(db)
-    out = QueryLog(store, config).purge(days)
+    out = QueryLog(store, config).purge(days, actor=cli_actor())
     keep_qa = int(config.qa_retention_days if qa_days is None else qa_days)
     qa = {"transcripts": 0, "scorecards": 0, "reviews": 0}
     if keep_qa > 0:
         qa_cutoff = (datetime.now(UTC) - timedelta(days=keep_qa)).date().isoformat()
-        qa = {**store.purge_qa(qa_cutoff), "cutoff": qa_cutoff}
+        qa = {**store.purge_qa(qa_cutoff, actor=cli_actor()), "cutoff": qa_cutoff}
     if as_json:
         echo_json({**out, "qa": qa})
         return
@@ -232,6 +232,35 @@ def purge_command(days, qa_days, db, as_json):
                                                          " (retention is off)"))
     click.echo(f"removed {qa['transcripts']} QA transcripts, {qa['scorecards']} scorecards and {qa['reviews']} "
                "reviews" + (f" of calls before {qa['cutoff']}" if "cutoff" in qa else " (QA retention is off)"))
+
+
+@report_group.command("erasures")
+@click.option("--id", "subject", default=None, help="Only the erasures of this ticket or transcript id.")
+@click.option("--since", default=None, help="Only erasures on or after this date (YYYY-MM-DD).")
+@click.option("--limit", type=click.IntRange(min=1), default=1000, show_default=True)
+@_db_json
+def erasures_command(subject, since, limit, db, as_json):
+    """The erasure record, newest first: tickets and transcripts erased and retention purges, with when, who
+    and how many rows went (never the erased text). What a data-protection officer shows for a request."""
+    from kb.errors import InputError
+
+    if since is not None:
+        try:
+            since = datetime.fromisoformat(since).date().isoformat()
+        except ValueError:
+            raise InputError(f"--since {since!r} is not a date", hint="use YYYY-MM-DD, e.g. 2026-11-01",
+                             field="since") from None
+    _, store = _open(db)
+    rows = store.erasures(subject=subject, since=since, limit=limit)
+    if as_json:
+        echo_json({"erasures": rows})
+        return
+    if not rows:
+        click.echo("no erasures recorded" + (f" for {subject}" if subject else "") + (f" since {since}" if since else ""))
+        return
+    for r in rows:
+        counts = ", ".join(f"{v} {k}" for k, v in r["counts"].items() if v)
+        click.echo(f"{r['ts']}  {r['kind']:<18}  {r['subject']:<24}  {r['actor'] or '-':<16}  {counts}")
 
 
 from kb.insights.cli_qa import qa_report  # noqa: E402  (the QA dashboard: `deskbook report qa`)

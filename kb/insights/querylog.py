@@ -347,10 +347,12 @@ class QueryLog:
         self.store.put_query_vectors(model or self._model_name(), vectors)
 
     # -- retention ---------------------------------------------------------------------------
-    def purge(self, retention_days: int | None = None, *, now: str | datetime | None = None) -> dict[str, int]:
-        """Delete requests, events and views older than the retention period, and unused query vectors."""
+    def purge(self, retention_days: int | None = None, *, now: str | datetime | None = None,
+              actor: str = "") -> dict[str, int]:
+        """Delete requests, events and views older than the retention period, and unused query vectors
+        (recorded in the erasure record with `actor` when anything went)."""
         days = int(self.config.querylog_retention_days if retention_days is None else retention_days)
         if days <= 0:
             return {"queries": 0, "events": 0, "views": 0, "vectors": 0}
         cutoff = iso(parse_ts(iso(now)) - timedelta(days=days))
-        return {**self.store.purge_querylog(cutoff), "cutoff": cutoff}  # type: ignore[dict-item]
+        return {**self.store.purge_querylog(cutoff, actor=actor), "cutoff": cutoff}  # type: ignore[dict-item]

@@ -344,7 +344,7 @@ class PostgresStore(SharedSql):
     def _reset_sequences(self) -> None:
         for table, col in (("chunks", "id"), ("qa_scorecards", "id"), ("qa_reviews", "id"), ("qa_models", "id"), ("users", "id"),
                            ("api_tokens", "id"), ("query_log", "id"), ("query_events", "id"), ("doc_views", "id"),
-                           ("jobs", "seq"), ("job_files", "id")):
+                           ("jobs", "seq"), ("job_files", "id"), ("erasures", "id")):
             self._exec(f"SELECT setval(pg_get_serial_sequence('{table}', '{col}'), "
                        f"coalesce((SELECT max({col}) FROM {table}), 0) + 1, false)")
 

@@ -31,6 +31,7 @@ COPY_ORDER: dict[str, str] = {
     "doc_views": "id",
     "query_vectors": "query_hash, model",
     "assist_conversations": "id",
+    "erasures": "id",
 }
 # Meta keys that describe this database, not its content: the copy keeps its own.
 LOCAL_META = {"store_uid", "vector_dim", "vectors_generation", "vectors_deleted"}

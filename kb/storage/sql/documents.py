@@ -158,16 +158,18 @@ class DocumentsSql:
             self._add_version(doc, row["version"] + 1, now_iso(), by, note, deleted=1)
             self._bump_meta("fields_generation")  # searchers drop what they cached of its chunks
 
-    def erase_document(self, doc_id: str) -> int:
+    def erase_document(self, doc_id: str, *, actor: str = "") -> int:
         """Remove a document and every stored version of it, its chunks, vectors and lexical entries (a
         customer's erasure request): unlike `delete_document`, no version keeps its text. Returns how many
-        versions went (0: nothing stored under that id)."""
+        versions went (0: nothing stored under that id). The erasure record keeps the id, the counts and
+        `actor` (`kb.storage.sql.erasures`)."""
         with self.transaction():
             ids = [r["id"] for r in self._rows("SELECT id FROM chunks WHERE doc_id = ?", (doc_id,))]
             self._delete_chunks(ids)
             n = self._exec("DELETE FROM document_versions WHERE doc_id = ?", (doc_id,))
             if self._exec("DELETE FROM documents WHERE id = ?", (doc_id,)) or n:
                 self._bump_meta("fields_generation")
+                self._record_erasure("document", doc_id, {"versions": n, "chunks": len(ids)}, actor)
         return n
 
     def document_versions(self, doc_id: str) -> list[dict[str, Any]]:

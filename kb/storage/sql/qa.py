@@ -241,20 +241,25 @@ class QaSql:
         return out
 
     # -- erasure and retention -----------------------------------------------------------------
-    def delete_transcripts(self, ids: Sequence[str]) -> dict[str, int]:
+    def delete_transcripts(self, ids: Sequence[str], *, actor: str = "") -> dict[str, int]:
         """Every stored content of these transcripts, with their scorecards, automatic results and reviews
-        (a customer's erasure request). Scorecards are never changed, but they may be removed."""
-        ids = [str(i) for i in ids if str(i).strip()]
-        if not ids:
-            return {"transcripts": 0, "scorecards": 0, "reviews": 0}
+        (a customer's erasure request). Scorecards are never changed, but they may be removed. Each
+        transcript removed gets a row in the erasure record, with `actor`."""
+        ids = list(dict.fromkeys(str(i) for i in ids if str(i).strip()))
+        out = {"transcripts": 0, "scorecards": 0, "reviews": 0}
         with self.transaction():
-            out = self._delete_cards(f"SELECT id FROM qa_scorecards WHERE transcript_id IN ({self._in(ids)})", ids)
-            out["transcripts"] = self._exec(f"DELETE FROM qa_transcripts WHERE id IN ({self._in(ids)})", ids)
+            for tid in ids:
+                one = self._delete_cards("SELECT id FROM qa_scorecards WHERE transcript_id = ?", [tid])
+                one["transcripts"] = self._exec("DELETE FROM qa_transcripts WHERE id = ?", (tid,))
+                if any(one.values()):
+                    self._record_erasure("transcript", tid, one, actor)
+                out = {k: out[k] + one[k] for k in out}
         return out
 
-    def purge_qa(self, cutoff: str) -> dict[str, int]:
+    def purge_qa(self, cutoff: str, *, actor: str = "") -> dict[str, int]:
         """Scorecards of calls before `cutoff` (the call's date when known, else the scoring date), their results
-        and reviews, and the transcript contents they were the last scorecards of."""
+        and reviews, and the transcript contents they were the last scorecards of (one row in the erasure
+        record when anything went)."""
         day = "substr(coalesce(nullif(started_at, ''), scored_at), 1, 10)"
         cards, params = f"SELECT id FROM qa_scorecards WHERE {day} < ?", [str(cutoff)[:10]]
         with self.transaction():
@@ -265,6 +270,8 @@ class QaSql:
                 "DELETE FROM qa_transcripts WHERE id = ? AND content_hash = ? AND NOT EXISTS (SELECT 1 FROM "
                 "qa_scorecards s WHERE s.transcript_id = qa_transcripts.id AND s.transcript_hash = "
                 "qa_transcripts.content_hash)", (r["transcript_id"], r["transcript_hash"])) for r in scored)
+            if any(out.values()):
+                self._record_erasure("qa_retention", str(cutoff)[:10], out, actor)
         return out
 
     def _delete_cards(self, cards_sql: str, params: Sequence[Any]) -> dict[str, int]:

@@ -105,14 +105,17 @@ class QueryLogSql:
                    [(h, model, self._blob(np.ascontiguousarray(v, dtype=np.float32).tobytes()))
                     for h, v in vectors.items()])
 
-    def purge_querylog(self, cutoff: str) -> dict[str, int]:
+    def purge_querylog(self, cutoff: str, *, actor: str = "") -> dict[str, int]:
         with self.transaction():
             n_events = self._exec("DELETE FROM query_events WHERE query_id IN (SELECT id FROM query_log WHERE ts < ?) "
                                   "OR ts < ?", (cutoff, cutoff))
             n_queries = self._exec("DELETE FROM query_log WHERE ts < ?", (cutoff,))
             n_views = self._exec("DELETE FROM doc_views WHERE ts < ?", (cutoff,))
             n_vectors = self._exec("DELETE FROM query_vectors WHERE query_hash NOT IN (SELECT query_hash FROM query_log)")
-        return {"queries": n_queries, "events": n_events, "views": n_views, "vectors": n_vectors}
+            out = {"queries": n_queries, "events": n_events, "views": n_views, "vectors": n_vectors}
+            if any(out.values()):
+                self._record_erasure("querylog_retention", str(cutoff)[:10], out, actor)
+        return out
 
     def activity_state(self) -> tuple:
         r = self._row(

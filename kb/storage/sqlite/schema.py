@@ -392,6 +392,9 @@ DOCUMENTS_LANGUAGE = """
 CREATE INDEX IF NOT EXISTS documents_language ON documents(language)
 """
 
+ERASURES = """CREATE TABLE IF NOT EXISTS erasures (id INTEGER PRIMARY KEY AUTOINCREMENT, ts TEXT NOT NULL, actor TEXT NOT NULL DEFAULT '', kind TEXT NOT NULL, subject TEXT NOT NULL DEFAULT '', counts TEXT NOT NULL DEFAULT '{}');
+CREATE INDEX IF NOT EXISTS erasures_subject ON erasures(subject)"""
+
 # In order. The vector table depends on the model's dimension and is created by the store when the
 # first vectors are written (see SqliteStore._create_vector_table).
 MIGRATIONS: list[tuple[str, Any]] = [
@@ -410,6 +413,7 @@ MIGRATIONS: list[tuple[str, Any]] = [
     ("accounts.0003_login_failures", LOGIN_FAILURES),
     ("accounts.0004_user_locale", USER_LOCALE),
     ("kb.0005_documents_language", DOCUMENTS_LANGUAGE),
+    ("privacy.0001_erasures", ERASURES),  # the erasure record: kb.storage.sql.erasures
 ]
 
 LEGACY = {"0001_core": "kb.0001_core", "0002_qa": "qa.0001_tables", "0003_accounts": "accounts.0001_users",
