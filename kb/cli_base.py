@@ -28,6 +28,11 @@ def json_option(f):
     return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")(f)
 
 
+def yes_option(f):
+    """`--yes`: a command that removes data asks first unless given this."""
+    return click.option("--yes", is_flag=True, help="Do not ask for confirmation.")(f)
+
+
 def status_option(f):
     """`--status` (repeatable): the SOP statuses used; none given means published only (what agents see)."""
     from kb.models import STATUS_CHOICES

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from kb.cli_base import cli_actor, config_for, db_option, echo_json, json_option
+from kb.cli_base import cli_actor, config_for, db_option, echo_json, json_option, yes_option
 
 
 @click.group("store")
@@ -102,7 +102,7 @@ def migrate_command(db):
 
 @store_group.command("erase")
 @click.argument("doc_ids", nargs=-1, required=True)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @db_option
 @json_option
 def erase_command(doc_ids, yes, db, as_json):

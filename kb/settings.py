@@ -169,8 +169,8 @@ SETTINGS: tuple[Setting, ...] = (
                 "Insurance numbers, postcodes, street addresses, dates of birth, card security codes, PINs and "
                 "passwords, bank details and person names with [CARD], [EMAIL], [PHONE], [IBAN], [NATIONAL_ID], "
                 "[TAX_ID], [POSTCODE], [ADDRESS], [DATE_OF_BIRTH], [SECRET], [BANK_ACCOUNT], [NAME] before anything "
-                "is stored or shown: in QA transcripts, past tickets (from `deskbook index` and uploads), live-assist turns and the query log (SOPs, the company's own text, "
-                "are not redacted)."),
+                "is stored or shown: in QA transcripts, past tickets (from `deskbook index` and uploads), "
+                "live-assist turns and the query log (SOPs, the company's own text, are not redacted)."),
         Setting("store_original_text", False,
                 "Also store the unredacted QA transcript text in the database (off: only the redacted text is kept); "
                 "tickets, live-assist turns and queries are never stored unredacted."),

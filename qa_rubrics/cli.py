@@ -11,7 +11,16 @@ from pathlib import Path
 
 import click
 
-from kb.cli_base import cli_actor, config_for, db_option, echo_json, json_option, open_existing, open_kb
+from kb.cli_base import (
+    cli_actor,
+    config_for,
+    db_option,
+    echo_json,
+    json_option,
+    open_existing,
+    open_kb,
+    yes_option,
+)
 
 RUBRIC_HELP = "The rubric (YAML)."
 
@@ -215,7 +224,7 @@ def validate_command(rubrics, as_json):
 
 @qa_group.command("delete")
 @click.argument("transcript_ids", nargs=-1, required=True)
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@yes_option
 @db_option
 @json_option
 def delete_command(transcript_ids, yes, db, as_json):

@@ -290,6 +290,10 @@ def test_the_erase_command_refuses_sops_and_leaves_no_copy_in_any_file(tmp_path,
     [rec] = json.loads(res.output)["erasures"]
     assert (rec["kind"], rec["subject"], rec["counts"]) == ("document", "T-7", {"versions": 1, "chunks": 1})
     assert rec["actor"].startswith("cli")
+    res = CliRunner().invoke(cli, ["report", "erasures", "--db", db], catch_exceptions=False)
+    header, row = res.output.splitlines()
+    assert header.split()[:2] == ["when", "(UTC)"] and row.split()[1:3] == ["document", "T-7"], res.output
+    assert row.endswith("1 chunks, 1 versions")
     res = CliRunner().invoke(cli, ["report", "erasures", "--db", db, "--id", "T-8"], catch_exceptions=False)
     assert res.output.strip() == "no erasures recorded for T-8"
     with pytest.raises(SystemExit) as exc:

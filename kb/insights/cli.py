@@ -218,12 +218,13 @@ def purge_command(days, qa_days, db, as_json):
     from kb.insights.querylog import QueryLog
 
     config, store = _open(db)
-    out = QueryLog(store, config).purge(days, actor=cli_actor())
+    actor = cli_actor()
+    out = QueryLog(store, config).purge(days, actor=actor)
     keep_qa = int(config.qa_retention_days if qa_days is None else qa_days)
     qa = {"transcripts": 0, "scorecards": 0, "reviews": 0}
     if keep_qa > 0:
         qa_cutoff = (datetime.now(UTC) - timedelta(days=keep_qa)).date().isoformat()
-        qa = {**store.purge_qa(qa_cutoff, actor=cli_actor()), "cutoff": qa_cutoff}
+        qa = {**store.purge_qa(qa_cutoff, actor=actor), "cutoff": qa_cutoff}
     if as_json:
         echo_json({**out, "qa": qa})
         return
@@ -258,9 +259,10 @@ def erasures_command(subject, since, limit, db, as_json):
     if not rows:
         click.echo("no erasures recorded" + (f" for {subject}" if subject else "") + (f" since {since}" if since else ""))
         return
+    click.echo(f"{'when (UTC)':<20}  {'kind':<18}  {'id or cutoff':<24}  {'who':<16}  removed")
     for r in rows:
         counts = ", ".join(f"{v} {k}" for k, v in r["counts"].items() if v)
-        click.echo(f"{r['ts']}  {r['kind']:<18}  {r['subject']:<24}  {r['actor'] or '-':<16}  {counts}")
+        click.echo(f"{r['ts']:<20}  {r['kind']:<18}  {r['subject']:<24}  {r['actor'] or '-':<16}  {counts}")
 
 
 from kb.insights.cli_qa import qa_report  # noqa: E402  (the QA dashboard: `deskbook report qa`)

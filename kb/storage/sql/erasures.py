@@ -10,8 +10,9 @@ date), the counts removed and who asked; never any of the erased text.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Any
+
+from kb.storage.records import now_iso
 
 ERASURE_KINDS = ("document", "transcript", "qa_retention", "querylog_retention")
 
@@ -21,9 +22,8 @@ class ErasuresSql:
         """One row of the erasure record, inside the caller's transaction."""
         if kind not in ERASURE_KINDS:
             raise ValueError(f"not an erasure kind: {kind}")
-        ts = datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
         self._exec("INSERT INTO erasures(ts, actor, kind, subject, counts) VALUES (?,?,?,?,?)",
-                   (ts, str(actor or ""), kind, str(subject), json.dumps(counts, sort_keys=True)))
+                   (now_iso(), str(actor or ""), kind, str(subject), json.dumps(counts, sort_keys=True)))
 
     def erasures(self, *, subject: str | None = None, since: str | None = None, limit: int = 1000
                  ) -> list[dict[str, Any]]:
